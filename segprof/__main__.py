@@ -1,0 +1,3 @@
+from segprof.cli.main import run
+
+run()

@@ -1,0 +1,69 @@
+"""Entry point: builds the typer app from the command modules and maps errors to exit codes."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import typer
+from typer.core import TyperGroup
+
+import segprof.cli as cli_package
+from segprof import __version__
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"segprof {__version__}")
+        raise typer.Exit()
+
+
+class _Group(TyperGroup):
+    """The root group: every command runs inside the same error handling, in tests too."""
+
+    def invoke(self, ctx):  # type: ignore[no-untyped-def]
+        from segprof.cli.common import handle_errors
+
+        with handle_errors():
+            return super().invoke(ctx)
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        cls=_Group,
+        name="segprof",
+        help="Segment Reverse ETL into Segment Profiles, managed as code.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+
+    @app.callback()
+    def _root(
+        version: bool = typer.Option(
+            False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ) -> None:
+        """Segment Reverse ETL into Segment Profiles, managed as code."""
+
+    modules = []
+    for info in pkgutil.iter_modules(cli_package.__path__):
+        if info.name in {"main", "common"}:
+            continue
+        module = importlib.import_module(f"segprof.cli.{info.name}")
+        if hasattr(module, "register"):
+            modules.append(module)
+    for module in sorted(modules, key=lambda m: (getattr(m, "ORDER", 100), m.__name__)):
+        module.register(app)
+    return app
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Console-script entry: any SegprofError becomes a clear message and exit code 1."""
+    build_app()(args=argv, prog_name="segprof")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run(sys.argv[1:])
