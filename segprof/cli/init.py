@@ -1,0 +1,74 @@
+"""`segprof init`: create a project from the quickstart template, with its demo warehouse.
+
+Parses flags and renders what was made; the work is in `segprof.scaffold.project`.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from segprof.cli.common import stdout_console
+
+ORDER = 10
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("init")
+    def init(
+        directory: Annotated[
+            Path,
+            typer.Argument(
+                help="Folder for the new project (created if missing).", show_default=False, metavar="DIR"
+            ),
+        ] = Path("."),
+        force: Annotated[
+            bool,
+            typer.Option("--force", help="Overwrite the quickstart's files if the folder already has them."),
+        ] = False,
+        warehouse_only: Annotated[
+            bool,
+            typer.Option(
+                "--warehouse-only",
+                help="Only build warehouse.duckdb from warehouse/build.sql of an existing project.",
+            ),
+        ] = False,
+    ) -> None:
+        """Create a project: the quickstart template and its demo DuckDB warehouse. DIR defaults to '.'."""
+        from segprof.scaffold.project import init_project, rebuild_warehouse
+
+        console = stdout_console()
+        if warehouse_only:
+            summary = rebuild_warehouse(directory, force=force)
+            console.print(f"Built {_show(directory / 'warehouse.duckdb')} {_tables(summary)}")
+            return
+        result = init_project(directory, force=force)
+        console.print(f"Created a segprof project in {_show(directory)}:")
+        for path in result.files:
+            note = "  (replaced)" if path in result.replaced else ""
+            console.print(f"  {path.as_posix()}{note}", markup=False)
+        if result.warehouse is not None:
+            console.print(f"Built warehouse.duckdb {_tables(result.warehouse)}")
+        flag = "" if directory == Path(".") else f" -C {_show(directory)}"
+        steps = [
+            (f"segprof validate{flag}", "check the project offline"),
+            (f"segprof plan{flag}", "see what apply would create in the embedded workspace"),
+            (f"segprof apply{flag}", "create it"),
+            (f"segprof sync{flag}", "send the demo rows to Segment Profiles"),
+        ]
+        width = max(len(command) for command, _ in steps)
+        console.print("\nNext:")
+        for command, what in steps:
+            console.print(f"  {command:<{width}}   {what}", markup=False)
+
+
+def _show(path: Path) -> str:
+    return shlex.quote(str(path))
+
+
+def _tables(summary) -> str:  # type: ignore[no-untyped-def]
+    counts = ", ".join(f"{name} {rows:,}" for name, rows in summary.tables.items())
+    return f"in {summary.seconds:.1f} s: {counts}"
