@@ -223,11 +223,11 @@ def commit_files(
             placed.append((dest, backup))
             os.replace(source / rel, dest)
     except OSError as err:
-        for dest, backup in reversed(placed):
+        for done, backup in reversed(placed):
             if backup is not None and (backup.exists() or backup.is_symlink()):
-                os.replace(backup, dest)
+                os.replace(backup, done)
             elif backup is None:
-                dest.unlink(missing_ok=True)
+                done.unlink(missing_ok=True)
         for folder in reversed(created):
             _quiet_rmdir(folder)
         raise SegprofError(f"could not write {dest}: {err.strerror or err}; nothing was changed") from None
