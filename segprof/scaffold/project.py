@@ -60,12 +60,15 @@ def init_project(
     with _Staging(directory) as stage:
         for item in files:
             dest = stage.path / item.path
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(item.content)
+            try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_bytes(item.content)
+            except OSError as err:
+                raise SegprofError(f"cannot write in {directory}: {err.strerror or err}") from None
         summary = None
         if with_warehouse:
             summary = build_warehouse(
-                _text(files, BUILD_SQL), stage.path / WAREHOUSE_FILE, sql_file=str(directory / BUILD_SQL)
+                _text(files, BUILD_SQL), stage.path / WAREHOUSE_FILE, sql_file=str(BUILD_SQL)
             )
         replaced = stage.commit(targets)
     return InitResult(directory=directory, files=targets, replaced=replaced, warehouse=summary)
@@ -91,7 +94,12 @@ def rebuild_warehouse(directory: Path, *, force: bool = False) -> WarehouseSumma
     except (OSError, UnicodeDecodeError) as err:
         raise SegprofError(f"cannot read {build_sql}: {err}") from None
     with _Staging(directory) as stage:
-        summary = build_warehouse(sql, stage.path / WAREHOUSE_FILE, sql_file=str(build_sql))
+        summary = build_warehouse(
+            sql,
+            stage.path / WAREHOUSE_FILE,
+            sql_file=str(build_sql),
+            hint=f"fix the SQL, then run `segprof init --warehouse-only --force {directory}` again",
+        )
         stage.commit([WAREHOUSE_FILE])
     return summary
 

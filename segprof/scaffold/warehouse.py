@@ -26,11 +26,13 @@ class WarehouseSummary:
         return sum(self.tables.values())
 
 
-def build_warehouse(sql: str, db_path: Path, *, sql_file: str = "warehouse/build.sql") -> WarehouseSummary:
+def build_warehouse(
+    sql: str, db_path: Path, *, sql_file: str = "warehouse/build.sql", hint: str | None = None
+) -> WarehouseSummary:
     """Run `sql` (DuckDB statements) into the new database file `db_path`.
 
-    `sql_file` names the SQL in errors. Raises SegprofError on a SQL failure; the caller owns
-    cleaning up `db_path` then.
+    `sql_file` names the SQL in errors, `hint` says what to do about a failure. Raises
+    SegprofError on a SQL failure; the caller owns cleaning up `db_path` then.
     """
     import duckdb
 
@@ -57,7 +59,7 @@ def build_warehouse(sql: str, db_path: Path, *, sql_file: str = "warehouse/build
         raise SegprofError(
             f"building the demo warehouse failed: {message}",
             location=Location(sql_file),
-            hint="fix the SQL, then run `segprof init --warehouse-only --force` in the project folder",
+            hint=hint,
         ) from None
     if not counts:
         raise SegprofError("building the demo warehouse made no tables", location=Location(sql_file))

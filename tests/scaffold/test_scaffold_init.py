@@ -226,3 +226,16 @@ def test_template_files_are_package_data() -> None:
             assert not path.name.startswith("."), f"{rel}: dotfiles are not packaged; add it to RENAMES"
             assert any(fnmatch.fnmatch(rel, p) for p in patterns), f"{rel} matches no package-data glob"
     assert all(not new.name.startswith(".") or old.suffix == ".txt" for old, new in RENAMES.items())
+
+
+def test_warehouse_only_with_broken_sql_keeps_the_old_warehouse(run_cli, tmp_path: Path) -> None:
+    init_project(tmp_path)
+    db = tmp_path / "warehouse.duckdb"
+    before = db.read_bytes()
+    (tmp_path / "warehouse" / "build.sql").write_text("CREATE TABLE users AS SELECT nope FROM nowhere;\n")
+    result = run_cli("init", "--warehouse-only", "--force", str(tmp_path))
+    assert result.exit_code == 1
+    assert "build.sql" in result.stderr and "nowhere" in result.stderr and "hint:" in result.stderr
+    assert "Traceback" not in result.output
+    assert db.read_bytes() == before
+    assert not _leftovers(tmp_path)
