@@ -229,8 +229,9 @@ def test_template_files_are_package_data() -> None:
 
 
 def test_warehouse_only_with_broken_sql_keeps_the_old_warehouse(run_cli, tmp_path: Path) -> None:
-    init_project(tmp_path)
+    init_project(tmp_path, with_warehouse=False)
     db = tmp_path / "warehouse.duckdb"
+    db.write_bytes(b"the previous warehouse")
     before = db.read_bytes()
     (tmp_path / "warehouse" / "build.sql").write_text("CREATE TABLE users AS SELECT nope FROM nowhere;\n")
     result = run_cli("init", "--warehouse-only", "--force", str(tmp_path))

@@ -46,7 +46,11 @@ def _scalar(con: Any, sql: str) -> Any:
 
 def test_two_builds_hold_identical_rows(tmp_path: Path) -> None:
     first, second = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
-    build_warehouse(_build_sql(), first)
+    started = time.perf_counter()
+    summary = build_warehouse(_build_sql(), first)
+    # The target is under 2 s; the bound is loose because the test machine is shared.
+    assert time.perf_counter() - started < 6
+    assert summary.total_rows > 50_000
     build_warehouse(_build_sql(), second)
     sums = _table_checksums(first)
     assert set(sums) == {"accounts", "users", "events", "subscriptions", "email_subscription_groups"}
@@ -57,14 +61,6 @@ def test_build_sql_uses_no_source_of_nondeterminism() -> None:
     sql = re.sub(r"--[^\n]*", "", _build_sql()).lower()
     for word in ("random(", "uuid", "gen_random", "now(", "current_", "today(", "hash(", "setseed", "sample"):
         assert word not in sql, word
-
-
-def test_build_is_fast(tmp_path: Path) -> None:
-    started = time.perf_counter()
-    summary = build_warehouse(_build_sql(), tmp_path / "w.duckdb")
-    # The target is under 2 s; the bound is loose because the test machine is shared.
-    assert time.perf_counter() - started < 6
-    assert summary.total_rows > 50_000
 
 
 def test_summary_counts_match_the_tables(quickstart, warehouse) -> None:
