@@ -47,8 +47,14 @@ def register(app: typer.Typer) -> None:
             return
         result = init_project(directory, force=force)
         console.print(f"Created a segprof project in {_show(directory)}:")
-        for path in result.files:
-            note = "  (replaced)" if path in result.replaced else ""
+        for path in sorted([*result.files, *result.kept], key=lambda p: p.as_posix()):
+            note = ""
+            if path in result.replaced:
+                note = "  (replaced)"
+            elif path in result.merged:
+                note = "  (yours, with segprof's lines added)"
+            elif path in result.kept:
+                note = "  (yours, kept)"
             console.print(f"  {path.as_posix()}{note}", markup=False)
         if result.warehouse is not None:
             console.print(f"Built warehouse.duckdb {_tables(result.warehouse)}")

@@ -19,7 +19,9 @@ from pathlib import Path, PurePosixPath
 from segprof.errors import SegprofError
 from segprof.scaffold.template import (
     BUILD_SQL,
+    GITIGNORE,
     PROJECT_FILE,
+    README,
     SCHEMA_URL,
     WAREHOUSE_FILE,
     TemplateFile,
@@ -38,6 +40,8 @@ class InitResult:
     files: list[PurePosixPath]
     replaced: list[PurePosixPath] = field(default_factory=list)
     warehouse: WarehouseSummary | None = None
+    kept: list[PurePosixPath] = field(default_factory=list)  # the folder's own, left as they were
+    merged: list[PurePosixPath] = field(default_factory=list)  # the folder's own, with our lines added
 
 
 def init_project(
@@ -51,12 +55,16 @@ def init_project(
     """Create the quickstart project in `directory` (created if missing) and build its warehouse.
 
     Refuses a folder that already holds `segprof.yaml`, or any file the template would replace,
-    unless `force`; other files in the folder are left alone. `template` replaces the packaged
+    unless `force`; other files in the folder are left alone. A folder's own `.gitignore` gains
+    the template's missing lines and its own `README.md` is kept (replaced only with `force`), so
+    that a fresh Git repository can take the quickstart. `template` replaces the packaged
     template (a folder laid out the same way).
     """
-    files = template_files(schema_ref=schema_ref, root=template)
+    files, kept, merged = _fit_to_folder(
+        directory, template_files(schema_ref=schema_ref, root=template), force=force
+    )
     targets = [f.path for f in files] + ([WAREHOUSE_FILE] if with_warehouse else [])
-    _check_target(directory, targets, force=force)
+    _check_target(directory, targets, force=force, mergeable=merged)
     with _Staging(directory) as stage:
         for item in files:
             dest = stage.path / item.path
@@ -71,7 +79,54 @@ def init_project(
                 _text(files, BUILD_SQL), stage.path / WAREHOUSE_FILE, sql_file=str(BUILD_SQL)
             )
         replaced = stage.commit(targets)
-    return InitResult(directory=directory, files=targets, replaced=replaced, warehouse=summary)
+    return InitResult(
+        directory=directory,
+        files=targets,
+        replaced=[rel for rel in replaced if rel not in merged],
+        warehouse=summary,
+        kept=kept,
+        merged=merged,
+    )
+
+
+def _fit_to_folder(
+    directory: Path, files: list[TemplateFile], *, force: bool
+) -> tuple[list[TemplateFile], list[PurePosixPath], list[PurePosixPath]]:
+    """Adapt the template to files the folder already has: merge `.gitignore`, keep `README.md`."""
+    fitted: list[TemplateFile] = []
+    kept: list[PurePosixPath] = []
+    merged: list[PurePosixPath] = []
+    for item in files:
+        existing = directory / item.path
+        if not existing.is_file():
+            fitted.append(item)
+        elif item.path == GITIGNORE:
+            try:
+                theirs = existing.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                fitted.append(item)  # unreadable: an ordinary clash
+                continue
+            content = _merge_ignore_lines(theirs, item.content.decode("utf-8"))
+            if content == theirs:
+                kept.append(item.path)
+            else:
+                fitted.append(TemplateFile(item.path, content.encode("utf-8")))
+                merged.append(item.path)
+        elif item.path == README and not force:
+            kept.append(item.path)
+        else:
+            fitted.append(item)
+    return fitted, kept, merged
+
+
+def _merge_ignore_lines(theirs: str, ours: str) -> str:
+    have = {line.strip() for line in theirs.splitlines()}
+    missing = [line for line in ours.splitlines() if line.strip() and not line.startswith("#")]
+    missing = [line for line in missing if line.strip() not in have]
+    if not missing:
+        return theirs
+    head = theirs if theirs.endswith("\n") or not theirs else theirs + "\n"
+    return head + "\n# segprof\n" + "\n".join(missing) + "\n"
 
 
 def rebuild_warehouse(directory: Path, *, force: bool = False) -> WarehouseSummary:
@@ -112,7 +167,12 @@ def _text(files: list[TemplateFile], path: PurePosixPath) -> str:
 
 
 def _check_target(
-    directory: Path, targets: list[PurePosixPath], *, force: bool, project_ok: bool = False
+    directory: Path,
+    targets: list[PurePosixPath],
+    *,
+    force: bool,
+    project_ok: bool = False,
+    mergeable: list[PurePosixPath] | None = None,
 ) -> None:
     """Refuse before anything is written: a file in the way of the folder, an existing project, clashes."""
     if directory.exists() and not directory.is_dir():
@@ -137,7 +197,11 @@ def _check_target(
             blocker = directory / parent
             if blocker.exists() and not blocker.is_dir():
                 raise SegprofError(f"{blocker} is a file; the quickstart needs a folder there")
-    clashes = [rel for rel in targets if (directory / rel).exists() or (directory / rel).is_symlink()]
+    clashes = [
+        rel
+        for rel in targets
+        if ((directory / rel).exists() or (directory / rel).is_symlink()) and rel not in (mergeable or [])
+    ]
     if clashes and not force:
         shown = ", ".join(rel.as_posix() for rel in clashes[:5])
         more = f" and {len(clashes) - 5} more" if len(clashes) > 5 else ""

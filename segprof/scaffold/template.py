@@ -22,10 +22,12 @@ SCHEMA_COMMENT = "# yaml-language-server: $schema="
 PROJECT_FILE = PurePosixPath("segprof.yaml")
 BUILD_SQL = PurePosixPath("warehouse/build.sql")
 WAREHOUSE_FILE = PurePosixPath("warehouse.duckdb")
+GITIGNORE = PurePosixPath(".gitignore")
+README = PurePosixPath("README.md")
 
 # Template name → project name, for files packaging would drop under their real names.
 RENAMES = {
-    PurePosixPath("gitignore.txt"): PurePosixPath(".gitignore"),
+    PurePosixPath("gitignore.txt"): GITIGNORE,
     PurePosixPath("env.example.txt"): PurePosixPath(".env.example"),
 }
 

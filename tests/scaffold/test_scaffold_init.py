@@ -92,11 +92,31 @@ def test_refuses_an_existing_project_without_force(run_cli, tmp_path: Path) -> N
 
 
 def test_refuses_clashing_files_without_force(run_cli, tmp_path: Path) -> None:
-    (tmp_path / "README.md").write_text("my readme")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "users.sql").write_text("SELECT 1")
+    (tmp_path / "mappings.yaml").write_text("mappings: {}\n")
+    before = _snapshot(tmp_path)
     result = run_cli("init", str(tmp_path))
     assert result.exit_code == 1
-    assert "README.md" in result.stderr
-    assert _snapshot(tmp_path) == {"README.md": b"my readme"}
+    assert "mappings.yaml" in result.stderr and "models/users.sql" in result.stderr
+    assert _snapshot(tmp_path) == before
+
+
+def test_a_fresh_git_repository_keeps_its_readme_and_gitignore_rules(run_cli, tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# our data project\n")
+    (tmp_path / ".gitignore").write_text("node_modules/\n.env")
+    result = run_cli("init", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "README.md").read_text() == "# our data project\n"
+    lines = (tmp_path / ".gitignore").read_text().splitlines()
+    assert lines[:2] == ["node_modules/", ".env"]
+    assert {".segprof/", "*.duckdb"} <= set(lines) and lines.count(".env") == 1
+    assert "README.md  (yours, kept)" in result.stdout and ".gitignore  (yours" in result.stdout
+    # --force replaces the README, and the .gitignore already has every line it needs
+    result = run_cli("init", "--force", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "README.md").read_text().startswith("# segprof quickstart")
+    assert (tmp_path / ".gitignore").read_text().splitlines() == lines
 
 
 def test_force_replaces_template_files_and_keeps_the_rest(run_cli, tmp_path: Path) -> None:
