@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from segprof.cli.common import stdout_console
+
+if TYPE_CHECKING:
+    from segprof.scaffold.warehouse import WarehouseSummary
 
 ORDER = 10
 
@@ -75,6 +78,6 @@ def _show(path: Path) -> str:
     return shlex.quote(str(path))
 
 
-def _tables(summary) -> str:  # type: ignore[no-untyped-def]
+def _tables(summary: WarehouseSummary) -> str:
     counts = ", ".join(f"{name} {rows:,}" for name, rows in summary.tables.items())
     return f"in {summary.seconds:.1f} s: {counts}"
