@@ -56,7 +56,7 @@ def run(ctx: Context, schema: dict[str, dict[str, str]] | None) -> tuple[list[Ou
         return [], False, []
     if not _check_read_only(ctx, stmt):
         return [], False, []
-    tables = tables_read(stmt, ctx.dialect)
+    tables = tables_read(stmt, ctx.dialect, ctx.sql)
     top = _top_select(stmt)
     columns = _output_columns(ctx, top)
     has_star = any(c.star for c in columns)
@@ -398,6 +398,12 @@ def _source_text(ctx: Context, expr: exp.Expr, start: int) -> str:
         return expr.sql(ctx.dialect)
     text = ctx.sql[start : end + 1]
     depth = text.count("(") - text.count(")")
+    if depth == 0 and "(" not in text and isinstance(expr, exp.Func):
+        # A call without arguments (`getdate()`): its brackets carry no position.
+        following = next((t for t in ctx.tokens if t.start > end), None)
+        if following is not None and following.token_type == TokenType.L_PAREN:
+            end = following.end
+            depth = 1
     if depth > 0:
         for tok in ctx.tokens:
             if tok.start <= end:
@@ -501,14 +507,26 @@ def real_tables(stmt: exp.Expr) -> list[exp.Table]:
     return found
 
 
-def table_text(table: exp.Table, dialect: str) -> str:
+def table_text(table: exp.Table, dialect: str, sql: str | None = None) -> str:
+    """The table's name as written (quotes kept, alias dropped)."""
+    if sql is not None:
+        starts, ends = [], []
+        for part in table.parts:
+            meta = part._meta
+            if meta and isinstance(meta.get("start"), int) and isinstance(meta.get("end"), int):
+                starts.append(meta["start"])
+                ends.append(meta["end"])
+        if starts and len(starts) == len(table.parts):
+            text = sql[min(starts) : max(ends) + 1]
+            if text.strip() and "\n" not in text:
+                return text
     return ".".join(part.sql(dialect) for part in table.parts)
 
 
-def tables_read(stmt: exp.Expr, dialect: str) -> list[str]:
+def tables_read(stmt: exp.Expr, dialect: str, sql: str | None = None) -> list[str]:
     seen: dict[str, None] = {}
     for table in real_tables(stmt):
-        seen.setdefault(table_text(table, dialect), None)
+        seen.setdefault(table_text(table, dialect, sql), None)
     return list(seen)
 
 
