@@ -114,35 +114,48 @@ def _parse(ctx: Context) -> exp.Expr | None:
 
 
 _REQUIRED = re.compile(r"Required keyword: '(\w+)' missing for <class '[\w.]*?(\w+)'>")
+_TOKEN_REPR = re.compile(r"<Token token_type: TokenType\.(\w+), text: (.*?), line: \d+, col: \d+.*?>")
+_CLAUSES = {"Where", "Group", "Having", "Order", "From", "Join", "Limit", "Offset", "Qualify", "With"}
+
+
+def _token_repr(match: re.Match[str]) -> str:
+    if match.group(1) == "SENTINEL":
+        return "the end of the query"
+    return f"'{match.group(2)}'"
 
 
 def _describe(description: str) -> str:
+    """sqlglot's description in plain words (no class names, no token reprs)."""
     match = _REQUIRED.search(description)
     if match:
-        return f"incomplete {match.group(2).upper()} (missing its {match.group(1)})"
+        node = match.group(2)
+        if node in _CLAUSES:
+            return f"{node.upper()} has nothing after it"
+        return "incomplete expression"
     if description.startswith("Invalid expression / Unexpected token"):
         return "unexpected token"
+    description = _TOKEN_REPR.sub(_token_repr, description)
     return description[:1].lower() + description[1:]
 
 
 def _parse_errors(ctx: Context, err: ParseError) -> None:
-    seen: set[tuple[int, str]] = set()
+    found: dict[int, tuple[list[str], str]] = {}
     for info in err.errors or [{}]:
         start_context = info.get("start_context")
         if isinstance(start_context, str):
             offset = len(start_context)
         else:
-            # No structured position: fall back to sqlglot's line/col (the token's last character).
+            # No structured offset: fall back to sqlglot's line/col (the token's last character).
             line, col = int(info.get("line") or 1), int(info.get("col") or 1)
             offset = ctx.index.offset(line, col)
         highlight = str(info.get("highlight") or "")
         what = _describe(str(info.get("description") or "syntax error"))
         near = f" at '{highlight}'" if highlight.strip() else " at the end of the query"
-        key = (offset, what)
-        if key in seen:
-            continue
-        seen.add(key)
-        ctx.add("sql.parse", ERROR, f"syntax error: {what}{near}", offset)
+        whats, _ = found.setdefault(offset, ([], near))
+        if what not in whats:
+            whats.append(what)
+    for offset, (whats, near) in found.items():
+        ctx.add("sql.parse", ERROR, f"syntax error: {'; '.join(whats)}{near}", offset)
 
 
 def _token_error(ctx: Context, tokenizer: object, err: TokenError) -> None:
