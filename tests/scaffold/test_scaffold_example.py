@@ -54,3 +54,4 @@ def test_example_schema_ref_points_at_the_committed_schema() -> None:
     assert first.startswith(SCHEMA_COMMENT)
     target = (EXAMPLE / first.removeprefix(SCHEMA_COMMENT)).resolve()
     assert target == REPO / "schemas" / "segprof.schema.json"
+    assert target.is_file()
