@@ -16,18 +16,24 @@ from segprof.cli.common import stdout_console
 if TYPE_CHECKING:
     from segprof.scaffold.warehouse import WarehouseSummary
 
-ORDER = 10
+ORDER = 5
 
 
 def register(app: typer.Typer) -> None:
     @app.command("init")
     def init(
         directory: Annotated[
-            Path,
+            Path | None,
             typer.Argument(
-                help="Folder for the new project (created if missing).", show_default=False, metavar="DIR"
+                help="Folder for the new project (created if missing); default '.'.",
+                show_default=False,
+                metavar="DIR",
             ),
-        ] = Path("."),
+        ] = None,
+        project_dir: Annotated[
+            Path | None,
+            typer.Option("-C", "--project-dir", help="The same as DIR.", show_default=False),
+        ] = None,
         force: Annotated[
             bool,
             typer.Option("--force", help="Overwrite the quickstart's files if the folder already has them."),
@@ -40,8 +46,13 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
     ) -> None:
-        """Create a project: the quickstart template and its demo DuckDB warehouse. DIR defaults to '.'."""
+        """Create a project: the quickstart template and its demo DuckDB warehouse."""
+        from segprof.errors import SegprofError
         from segprof.scaffold.project import init_project, rebuild_warehouse
+
+        if directory is not None and project_dir is not None and directory != project_dir:
+            raise SegprofError(f"two folders given ({directory} and -C {project_dir}); give one")
+        directory = directory or project_dir or Path(".")
 
         console = stdout_console()
         if warehouse_only:

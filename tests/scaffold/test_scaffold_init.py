@@ -260,3 +260,12 @@ def test_warehouse_only_with_broken_sql_keeps_the_old_warehouse(run_cli, tmp_pat
     assert "Traceback" not in result.output
     assert db.read_bytes() == before
     assert not _leftovers(tmp_path)
+
+
+def test_project_dir_option_names_the_folder_too(run_cli, tmp_path: Path) -> None:
+    result = run_cli("init", str(tmp_path / "a"), "-C", str(tmp_path / "b"))
+    assert result.exit_code == 1 and "two folders" in result.stderr
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    result = run_cli("init", "-C", str(tmp_path / "b"))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "b" / "segprof.yaml").is_file()
