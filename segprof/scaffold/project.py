@@ -3,8 +3,9 @@
 Owns: deciding whether a folder may receive the template (refusing an existing project or
 clashing files unless forced), staging the files and the demo warehouse in a hidden folder on
 the same file system, and moving them into place with a rollback if a move fails. Must never
-leave a half-written project, remove a file that is not the template's, or write outside the
-target folder (the staging folder lives inside it, or inside its nearest existing parent).
+leave a half-written project, replace a user's file without `force` (except adding lines to a
+`.gitignore`), or write anywhere but the target folder and a hidden staging folder (inside the
+target, or inside its nearest existing parent while the target does not exist yet).
 """
 
 from __future__ import annotations
