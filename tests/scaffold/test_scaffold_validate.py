@@ -78,3 +78,21 @@ def test_init_points_editors_at_the_schemas_published_id() -> None:
 
     schema = json.loads((REPO / "schemas" / "segprof.schema.json").read_text())
     assert schema["$id"] == SCHEMA_URL
+
+
+def test_env_example_copied_to_dot_env_keeps_the_demo_key(tmp_path: Path) -> None:
+    import shutil
+
+    from segprof.config.loader import load_project
+
+    copy = tmp_path / "quickstart"
+    shutil.copytree(
+        REPO / "examples" / "quickstart", copy, ignore=shutil.ignore_patterns("*.duckdb*", ".segprof")
+    )
+    shutil.copy(copy / ".env.example", copy / ".env")
+    result = load_project(copy, environ={})
+    assert result.project is not None and not result.diagnostics
+    assert result.project.destinations["profiles"].write_key.get_secret_value() == "demo-write-key"
+    (copy / ".env").write_text("PROFILES_WRITE_KEY=from-dot-env\n")
+    result = load_project(copy, environ={})
+    assert result.project.destinations["profiles"].write_key.get_secret_value() == "from-dot-env"
