@@ -116,7 +116,7 @@ def _defuse_long_values(text: str, rel: str) -> tuple[str, set[int], list[Diagno
         indent, key, rest = len(match.group(1)), match.group(2), match.group(3)
         length = len(rest)
         end = index + 1
-        if rest[:1] in ("|", ">") or rest == "":
+        if rest[:1] in ("|", ">") or (rest == "" and key == "query"):
             while end < len(lines) and (
                 not lines[end].strip() or len(lines[end]) - len(lines[end].lstrip(" ")) > indent
             ):

@@ -70,6 +70,37 @@ def model_at(tp: Any, path: tuple[Any, ...]) -> type[BaseModel] | None:
     return None
 
 
+def clean_loc(tp: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """An error location without pydantic's union tags, i.e. only the keys the YAML has."""
+    origin = get_origin(tp)
+    if origin is Annotated:
+        return clean_loc(get_args(tp)[0], loc)
+    if origin in (Union, types.UnionType):
+        members = get_args(tp)
+        if loc:
+            for member in members:
+                if _tag_of(member) == loc[0]:
+                    return clean_loc(member, loc[1:])
+        for member in members:
+            if member is type(None):
+                continue
+            return clean_loc(member, loc)
+        return loc
+    if not loc:
+        return loc
+    head, rest = loc[0], loc[1:]
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        for name, info in tp.model_fields.items():
+            if head in (name, info.alias):
+                return (head, *clean_loc(info.annotation, rest))
+        return loc
+    if origin is dict:
+        return (head, *clean_loc(get_args(tp)[1], rest))
+    if origin is list:
+        return (head, *clean_loc(get_args(tp)[0], rest))
+    return loc
+
+
 def allowed_keys(cls: type[BaseModel]) -> list[str]:
     return [info.alias or name for name, info in cls.model_fields.items()]
 
@@ -119,7 +150,8 @@ def diagnostics_from(
     """Diagnostics for every error pydantic found while validating `node` as `cls`."""
     out: list[Diagnostic] = []
     for err in exc.errors(include_url=False, include_input=True):
-        loc = tuple(err["loc"])
+        raw_loc = tuple(err["loc"])
+        loc = clean_loc(cls, raw_loc)
         kind = err["type"]
         code = _code(kind)
         found, key_loc = node_at(node, loc)
@@ -140,7 +172,7 @@ def diagnostics_from(
                     best = suggest(key, valid)
                     hint = (f"did you mean `{best}`? " if best else "") + "valid fields: " + ", ".join(valid)
             else:
-                owner = model_at(cls, loc[:-1])
+                owner = model_at(cls, raw_loc[:-1])
                 choices = allowed_keys(owner) if owner is not None else []
                 message = f"unknown key `{key}`"
                 hint = did_you_mean(key, choices) if choices else None

@@ -168,6 +168,8 @@ class _Builder:
         stack: list[YMap | YSeq] = []
         pending_key: list[YScalar | None] = []  # per open mapping: the key waiting for its value
         skip_depth = 0  # > 0 while skipping a complex (non-scalar) key
+        aliases = 0
+        first_alias: tuple[str, Location] | None = None
 
         def attach(node: YNode) -> None:
             nonlocal root
@@ -240,14 +242,9 @@ class _Builder:
                     skip_depth -= 1
                 continue
             if isinstance(event, ev.AliasEvent):
-                self.diagnostics.append(
-                    error(
-                        "yaml.alias",
-                        f"YAML aliases (*{event.anchor}) are not supported; write the value out",
-                        self.loc(event.start_mark),
-                        hint="segprof refuses anchors and aliases so a file always reads as written",
-                    )
-                )
+                aliases += 1
+                if first_alias is None:
+                    first_alias = (event.anchor, self.loc(event.start_mark))
                 attach(YScalar(None, self.loc(event.start_mark)))
             elif isinstance(event, ev.ScalarEvent):
                 attach(self.scalar(event))
@@ -269,6 +266,16 @@ class _Builder:
             elif isinstance(event, (ev.MappingEndEvent, ev.SequenceEndEvent)):
                 stack.pop()
                 pending_key.pop()
+        if first_alias is not None:
+            more = f" ({aliases} aliases in this file)" if aliases > 1 else ""
+            self.diagnostics.append(
+                error(
+                    "yaml.alias",
+                    f"YAML aliases (*{first_alias[0]}) are not supported; write the value out{more}",
+                    first_alias[1],
+                    hint="segprof refuses anchors and aliases so a file always reads as written",
+                )
+            )
         return root
 
     def scalar(self, event: Any) -> YScalar:

@@ -11,6 +11,7 @@ from typing import Any
 
 from segprof.config.diagnostic import Diagnostic, error, warning
 from segprof.config.fields import (
+    ACTION_FIELDS,
     STATUS_IDENTIFIER,
     SUBSCRIPTION_IDENTIFIERS,
     TemplateField,
@@ -18,6 +19,7 @@ from segprof.config.fields import (
     normalize_status,
 )
 from segprof.config.models import Mapping
+from segprof.config.pydantic_errors import suggest
 
 _STATUS_HINT = "use subscribed, unsubscribed or did_not_subscribe (true/false also work)"
 
@@ -42,6 +44,19 @@ def check_mapping(mapping: Mapping) -> list[Diagnostic]:
     def need(code: str, message: str, hint: str) -> None:
         out.append(error(code, message, where_fields, address=address, hint=hint))
 
+    valid = ACTION_FIELDS[mapping.action]
+    for key in mapping.fields.given():
+        if key not in valid:
+            best = suggest(key, valid)
+            out.append(
+                error(
+                    "action.unknown_field",
+                    f"`{key}` is not a field of {mapping.action}",
+                    mapping.field_location("fields", key, key=True),
+                    address=address,
+                    hint=(f"did you mean `{best}`? " if best else "") + "valid fields: " + ", ".join(valid),
+                )
+            )
     needs_id = mapping.action in ("send_identify", "send_group", "send_track")
     if needs_id and "user_id" not in given and "anonymous_id" not in given:
         need(
