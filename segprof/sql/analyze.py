@@ -69,6 +69,7 @@ class Context:
     index: LineIndex
     tokens: list[Token] = field(default_factory=list)
     problems: list[SqlProblem] = field(default_factory=list)
+    token_index: dict[int, int] | None = None
 
     def add(self, code: str, severity: str, message: str, offset: int, hint: str | None = None) -> None:
         line, col = self.index.position(offset)

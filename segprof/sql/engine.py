@@ -272,6 +272,34 @@ def node_start(node: exp.Expr) -> int | None:
     return best
 
 
+_ITEM_STOP = frozenset({TokenType.COMMA, TokenType.SELECT, TokenType.DISTINCT, TokenType.ALL})
+
+
+def item_start(ctx: Context, expr: exp.Expr) -> int | None:
+    """Offset where a select-list item begins.
+
+    sqlglot positions leaves only, so `case when a …` or `cast(x as int)` would point at `a` or `x`;
+    walk back from that leaf to the separator that precedes the item.
+    """
+    leaf = node_start(expr)
+    if leaf is None:
+        return None
+    if ctx.token_index is None:
+        ctx.token_index = {tok.start: i for i, tok in enumerate(ctx.tokens)}
+    i = ctx.token_index.get(leaf)
+    if i is None:
+        return leaf
+    tokens = ctx.tokens
+    while i > 0:
+        prev = tokens[i - 1].token_type
+        if prev in _ITEM_STOP:
+            break
+        if prev == TokenType.NUMBER and i > 1 and tokens[i - 2].token_type == TokenType.TOP:
+            break
+        i -= 1
+    return tokens[i].start
+
+
 def _keyword_before(ctx: Context, node: exp.Expr, keywords: set[TokenType], default: int) -> int:
     """The keyword token that opens `node` (DML nodes carry no position; their first leaf does)."""
     inner = node_start(node)
@@ -339,7 +367,7 @@ def _output_columns(ctx: Context, top: exp.Expr) -> list[Col]:
         return cols
     anonymous = 0
     for expr in top.expressions:
-        offset = node_start(expr)
+        offset = item_start(ctx, expr)
         if offset is None:
             offset = _first_statement_token(ctx)
         if _is_star(expr):
@@ -398,38 +426,53 @@ def _shorten(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_ITEM_END = frozenset(
+    {
+        TokenType.COMMA,
+        TokenType.FROM,
+        TokenType.INTO,
+        TokenType.WHERE,
+        TokenType.GROUP_BY,
+        TokenType.ORDER_BY,
+        TokenType.HAVING,
+        TokenType.QUALIFY,
+        TokenType.WINDOW,
+        TokenType.LIMIT,
+        TokenType.OFFSET,
+        TokenType.FETCH,
+        TokenType.UNION,
+        TokenType.EXCEPT,
+        TokenType.INTERSECT,
+        TokenType.SEMICOLON,
+    }
+)
+_OPENERS = frozenset({TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE})
+_CLOSERS = frozenset({TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE})
+
+
 def _source_text(ctx: Context, expr: exp.Expr, start: int) -> str:
-    """The expression as written (leaves carry positions; closing brackets are found by counting)."""
-    end = -1
-    for sub in expr.walk():
-        meta = sub._meta
-        if meta:
-            e = meta.get("end")
-            if isinstance(e, int) and e > end:
-                end = e
-    if end < start:
+    """An unaliased select item as written: from its first token to the next item separator."""
+    if ctx.token_index is None:
+        ctx.token_index = {tok.start: i for i, tok in enumerate(ctx.tokens)}
+    i = ctx.token_index.get(start)
+    if i is None:
         return expr.sql(ctx.dialect)
-    text = ctx.sql[start : end + 1]
-    depth = text.count("(") - text.count(")")
-    if depth == 0 and "(" not in text and isinstance(expr, exp.Func):
-        # A call without arguments (`getdate()`): its brackets carry no position.
-        following = next((t for t in ctx.tokens if t.start > end), None)
-        if following is not None and following.token_type == TokenType.L_PAREN:
-            end = following.end
-            depth = 1
-    if depth > 0:
-        for tok in ctx.tokens:
-            if tok.start <= end:
-                continue
-            if tok.token_type == TokenType.R_PAREN:
-                depth -= 1
-                end = tok.end
-                if depth == 0:
-                    break
-            elif tok.token_type == TokenType.L_PAREN:
-                depth += 1
-        text = ctx.sql[start : end + 1]
-    return text
+    tokens = ctx.tokens
+    depth = 0
+    j = i
+    while j < len(tokens):
+        kind = tokens[j].token_type
+        if kind in _OPENERS:
+            depth += 1
+        elif kind in _CLOSERS:
+            depth -= 1
+            if depth < 0:
+                break
+        elif depth == 0 and kind in _ITEM_END and j > i:
+            break
+        j += 1
+    end = tokens[max(j - 1, i)].end
+    return ctx.sql[start : end + 1]
 
 
 def _function_name(expr: exp.Expr, dialect: str) -> str:
@@ -537,8 +580,10 @@ def table_text(table: exp.Table, dialect: str, sql: str | None = None) -> str:
 
 
 def tables_read(stmt: exp.Expr, dialect: str, sql: str | None = None) -> list[str]:
+    """Tables read, in the order they appear in the text, each once."""
+    found = sorted(real_tables(stmt), key=lambda t: node_start(t) or 0)
     seen: dict[str, None] = {}
-    for table in real_tables(stmt):
+    for table in found:
         seen.setdefault(table_text(table, dialect, sql), None)
     return list(seen)
 
