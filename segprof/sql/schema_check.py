@@ -216,11 +216,20 @@ def _optimize_error(
                 start = column.this.meta.get("start") if column.this._meta else None
                 if isinstance(start, int):
                     offset = start
-                    text = f"column {column.this.name} is not a column of {column.table}"
+                    table = _written(ctx, column.args.get("table"), column.table)
+                    text = f"column {_written(ctx, column.this, name)} is not a column of {table}"
                     break
         else:
             text = f"unknown column {name}"
     ctx.add("sql.unknown_column", severity, text, offset, hint)
+
+
+def _written(ctx: Context, node: exp.Expr | None, fallback: str) -> str:
+    """An identifier as the user wrote it (qualification has folded and quoted it by now)."""
+    meta = node._meta if node is not None else None
+    if meta and isinstance(meta.get("start"), int) and isinstance(meta.get("end"), int):
+        return ctx.sql[meta["start"] : meta["end"] + 1]
+    return fallback
 
 
 def _source_columns(source: object, ms: MappingSchema) -> set[str]:
@@ -256,21 +265,23 @@ def _unresolved(
             found = True
             start = column.this.meta.get("start") if column.this._meta else None
             name = column.name
+            shown = _written(ctx, column.this, name)
             if column.table and column.table not in scope.sources:
-                message = f"column {column.table}.{name}: no table or alias named {column.table} here"
+                table = _written(ctx, column.args.get("table"), column.table)
+                message = f"column {table}.{shown}: no table or alias named {table} here"
             else:
                 having = [
                     alias for alias, source in scope.sources.items() if name in _source_columns(source, ms)
                 ]
                 if len(having) > 1:
-                    message = f"column {name} is ambiguous: {', '.join(having)} all have it"
+                    message = f"column {shown} is ambiguous: {', '.join(having)} all have it"
                 else:
                     where = [
                         originals.get(s.name, alias) if isinstance(s, exp.Table) else alias
                         for alias, s in scope.sources.items()
                     ]
                     where_text = ", ".join(where) if where else "no table"
-                    message = f"column {name} is not in {where_text}"
+                    message = f"column {shown} is not in {where_text}"
             ctx.add(
                 "sql.unknown_column",
                 severity,
