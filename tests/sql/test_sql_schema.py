@@ -136,7 +136,10 @@ def test_bigquery_unnest_column_problems_are_warnings() -> None:
 
 def test_snowflake_lateral_flatten_column_problems_are_warnings() -> None:
     schema = {"raw.events": {"user_id": "varchar", "payload": "variant"}}
-    sql = "select e.user_id, f.value:name::string as name, e.nope from raw.events e, lateral flatten(input => e.payload) f"
+    sql = (
+        "select e.user_id, f.value:name::string as name, e.nope "
+        "from raw.events e, lateral flatten(input => e.payload) f"
+    )
     analysis = analyze_query(sql, "snowflake", schema)
     assert analysis.ok
     problem = only(analysis, "sql.unknown_column")
