@@ -482,13 +482,37 @@ def _function_name(expr: exp.Expr, dialect: str) -> str:
     return sql.split("(", 1)[0].strip().lower()
 
 
+_PG_TYPE_NAMES = {
+    "int": "int4",
+    "integer": "int4",
+    "bigint": "int8",
+    "smallint": "int2",
+    "boolean": "bool",
+    "real": "float4",
+    "double precision": "float8",
+    "float": "float8",
+    "decimal": "numeric",
+    "character varying": "varchar",
+    "char": "bpchar",
+    "character": "bpchar",
+    "timestamptz": "timestamptz",
+    "timestamp with time zone": "timestamptz",
+    "time with time zone": "timetz",
+}
+
+
 def _postgres_name(expr: exp.Expr) -> str | None:
     """PostgreSQL's FigureColname: a column's name, a function's name, `case`, else nothing."""
     if isinstance(expr, exp.Column):
         return expr.name.lower() if not expr.this.quoted else expr.name
     if isinstance(expr, (exp.Cast, exp.TryCast)):
-        return _postgres_name(expr.this)
-    if isinstance(expr, exp.Paren):
+        # A cast takes its operand's name, else the type's internal name (`'x'::int` → int4).
+        inner = _postgres_name(expr.this)
+        if inner:
+            return inner
+        written = expr.to.sql("postgres").lower().split("(", 1)[0].strip()
+        return _PG_TYPE_NAMES.get(written, written.rsplit(".", 1)[-1]) or None
+    if isinstance(expr, (exp.Paren, exp.Window)):
         return _postgres_name(expr.this)
     if isinstance(expr, exp.Case):
         return "case"
@@ -500,7 +524,9 @@ def _postgres_name(expr: exp.Expr) -> str | None:
         inner = expr.unnest()
         if isinstance(inner, exp.Select) and inner.expressions:
             first = inner.expressions[0]
-            return first.alias_or_name or None
+            if isinstance(first, exp.Alias):
+                return first.alias
+            return _postgres_name(first)
         return None
     if isinstance(expr, exp.Func):
         return _function_name(expr, "postgres") or None

@@ -54,7 +54,9 @@ _CACHE: OrderedDict[tuple[int, str], tuple[object, _Prepared]] = OrderedDict()
 
 def _fold(part: str, dialect: str) -> str:
     if len(part) >= 2 and part[0] in '"`[' and part[-1] in '"`]':
-        return part[1:-1].replace('""', '"')
+        name = part[1:-1].replace('""', '"')
+        # Case-insensitive warehouses ignore quotes for case; sqlglot folds such names too.
+        return name.lower() if dialect in CASE_PRESERVING else name
     return normalize_identifier(part, dialect)
 
 
@@ -92,7 +94,7 @@ def _prepare(schema: dict[str, dict[str, str]], dialect: str) -> _Prepared:
 
 
 def _match(prepared: _Prepared, table: exp.Table, dialect: str) -> int | None:
-    parts = tuple(p.name if p.quoted else normalize_identifier(p.name, dialect) for p in table.parts)
+    parts = tuple(_fold(p.sql(dialect) if p.quoted else p.name, dialect) for p in table.parts)
     best: int | None = None
     for i in prepared.by_name.get(parts[-1], []):
         known = prepared.tables[i].parts
@@ -307,18 +309,25 @@ def _typed_columns(
         return None
     exprs = list(top.expressions)
     stars = [c for c in cols if c.star]
-    if not stars:
-        if len(exprs) != len(cols):
-            return None
-        for col, expr in zip(cols, exprs, strict=True):
-            col.type = type_name(expr.type, dialect)
-        return [OutputColumn(c.name, c.type) for c in cols]
-
     # Spellings from the snapshot, for warehouses that return names as stored.
     spelled: dict[str, str] = {}
     for _, index in matches:
         for folded, (given, _) in prepared.tables[index].columns.items():
             spelled.setdefault(folded, given)
+
+    def plain_name(col: Col) -> str:
+        # DuckDB names a bare column reference as the table stores it, whatever the query's case.
+        if dialect == "duckdb" and isinstance(col.expr, exp.Column):
+            return spelled.get(col.name.lower(), col.name)
+        return col.name
+
+    if not stars:
+        if len(exprs) != len(cols):
+            return None
+        return [
+            OutputColumn(plain_name(col), type_name(expr.type, dialect))
+            for col, expr in zip(cols, exprs, strict=True)
+        ]
 
     def expanded_name(expr: exp.Expr) -> str:
         name = expr.alias_or_name
@@ -338,7 +347,7 @@ def _typed_columns(
                     result.append((expanded_name(expr), type_name(expr.type, dialect), col.offset, True))
                 i += extra
             else:
-                result.append((col.name, type_name(exprs[i].type, dialect), col.offset, False))
+                result.append((plain_name(col), type_name(exprs[i].type, dialect), col.offset, False))
                 i += 1
     else:
         # Several stars: an expanded column belongs to the `t.*` naming its table, else to `*`.
