@@ -54,16 +54,17 @@ def run(ctx: Context, schema: dict[str, dict[str, str]] | None) -> tuple[list[Ou
     stmt = _parse(ctx)
     if stmt is None:
         return [], False, []
-    if not _check_read_only(ctx, stmt):
+    facts = Facts(stmt)
+    if not _check_read_only(ctx, stmt, facts):
         return [], False, []
-    tables = tables_read(stmt, ctx.dialect, ctx.sql)
+    tables = tables_read(facts, ctx.dialect, ctx.sql)
     top = _top_select(stmt)
     columns = _output_columns(ctx, top)
     has_star = any(c.star for c in columns)
     if schema is not None:
         from segprof.sql import schema_check
 
-        typed = schema_check.check(ctx, stmt, columns, schema)
+        typed = schema_check.check(ctx, stmt, facts, columns, schema)
         if typed is not None:
             return typed, has_star, tables
     else:
@@ -217,7 +218,7 @@ def _statement_kind(stmt: exp.Expr) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", " ", type(stmt).__name__).upper()
 
 
-def _check_read_only(ctx: Context, stmt: exp.Expr) -> bool:
+def _check_read_only(ctx: Context, stmt: exp.Expr, facts: Facts) -> bool:
     first = _first_statement_token(ctx)
     node = stmt.unnest() if isinstance(stmt, exp.Subquery) else stmt
     if not isinstance(node, (exp.Query, exp.Values)):
@@ -229,28 +230,22 @@ def _check_read_only(ctx: Context, stmt: exp.Expr) -> bool:
             "write a SELECT (or WITH … SELECT) that returns the records to sync",
         )
         return False
-    ok = True
-    for kind, keyword in _DML_KEYWORDS.items():
-        for dml in stmt.find_all(kind):
-            ctx.add(
-                "sql.not_select",
-                ERROR,
-                f"a model must be read-only; this query runs {kind.__name__.upper()}",
-                _keyword_before(ctx, dml, {keyword}, first),
-            )
-            ok = False
-    for select in stmt.find_all(exp.Select):
-        into = select.args.get("into")
-        if into is not None:
-            ctx.add(
-                "sql.not_select",
-                ERROR,
-                "SELECT … INTO creates a table; a model must be read-only",
-                _keyword_before(ctx, into, {TokenType.INTO}, first),
-                "remove the INTO clause",
-            )
-            ok = False
-    return ok
+    for dml in facts.dml:
+        ctx.add(
+            "sql.not_select",
+            ERROR,
+            f"a model must be read-only; this query runs {type(dml).__name__.upper()}",
+            _keyword_before(ctx, dml, {_DML_KEYWORDS[type(dml)]}, first),
+        )
+    for into in facts.into:
+        ctx.add(
+            "sql.not_select",
+            ERROR,
+            "SELECT … INTO creates a table; a model must be read-only",
+            _keyword_before(ctx, into, {TokenType.INTO}, first),
+            "remove the INTO clause",
+        )
+    return not facts.dml and not facts.into
 
 
 def _first_statement_token(ctx: Context) -> int:
@@ -572,21 +567,41 @@ def check_duplicates(ctx: Context, cols: Iterable[Col]) -> None:
 # --- tables and types --------------------------------------------------------------------------
 
 
-def cte_names(stmt: exp.Expr) -> set[str]:
-    return {cte.alias_or_name.lower() for cte in stmt.find_all(exp.CTE)}
+class Facts:
+    """What one walk over the tree finds: tables, CTE names, writes, and constructs of note."""
 
+    __slots__ = ("ctes", "dml", "into", "kinds", "quoted_lower", "quoted_table_part", "tables")
 
-def real_tables(stmt: exp.Expr) -> list[exp.Table]:
-    """Tables read from the warehouse: not CTE references, not table functions."""
-    ctes = cte_names(stmt)
-    found = []
-    for table in stmt.find_all(exp.Table):
-        if not isinstance(table.this, exp.Identifier):
-            continue
-        if not table.args.get("db") and table.name.lower() in ctes:
-            continue
-        found.append(table)
-    return found
+    def __init__(self, stmt: exp.Expr) -> None:
+        self.ctes: set[str] = set()
+        self.dml: list[exp.Expr] = []
+        self.into: list[exp.Expr] = []
+        self.kinds: set[type] = set()
+        self.quoted_lower = False
+        self.quoted_table_part = False
+        candidates: list[exp.Table] = []
+        for node in stmt.walk():
+            kind = type(node)
+            self.kinds.add(kind)
+            if kind is exp.Table:
+                if isinstance(node.this, exp.Identifier):
+                    candidates.append(node)
+                    if any(p.quoted for p in node.parts):
+                        self.quoted_table_part = True
+            elif kind is exp.Identifier:
+                if node.quoted and node.name != node.name.upper():
+                    self.quoted_lower = True
+            elif kind is exp.CTE:
+                self.ctes.add(node.alias_or_name.lower())
+            elif kind in _DML_KEYWORDS:
+                self.dml.append(node)
+            elif kind is exp.Select and node.args.get("into") is not None:
+                self.into.append(node.args["into"])
+        # Tables read from the warehouse: not CTE references (table functions were skipped above).
+        self.tables = [t for t in candidates if t.args.get("db") or t.name.lower() not in self.ctes]
+
+    def has(self, *kinds: type) -> bool:
+        return any(k in self.kinds for k in kinds)
 
 
 def table_text(table: exp.Table, dialect: str, sql: str | None = None) -> str:
@@ -605,37 +620,46 @@ def table_text(table: exp.Table, dialect: str, sql: str | None = None) -> str:
     return ".".join(part.sql(dialect) for part in table.parts)
 
 
-def tables_read(stmt: exp.Expr, dialect: str, sql: str | None = None) -> list[str]:
+def tables_read(facts: Facts, dialect: str, sql: str | None = None) -> list[str]:
     """Tables read, in the order they appear in the text, each once."""
-    found = sorted(real_tables(stmt), key=lambda t: node_start(t) or 0)
+    found = sorted(facts.tables, key=lambda t: node_start(t) or 0)
     seen: dict[str, None] = {}
     for table in found:
         seen.setdefault(table_text(table, dialect, sql), None)
     return list(seen)
 
 
+_TYPE_SQL: dict[tuple[object, str], str] = {}
+
+
 def type_name(dtype: exp.DataType | None, dialect: str) -> str | None:
     if dtype is None or dtype.this in (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL):
         return None
-    return dtype.sql(dialect)
+    if dtype.expressions or dtype.args.get("nested") or dtype.args.get("values"):
+        return dtype.sql(dialect)
+    # Plain types are few; generating their SQL each time showed up in profiles.
+    key = (dtype.this, dialect)
+    found = _TYPE_SQL.get(key)
+    if found is None:
+        found = _TYPE_SQL[key] = dtype.sql(dialect)
+    return found
 
 
 def _annotate_literals(ctx: Context, stmt: exp.Expr, cols: list[Col]) -> None:
-    """Types known without a schema: literals, casts and functions of them."""
-    if not cols or isinstance(_top_select(stmt), exp.Values):
-        return
-    try:
-        from sqlglot.optimizer.annotate_types import annotate_types
+    """Types known without a schema: literals, casts and functions of them.
 
-        annotated = annotate_types(stmt, dialect=ctx.dialect)
-    except Exception:  # typing is a bonus; a sqlglot failure here must not hide the analysis
-        return
-    selects = _top_select(annotated)
-    if not isinstance(selects, exp.Select):
-        return
-    exprs = [e for e in selects.expressions]
-    if len(exprs) != len(cols):
-        return
-    for col, expr in zip(cols, exprs, strict=True):
-        if not col.star:
-            col.type = type_name(expr.type, ctx.dialect)
+    Each output expression is annotated on its own: without a schema the rest of the tree
+    cannot add anything, and annotating it all would cost as much as parsing.
+    """
+    from sqlglot.optimizer.annotate_types import annotate_types
+
+    for col in cols:
+        if col.star or isinstance(col.expr, exp.Values):
+            continue
+        expr = col.expr.unalias() if isinstance(col.expr, exp.Alias) else col.expr
+        if isinstance(expr, exp.Column):
+            continue
+        try:
+            col.type = type_name(annotate_types(expr, dialect=ctx.dialect).type, ctx.dialect)
+        except Exception:  # typing is a bonus; a sqlglot failure here must not hide the analysis
+            col.type = None

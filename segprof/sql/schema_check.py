@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import OptimizeError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
@@ -22,7 +23,7 @@ from sqlglot.schema import MappingSchema
 
 from segprof.sql.analyze import ERROR, WARNING, OutputColumn
 from segprof.sql.dialects import CASE_PRESERVING, comparison_key, normalize_identifier
-from segprof.sql.engine import node_start, real_tables, table_text, type_name
+from segprof.sql.engine import Facts, node_start, table_text, type_name
 
 if TYPE_CHECKING:
     from segprof.sql.analyze import Context
@@ -39,7 +40,7 @@ class _Table:
     key: str
     parts: tuple[str, ...]
     # folded column name → (name as given in the snapshot, SQL type usable by sqlglot)
-    columns: dict[str, tuple[str, str]]
+    columns: dict[str, tuple[str, exp.DataType]]
 
 
 @dataclass
@@ -60,12 +61,13 @@ def _fold(part: str, dialect: str) -> str:
     return normalize_identifier(part, dialect)
 
 
-def _valid_type(type_sql: str, dialect: str) -> str:
+def _data_type(type_sql: str, dialect: str) -> exp.DataType:
+    """The snapshot's type, built once (MappingSchema would rebuild it for every query)."""
     try:
-        exp.DataType.build(type_sql, dialect=dialect)
+        udt = Dialect.get_or_raise(dialect).SUPPORTS_USER_DEFINED_TYPES
+        return exp.DataType.build(type_sql, dialect=dialect, udt=udt)
     except Exception:  # an unreadable type only loses inference, never the check
-        return "UNKNOWN"
-    return type_sql
+        return exp.DataType.build("unknown")
 
 
 def _prepare(schema: dict[str, dict[str, str]], dialect: str) -> _Prepared:
@@ -81,7 +83,7 @@ def _prepare(schema: dict[str, dict[str, str]], dialect: str) -> _Prepared:
         if not parts:
             continue
         cols = {
-            _fold(str(name), dialect): (str(name).strip('"`[]'), _valid_type(str(typ), dialect))
+            _fold(str(name), dialect): (str(name).strip('"`[]'), _data_type(str(typ), dialect))
             for name, typ in (columns or {}).items()
         }
         by_name.setdefault(parts[-1], []).append(len(tables))
@@ -107,36 +109,34 @@ def _match(prepared: _Prepared, table: exp.Table, dialect: str) -> int | None:
     return best
 
 
-def _unreliable(stmt: exp.Expr, dialect: str) -> str | None:
+def _unreliable(facts: Facts, dialect: str) -> str | None:
     """Why sqlglot's column resolution may be wrong for this query (known issues), if it may."""
     if dialect == "bigquery":
-        if stmt.find(exp.Unnest):
+        if facts.has(exp.Unnest):
             return "BigQuery UNNEST"
-        for table in stmt.find_all(exp.Table):
-            if any(p.quoted for p in table.parts):
-                return "BigQuery backtick-quoted paths"
-        if stmt.find(exp.Lateral):
+        if facts.quoted_table_part:
+            return "BigQuery backtick-quoted paths"
+        if facts.has(exp.Lateral):
             return "LATERAL"
     if dialect == "snowflake":
-        if stmt.find(exp.Lateral) or stmt.find(exp.Flatten) or stmt.find(exp.Explode):
+        if facts.has(exp.Lateral, exp.Flatten, exp.Explode):
             return "Snowflake LATERAL FLATTEN"
-        for ident in stmt.find_all(exp.Identifier):
-            if ident.quoted and ident.name != ident.name.upper():
-                return "Snowflake quoted lower-case identifiers"
-        if stmt.find(exp.JSONExtract):
+        if facts.quoted_lower:
+            return "Snowflake quoted lower-case identifiers"
+        if facts.has(exp.JSONExtract, exp.JSONExtractScalar):
             return "Snowflake semi-structured paths"
     return None
 
 
 def check(
-    ctx: Context, stmt: exp.Expr, cols: list[Col], schema: dict[str, dict[str, str]]
+    ctx: Context, stmt: exp.Expr, facts: Facts, cols: list[Col], schema: dict[str, dict[str, str]]
 ) -> list[OutputColumn] | None:
     """Problems go to `ctx`; returns the typed output columns, or None to keep `cols`."""
     dialect = ctx.dialect
     prepared = _prepare(schema, dialect)
     matches: list[tuple[exp.Table, int]] = []
     unknown = False
-    for table in real_tables(stmt):
+    for table in facts.tables:
         found = _match(prepared, table, dialect)
         if found is None:
             unknown = True
@@ -158,7 +158,7 @@ def check(
     if unknown:
         return None
 
-    reason = _unreliable(stmt, dialect)
+    reason = _unreliable(facts, dialect)
     severity = WARNING if reason else ERROR
     hint = (
         f"sqlglot cannot always follow {reason} offline; confirm with a dry run in the warehouse"
@@ -168,7 +168,7 @@ def check(
 
     # Give every table a synthetic one-part name so snapshots of any nesting depth fit one
     # MappingSchema; the original name stays as the alias so column references still resolve.
-    mapping: dict[str, dict[str, str]] = {}
+    mapping: dict[str, dict[str, exp.DataType]] = {}
     originals: dict[str, str] = {}
     for table, index in matches:
         synthetic = _SYNTHETIC.format(index)
