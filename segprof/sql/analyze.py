@@ -100,6 +100,19 @@ def analyze_query(sql: str, dialect: str, schema: dict[str, dict[str, str]] | No
     from segprof.sql import engine
 
     ctx = Context(sql, dialect, LineIndex(sql))
-    columns, has_star, tables = engine.run(ctx, schema)
+    try:
+        columns, has_star, tables = engine.run(ctx, schema)
+    except Exception as err:  # a defect on odd input must not become a traceback for the user
+        columns, has_star, tables = [], False, []
+        ctx.problems.append(
+            SqlProblem(
+                "sql.unchecked",
+                WARNING,
+                f"the query could not be analysed offline ({type(err).__name__}: {err})",
+                1,
+                1,
+                "the warehouse will still check it when the model runs",
+            )
+        )
     problems = sorted(ctx.problems, key=lambda p: (p.line, p.col))
     return QueryAnalysis(columns, has_star, problems, tables)

@@ -55,6 +55,16 @@ def run(ctx: Context, schema: dict[str, dict[str, str]] | None) -> tuple[list[Ou
     if stmt is None:
         return [], False, []
     facts = Facts(stmt)
+    if isinstance(stmt, exp.Pivot) and ctx.dialect == "duckdb":
+        # DuckDB's statement-level PIVOT is a query whose columns come from the data itself.
+        ctx.add(
+            "sql.star",
+            WARNING,
+            "PIVOT makes one column per distinct value; its columns are unknown offline",
+            _first_statement_token(ctx),
+            "list the pivoted values (PIVOT … ON col IN (…)) or select from the pivot with named columns",
+        )
+        return [], True, tables_read(facts, ctx.dialect, ctx.sql)
     if not _check_read_only(ctx, stmt, facts):
         return [], False, []
     tables = tables_read(facts, ctx.dialect, ctx.sql)
@@ -588,9 +598,13 @@ class Facts:
                     candidates.append(node)
                     if any(p.quoted for p in node.parts):
                         self.quoted_table_part = True
-            elif kind is exp.Identifier:
-                if node.quoted and node.name != node.name.upper():
-                    self.quoted_lower = True
+                        if any(p.name != p.name.upper() for p in node.parts if p.quoted):
+                            self.quoted_lower = True
+            elif kind is exp.Column:
+                # Only references matter here: a quoted lower-case alias is resolved fine.
+                for part in node.parts:
+                    if isinstance(part, exp.Identifier) and part.quoted and part.name != part.name.upper():
+                        self.quoted_lower = True
             elif kind is exp.CTE:
                 self.ctes.add(node.alias_or_name.lower())
             elif kind in _DML_KEYWORDS:

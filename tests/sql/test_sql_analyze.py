@@ -280,3 +280,55 @@ def test_bad_dialect_is_a_user_error() -> None:
 
     with pytest.raises(SegprofError):
         analyze_query("select 1", "mysql")
+
+
+def test_duckdb_statement_pivot_is_a_query_with_unknown_columns() -> None:
+    analysis = analyze_query("pivot sales on region using sum(amount)", "duckdb")
+    assert analysis.has_star is True
+    assert codes(analysis) == ["sql.star"]
+    assert analysis.tables == ["sales"]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_commands_sqlglot_cannot_parse_are_refused_quietly(
+    dialect: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    analysis = analyze_query("explain select 1", dialect)
+    assert "sql.not_select" in codes(analysis)
+    # sqlglot's "falling back to parsing as a Command" log line must not reach the terminal.
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+MANGLED = [
+    "select (a from t",
+    "select a from t where b in (1, 2",
+    "select 'a from t",
+    "select a, from",
+    "with x as (select 1) select",
+    "select a from t join on",
+    "select * from (select 1",
+    "select a b c d from t",
+    "select ((((((((((1",
+    "select a from t order by",
+    ")))",
+    "select 1 as a; drop table t",
+    "'",
+    '"',
+    "`",
+    "select $$",
+    "/*",
+    "select a from t where x = 'it''s' and y = \"q\"\"x\"",
+]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_mangled_sql_never_raises_and_every_problem_is_inside_the_text(dialect: str) -> None:
+    for sql in MANGLED:
+        analysis = analyze_query(sql, dialect, {"t": {"a": "int", "b": "int"}})
+        lines = sql.replace("\r\n", "\n").split("\n")
+        for problem in analysis.problems:
+            assert 1 <= problem.line <= len(lines), (sql, problem)
+            assert 1 <= problem.col <= len(lines[problem.line - 1]) + 1, (sql, problem)
+            assert problem.severity in ("error", "warning")
+            assert "\x1b" not in problem.message

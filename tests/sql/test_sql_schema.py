@@ -161,3 +161,8 @@ def test_same_schema_object_is_reused_across_calls() -> None:
     second = analyze_query("select c2, c99 from s.t8", "postgres", big)
     assert first.problems == []
     assert codes(second) == ["sql.unknown_column"]
+
+
+def test_snowflake_quoted_lowercase_alias_does_not_soften_real_errors() -> None:
+    analysis = analyze_query('select x as "userId", nope from t', "snowflake", {"t": {"x": "int"}})
+    assert only(analysis, "sql.unknown_column").severity == "error"
