@@ -371,8 +371,9 @@ def _output_columns(ctx: Context, top: exp.Expr) -> list[Col]:
     if not isinstance(top, exp.Select):
         return cols
     anonymous = 0
-    for expr in top.expressions:
-        offset = item_start(ctx, expr)
+    starts = _select_list_starts(ctx, len(top.expressions))
+    for index, expr in enumerate(top.expressions):
+        offset = starts[index] if starts else item_start(ctx, expr)
         if offset is None:
             offset = _first_statement_token(ctx)
         if _is_star(expr):
@@ -409,6 +410,96 @@ def _output_columns(ctx: Context, top: exp.Expr) -> list[Col]:
         )
     _check_duplicates(ctx, cols)
     return cols
+
+
+def _select_list_starts(ctx: Context, expected: int) -> list[int] | None:
+    """Where each item of the outermost select list starts, read from the tokens.
+
+    Items without any positioned leaf (`current_date`) are found this way; None when the token
+    reading disagrees with the parsed tree, and positions then come from the tree's leaves.
+    """
+    tokens = ctx.tokens
+    # The outermost SELECT is the first one after any CTE bodies (with a UNION, the first branch
+    # names the columns even when it is bracketed).
+    i = _skip_with(tokens, 0)
+    select_at = next((j for j in range(i, len(tokens)) if tokens[j].token_type == TokenType.SELECT), None)
+    if select_at is None:
+        return None
+    i = select_at + 1
+    n = len(tokens)
+    # Skip DISTINCT [ON (…)], ALL, TOP n / TOP (n).
+    while i < n:
+        kind = tokens[i].token_type
+        if kind in (TokenType.DISTINCT, TokenType.ALL):
+            i += 1
+            if i < n and tokens[i].token_type == TokenType.ON:
+                i += 1
+                i = _skip_brackets(tokens, i)
+        elif kind == TokenType.TOP:
+            i += 1
+            i = _skip_brackets(tokens, i) if i < n and tokens[i].token_type in _OPENERS else i + 1
+        else:
+            break
+    starts: list[int] = []
+    depth = 0
+    expecting = True
+    while i < n:
+        tok = tokens[i]
+        kind = tok.token_type
+        if depth == 0 and kind in _ITEM_END and kind != TokenType.COMMA:
+            break
+        if expecting:
+            starts.append(tok.start)
+            expecting = False
+        if kind in _OPENERS:
+            depth += 1
+        elif kind in _CLOSERS:
+            depth -= 1
+            if depth < 0:
+                break
+        elif kind == TokenType.COMMA and depth == 0:
+            expecting = True
+        i += 1
+    return starts if len(starts) == expected else None
+
+
+def _skip_with(tokens: list[Token], i: int) -> int:
+    """Index of the first token after a leading `WITH name AS (…), …` clause."""
+    n = len(tokens)
+    while i < n and tokens[i].token_type == TokenType.L_PAREN:
+        i += 1
+    if i >= n or tokens[i].token_type != TokenType.WITH:
+        return i
+    i += 1
+    while i < n:
+        # name [(columns)] AS [NOT] [MATERIALIZED] (body) — skip to the body and past it.
+        while i < n and tokens[i].token_type not in _OPENERS:
+            i += 1
+        i = _skip_brackets(tokens, i)
+        if i < n and tokens[i].token_type == TokenType.ALIAS:
+            continue  # that bracket was the column list; the body follows
+        if i < n and tokens[i].token_type == TokenType.COMMA:
+            i += 1
+            continue
+        return i
+    return i
+
+
+def _skip_brackets(tokens: list[Token], i: int) -> int:
+    """Index after the bracketed group that starts at `i` (or `i` if none starts there)."""
+    if i >= len(tokens) or tokens[i].token_type not in _OPENERS:
+        return i
+    depth = 0
+    while i < len(tokens):
+        kind = tokens[i].token_type
+        if kind in _OPENERS:
+            depth += 1
+        elif kind in _CLOSERS:
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return i
 
 
 def _values_columns(ctx: Context, values: exp.Values) -> list[Col]:
