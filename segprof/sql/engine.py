@@ -54,7 +54,7 @@ def run(ctx: Context, schema: dict[str, dict[str, str]] | None) -> tuple[list[Ou
     stmt = _parse(ctx)
     if stmt is None:
         return [], False, []
-    facts = Facts(stmt)
+    facts = Facts(stmt, ctx.dialect)
     if isinstance(stmt, exp.Pivot) and ctx.dialect == "duckdb":
         # DuckDB's statement-level PIVOT is a query whose columns come from the data itself.
         ctx.add(
@@ -668,12 +668,29 @@ def check_duplicates(ctx: Context, cols: Iterable[Col]) -> None:
 # --- tables and types --------------------------------------------------------------------------
 
 
+_FACT_KINDS: tuple[type, ...] = (
+    exp.Table,
+    exp.CTE,
+    exp.Select,
+    exp.Insert,
+    exp.Update,
+    exp.Delete,
+    exp.Merge,
+    exp.Unnest,
+    exp.Lateral,
+    exp.Flatten,
+    exp.Explode,
+    exp.JSONExtract,
+    exp.JSONExtractScalar,
+)
+
+
 class Facts:
     """What one walk over the tree finds: tables, CTE names, writes, and constructs of note."""
 
     __slots__ = ("ctes", "dml", "into", "kinds", "quoted_lower", "quoted_table_part", "tables")
 
-    def __init__(self, stmt: exp.Expr) -> None:
+    def __init__(self, stmt: exp.Expr, dialect: str) -> None:
         self.ctes: set[str] = set()
         self.dml: list[exp.Expr] = []
         self.into: list[exp.Expr] = []
@@ -681,7 +698,10 @@ class Facts:
         self.quoted_lower = False
         self.quoted_table_part = False
         candidates: list[exp.Table] = []
-        for node in stmt.walk():
+        # find_all filters in compiled code; only column references need a Python-level look,
+        # and only where quoting changes how sqlglot resolves them.
+        wanted = (*_FACT_KINDS, exp.Column) if dialect == "snowflake" else _FACT_KINDS
+        for node in stmt.find_all(*wanted):
             kind = type(node)
             self.kinds.add(kind)
             if kind is exp.Table:
@@ -737,16 +757,31 @@ def tables_read(facts: Facts, dialect: str, sql: str | None = None) -> list[str]
 _TYPE_SQL: dict[tuple[object, str], str] = {}
 
 
+def _type_key(dtype: exp.DataType) -> tuple[object, ...] | None:
+    """A cache key for types whose only parameters are literals (`DECIMAL(12, 2)`)."""
+    if any(dtype.args.get(arg) for arg in dtype.args if arg not in ("this", "expressions")):
+        return None
+    params: list[object] = [dtype.this]
+    for param in dtype.expressions:
+        inner = param.this if isinstance(param, exp.DataTypeParam) else None
+        if not isinstance(inner, exp.Literal) or param.args.get("expression") is not None:
+            return None
+        params.append(inner.this)
+    return tuple(params)
+
+
 def type_name(dtype: exp.DataType | None, dialect: str) -> str | None:
     if dtype is None or dtype.this in (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL):
         return None
-    if dtype.expressions or dtype.args.get("nested") or dtype.args.get("values"):
+    # Generating a type's SQL copies it; types repeat a lot, so remember the few there are.
+    key = _type_key(dtype)
+    if key is None:
         return dtype.sql(dialect)
-    # Plain types are few; generating their SQL each time showed up in profiles.
-    key = (dtype.this, dialect)
-    found = _TYPE_SQL.get(key)
+    found = _TYPE_SQL.get((key, dialect))
     if found is None:
-        found = _TYPE_SQL[key] = dtype.sql(dialect)
+        if len(_TYPE_SQL) > 4096:
+            _TYPE_SQL.clear()
+        found = _TYPE_SQL[(key, dialect)] = dtype.sql(dialect)
     return found
 
 
