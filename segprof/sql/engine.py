@@ -7,6 +7,7 @@ sqlglot failure on valid SQL is a warning), and never print (sqlglot's own log i
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from functools import cache
@@ -18,7 +19,7 @@ from sqlglot.errors import ErrorLevel, ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
 from segprof.sql.analyze import ERROR, WARNING, Context, OutputColumn
-from segprof.sql.dialects import comparison_key, result_name
+from segprof.sql.dialects import CASE_PRESERVING, comparison_key, result_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -78,6 +79,10 @@ def run(ctx: Context, schema: dict[str, dict[str, str]] | None) -> tuple[list[Ou
         if typed is not None:
             return typed, has_star, tables
     else:
+        if has_star:
+            expanded = _expand_stars_offline(ctx, stmt, columns)
+            if expanded is not None:
+                return expanded, has_star, tables
         for col in columns:
             if col.star:
                 ctx.add(
@@ -783,6 +788,53 @@ def type_name(dtype: exp.DataType | None, dialect: str) -> str | None:
             _TYPE_SQL.clear()
         found = _TYPE_SQL[(key, dialect)] = dtype.sql(dialect)
     return found
+
+
+def alias_spellings(stmt: exp.Expr) -> dict[str, str]:
+    """Folded → written names of every alias in the query (aliases name result columns)."""
+    found: dict[str, str] = {}
+    for alias in stmt.find_all(exp.Alias):
+        ident = alias.args.get("alias")
+        if isinstance(ident, exp.Identifier):
+            found.setdefault(ident.name.lower(), ident.name)
+    return found
+
+
+def _expand_stars_offline(ctx: Context, stmt: exp.Expr, cols: list[Col]) -> list[OutputColumn] | None:
+    """Expand `*` without a schema when every source it covers is a CTE or subquery of the query.
+
+    `with final as (…) select * from final` is common, and its columns are known offline.
+    None when a star reads a warehouse table (then its columns really are unknown).
+    """
+    from sqlglot.optimizer.annotate_types import annotate_types
+    from sqlglot.optimizer.qualify import qualify
+    from sqlglot.schema import MappingSchema
+
+    from segprof.sql.schema_check import typed_columns
+
+    dialect = ctx.dialect
+    spelled: dict[str, str] = {}
+    if dialect in CASE_PRESERVING:
+        # Qualification folds names; these warehouses return them as written.
+        for ident in stmt.find_all(exp.Identifier):
+            spelled.setdefault(ident.name.lower(), ident.name)
+        spelled.update(alias_spellings(stmt))
+    try:
+        qualified = qualify(
+            stmt,
+            dialect=dialect,
+            schema=MappingSchema(dialect=dialect),
+            validate_qualify_columns=False,
+            quote_identifiers=False,
+        )
+    except Exception:  # sqlglot could not follow the query: the star stays unknown
+        return None
+    top = _top_select(qualified)
+    if not isinstance(top, exp.Select) or any(_is_star(e) for e in top.expressions):
+        return None
+    with contextlib.suppress(Exception):  # types are a bonus
+        annotate_types(qualified, dialect=dialect)
+    return typed_columns(ctx, qualified, cols, spelled)
 
 
 def _annotate_literals(ctx: Context, stmt: exp.Expr, cols: list[Col]) -> None:

@@ -23,7 +23,7 @@ from sqlglot.schema import MappingSchema
 
 from segprof.sql.analyze import ERROR, WARNING, OutputColumn
 from segprof.sql.dialects import CASE_PRESERVING, comparison_key, normalize_identifier
-from segprof.sql.engine import Facts, node_start, table_text, type_name
+from segprof.sql.engine import Facts, alias_spellings, node_start, table_text, type_name
 
 if TYPE_CHECKING:
     from segprof.sql.analyze import Context
@@ -166,6 +166,9 @@ def check(
         else None
     )
 
+    # Case-preserving warehouses return aliases as written; qualification is about to fold them.
+    aliases = alias_spellings(stmt) if dialect in CASE_PRESERVING else {}
+
     # Give every table a synthetic one-part name so snapshots of any nesting depth fit one
     # MappingSchema; the original name stays as the alias so column references still resolve.
     mapping: dict[str, dict[str, exp.DataType]] = {}
@@ -202,7 +205,7 @@ def check(
         annotated = annotate_types(qualified, schema=ms, dialect=dialect)
     except Exception:  # types are a bonus
         annotated = qualified
-    return _typed_columns(ctx, annotated, cols, prepared, matches)
+    return _typed_columns(ctx, annotated, cols, prepared, matches, aliases)
 
 
 def _optimize_error(
@@ -300,7 +303,25 @@ def _typed_columns(
     cols: list[Col],
     prepared: _Prepared,
     matches: list[tuple[exp.Table, int]],
+    aliases: dict[str, str],
 ) -> list[OutputColumn] | None:
+    # Spellings from the snapshot, for warehouses that return names as stored; aliases win.
+    spelled: dict[str, str] = {}
+    for _, index in matches:
+        for folded, (given, _) in prepared.tables[index].columns.items():
+            spelled.setdefault(folded, given)
+    spelled.update(aliases)
+    return typed_columns(ctx, annotated, cols, spelled)
+
+
+def typed_columns(
+    ctx: Context, annotated: exp.Expr, cols: list[Col], spelled: dict[str, str]
+) -> list[OutputColumn] | None:
+    """Output columns of a qualified, annotated tree, named as `cols` (stars expanded).
+
+    `spelled` maps a folded name to the spelling a case-preserving warehouse returns.
+    Reports duplicates that only star expansion reveals. None when the trees do not line up.
+    """
     from segprof.sql.engine import _top_select
 
     dialect = ctx.dialect
@@ -309,11 +330,6 @@ def _typed_columns(
         return None
     exprs = list(top.expressions)
     stars = [c for c in cols if c.star]
-    # Spellings from the snapshot, for warehouses that return names as stored.
-    spelled: dict[str, str] = {}
-    for _, index in matches:
-        for folded, (given, _) in prepared.tables[index].columns.items():
-            spelled.setdefault(folded, given)
 
     def plain_name(col: Col) -> str:
         # DuckDB names a bare column reference as the table stores it, whatever the query's case.

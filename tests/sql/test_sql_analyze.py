@@ -332,3 +332,25 @@ def test_mangled_sql_never_raises_and_every_problem_is_inside_the_text(dialect: 
             assert 1 <= problem.col <= len(lines[problem.line - 1]) + 1, (sql, problem)
             assert problem.severity in ("error", "warning")
             assert "\x1b" not in problem.message
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_star_over_ctes_is_expanded_without_schema(dialect: str) -> None:
+    sql = (
+        "with base as (select user_id, email from crm.users),\n"
+        "final as (select b.*, 'x' as tag from base b)\n"
+        "select * from final"
+    )
+    analysis = analyze_query(sql, dialect)
+    assert analysis.has_star is True
+    assert "sql.star" not in codes(analysis)
+    assert [n.lower() for n in names(analysis)] == ["user_id", "email", "tag"]
+    assert analysis.columns[2].type is not None
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_star_over_a_warehouse_table_stays_unknown_without_schema(dialect: str) -> None:
+    sql = "with base as (select 1 as one) select base.*, u.* from base cross join crm.users u"
+    analysis = analyze_query(sql, dialect)
+    assert "sql.star" in codes(analysis)
+    assert analysis.columns == []

@@ -25,6 +25,7 @@ COMMON = [
     "with x as (select user_id as id from users) select id, 'k' as kind from x "
     "union all select order_id::varchar, 'o' from orders",
     "select * from users",
+    "with final as (select user_id, Plan as PlanName, 1 as one from users) select * from final",
     "select o.*, u.plan from orders o left join users u using (user_id)",
 ]
 
@@ -67,7 +68,7 @@ def test_duckdb_result_names_match(duck: duckdb.DuckDBPyConnection, sql: str) ->
     assert [c.name for c in analysis.columns] == _duck_names(duck, sql)
 
 
-@pytest.mark.parametrize("sql", COMMON[:4])
+@pytest.mark.parametrize("sql", [*COMMON[:4], COMMON[5]])
 def test_duckdb_names_without_schema(duck: duckdb.DuckDBPyConnection, sql: str) -> None:
     # Offline, DuckDB's stored spelling of a bare column is unknown: names agree up to case.
     analysis = analyze_query(sql, "duckdb")
