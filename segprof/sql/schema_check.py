@@ -23,11 +23,12 @@ from sqlglot.schema import MappingSchema
 
 from segprof.sql.analyze import ERROR, WARNING, OutputColumn
 from segprof.sql.dialects import CASE_PRESERVING, comparison_key, normalize_identifier
-from segprof.sql.engine import Facts, alias_spellings, node_start, table_text, type_name
+from segprof.sql.outputs import alias_spellings, top_select, type_name
+from segprof.sql.statement import Facts, node_start, table_text
 
 if TYPE_CHECKING:
     from segprof.sql.analyze import Context
-    from segprof.sql.engine import Col
+    from segprof.sql.outputs import Col
 
 _PART = re.compile(r'"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[^.]+')
 _SYNTHETIC = "segprof_t{}"
@@ -322,10 +323,8 @@ def typed_columns(
     `spelled` maps a folded name to the spelling a case-preserving warehouse returns.
     Reports duplicates that only star expansion reveals. None when the trees do not line up.
     """
-    from segprof.sql.engine import _top_select
-
     dialect = ctx.dialect
-    top = _top_select(annotated)
+    top = top_select(annotated)
     if not isinstance(top, exp.Select):
         return None
     exprs = list(top.expressions)
