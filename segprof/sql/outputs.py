@@ -337,10 +337,6 @@ def _check_duplicates(ctx: Context, cols: Iterable[Col]) -> None:
             seen[key] = col
 
 
-def check_duplicates(ctx: Context, cols: Iterable[Col]) -> None:
-    _check_duplicates(ctx, cols)
-
-
 _TYPE_SQL: dict[tuple[object, str], str] = {}
 
 
