@@ -227,7 +227,22 @@ def _optimize_error(
                     break
         else:
             text = f"unknown column {name}"
-    ctx.add("sql.unknown_column", severity, text, offset, hint)
+        ctx.add("sql.unknown_column", severity, text, offset, hint)
+        return
+    match = re.match(r"Alias already used: (.+)$", text)
+    if match:
+        name = match.group(1)
+        starts = sorted(
+            start
+            for alias in stmt.find_all(exp.TableAlias)
+            if alias.name == name and (start := node_start(alias)) is not None
+        )
+        if len(starts) > 1:
+            offset = starts[1]
+        ctx.add("sql.duplicate_alias", ERROR, f"the alias {name} names two sources", offset)
+        return
+    # Anything else is sqlglot not following the query, not a finding about it.
+    ctx.add("sql.unchecked", WARNING, f"columns could not be checked offline ({text})", offset, hint)
 
 
 def _written(ctx: Context, node: exp.Expr | None, fallback: str) -> str:

@@ -166,3 +166,17 @@ def test_same_schema_object_is_reused_across_calls() -> None:
 def test_snowflake_quoted_lowercase_alias_does_not_soften_real_errors() -> None:
     analysis = analyze_query('select x as "userId", nope from t', "snowflake", {"t": {"x": "int"}})
     assert only(analysis, "sql.unknown_column").severity == "error"
+
+
+def test_alias_used_twice_is_an_error_at_the_second() -> None:
+    sql = "select u.user_id from crm.users u\njoin shop.orders u on u.user_id = u.user_id"
+    problem = only(analyze_query(sql, "postgres", SCHEMA), "sql.duplicate_alias")
+    assert problem.severity == "error"
+    assert (problem.line, problem.col) == pos(sql, "u on")
+
+
+def test_what_sqlglot_cannot_follow_is_a_warning_not_an_error() -> None:
+    sql = "select user_id from crm.users u join shop.orders o using (missing_key)"
+    analysis = analyze_query(sql, "postgres", SCHEMA)
+    assert analysis.ok
+    assert codes(analysis) == ["sql.unchecked"]
