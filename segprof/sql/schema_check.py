@@ -40,8 +40,22 @@ class _Table:
 
     key: str
     parts: tuple[str, ...]
-    # folded column name → (name as given in the snapshot, SQL type usable by sqlglot)
-    columns: dict[str, tuple[str, exp.DataType]]
+    raw: dict[str, str]
+    dialect: str
+    _columns: dict[str, tuple[str, exp.DataType]] | None = None
+
+    @property
+    def columns(self) -> dict[str, tuple[str, exp.DataType]]:
+        """Folded column name → (name as given in the snapshot, type usable by sqlglot).
+
+        Built on first use: a snapshot may hold thousands of tables a project never reads.
+        """
+        if self._columns is None:
+            self._columns = {
+                _fold(str(name), self.dialect): (str(name).strip('"`[]'), _data_type(str(typ), self.dialect))
+                for name, typ in (self.raw or {}).items()
+            }
+        return self._columns
 
 
 @dataclass
@@ -83,12 +97,8 @@ def _prepare(schema: dict[str, dict[str, str]], dialect: str) -> _Prepared:
         parts = tuple(_fold(p, dialect) for p in _PART.findall(str(table_key)))
         if not parts:
             continue
-        cols = {
-            _fold(str(name), dialect): (str(name).strip('"`[]'), _data_type(str(typ), dialect))
-            for name, typ in (columns or {}).items()
-        }
         by_name.setdefault(parts[-1], []).append(len(tables))
-        tables.append(_Table(str(table_key), parts, cols))
+        tables.append(_Table(str(table_key), parts, columns or {}, dialect))
     prepared = _Prepared(tables, by_name)
     _CACHE[key] = (schema, prepared)
     while len(_CACHE) > 8:

@@ -180,3 +180,18 @@ def test_what_sqlglot_cannot_follow_is_a_warning_not_an_error() -> None:
     analysis = analyze_query(sql, "postgres", SCHEMA)
     assert analysis.ok
     assert codes(analysis) == ["sql.unchecked"]
+
+
+def test_large_snapshot_costs_only_the_tables_a_query_reads() -> None:
+    import time
+
+    big = {
+        f"s{i % 10}.t{i}": {f"c{j}": "varchar(20)" if j % 2 else "bigint" for j in range(50)}
+        for i in range(2000)
+    }
+    analyze_query("select 1 as warm_up", "snowflake")
+    started = time.perf_counter()
+    first = analyze_query("select c1, c2 from s7.t7", "snowflake", big)
+    # Building types for all 100,000 columns took seconds; only t7's 50 are needed.
+    assert time.perf_counter() - started < 1.5
+    assert [(c.name, c.type) for c in first.columns] == [("C1", "VARCHAR(20)"), ("C2", "BIGINT")]
