@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from segprof.sql.dialects import check_dialect
+from segprof.sql.dialects import resolve_dialect
 from segprof.sql.positions import LineIndex, position_of
 
 if TYPE_CHECKING:
@@ -77,13 +77,13 @@ class Context:
 
 
 def analyze_query(sql: str, dialect: str, schema: dict[str, dict[str, str]] | None = None) -> QueryAnalysis:
-    """Analyse one model query written in `dialect` (a name from `dialect_for`).
+    """Analyse one model query written in `dialect` (a name from `dialect_for`; a source type works too).
 
     With `schema` (table → column → type; table names may be qualified, e.g. `analytics.users`;
     names are read as SQL identifiers, so unquoted names fold per dialect and `"Name"` keeps its
     case) tables and columns are checked, `*` is expanded and output types are inferred.
     """
-    check_dialect(dialect)
+    dialect = resolve_dialect(dialect)
     if len(sql) > MAX_QUERY_CHARS:
         # Checked before any parsing so a huge text is refused in constant-ish time.
         line, col = position_of(sql, MAX_QUERY_CHARS)
