@@ -44,7 +44,7 @@ def run(ctx: Context, schema: dict[str, dict[str, str]] | None) -> tuple[list[Ou
             return typed, has_star, tables
     else:
         if has_star:
-            expanded = expand_stars_offline(ctx, stmt, columns)
+            expanded = expand_stars_offline(ctx, stmt, columns, facts.aliases)
             if expanded is not None:
                 return expanded, has_star, tables
         for col in columns:

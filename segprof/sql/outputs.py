@@ -368,17 +368,9 @@ def type_name(dtype: exp.DataType | None, dialect: str) -> str | None:
     return found
 
 
-def alias_spellings(stmt: exp.Expr) -> dict[str, str]:
-    """Folded → written names of every alias in the query (aliases name result columns)."""
-    found: dict[str, str] = {}
-    for alias in stmt.find_all(exp.Alias):
-        ident = alias.args.get("alias")
-        if isinstance(ident, exp.Identifier):
-            found.setdefault(ident.name.lower(), ident.name)
-    return found
-
-
-def expand_stars_offline(ctx: Context, stmt: exp.Expr, cols: list[Col]) -> list[OutputColumn] | None:
+def expand_stars_offline(
+    ctx: Context, stmt: exp.Expr, cols: list[Col], aliases: dict[str, str]
+) -> list[OutputColumn] | None:
     """Expand `*` without a schema when every source it covers is a CTE or subquery of the query.
 
     `with final as (…) select * from final` is common, and its columns are known offline.
@@ -396,7 +388,7 @@ def expand_stars_offline(ctx: Context, stmt: exp.Expr, cols: list[Col]) -> list[
         # Qualification folds names; these warehouses return them as written.
         for ident in stmt.find_all(exp.Identifier):
             spelled.setdefault(ident.name.lower(), ident.name)
-        spelled.update(alias_spellings(stmt))
+        spelled.update(aliases)
     try:
         qualified = qualify(
             stmt,

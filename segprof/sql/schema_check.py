@@ -23,7 +23,7 @@ from sqlglot.schema import MappingSchema
 
 from segprof.sql.analyze import ERROR, WARNING, OutputColumn
 from segprof.sql.dialects import CASE_PRESERVING, comparison_key, normalize_identifier
-from segprof.sql.outputs import alias_spellings, top_select, type_name
+from segprof.sql.outputs import top_select, type_name
 from segprof.sql.statement import Facts, node_start, table_text
 
 if TYPE_CHECKING:
@@ -178,7 +178,7 @@ def check(
     )
 
     # Case-preserving warehouses return aliases as written; qualification is about to fold them.
-    aliases = alias_spellings(stmt) if dialect in CASE_PRESERVING else {}
+    aliases = facts.aliases
 
     # Give every table a synthetic one-part name so snapshots of any nesting depth fit one
     # MappingSchema; the original name stays as the alias so column references still resolve.
@@ -197,7 +197,9 @@ def check(
 
     try:
         ms = MappingSchema(mapping, dialect=dialect, normalize=False)
-        qualified = qualify(stmt, dialect=dialect, schema=ms, validate_qualify_columns=False)
+        qualified = qualify(
+            stmt, dialect=dialect, schema=ms, validate_qualify_columns=False, quote_identifiers=False
+        )
     except OptimizeError as err:
         _optimize_error(ctx, stmt, err, severity, hint)
         return None

@@ -13,6 +13,7 @@ from sqlglot import exp
 from sqlglot.tokens import TokenType
 
 from segprof.sql.analyze import ERROR, Context
+from segprof.sql.dialects import CASE_PRESERVING
 from segprof.sql.parsing import first_statement_token
 
 DML_KEYWORDS = {
@@ -105,7 +106,7 @@ _FACT_KINDS: tuple[type, ...] = (
 class Facts:
     """What one walk over the tree finds: tables, CTE names, writes, and constructs of note."""
 
-    __slots__ = ("ctes", "dml", "into", "kinds", "quoted_lower", "quoted_table_part", "tables")
+    __slots__ = ("aliases", "ctes", "dml", "into", "kinds", "quoted_lower", "quoted_table_part", "tables")
 
     def __init__(self, stmt: exp.Expr, dialect: str) -> None:
         self.ctes: set[str] = set()
@@ -118,6 +119,10 @@ class Facts:
         # find_all filters in compiled code; only column references need a Python-level look,
         # and only where quoting changes how sqlglot resolves them.
         wanted = (*_FACT_KINDS, exp.Column) if dialect == "snowflake" else _FACT_KINDS
+        # Case-preserving warehouses return aliases as written; qualification will fold them.
+        self.aliases: dict[str, str] = {}
+        if dialect in CASE_PRESERVING:
+            wanted = (*wanted, exp.Alias)
         for node in stmt.find_all(*wanted):
             kind = type(node)
             self.kinds.add(kind)
@@ -133,6 +138,10 @@ class Facts:
                 for part in node.parts:
                     if isinstance(part, exp.Identifier) and part.quoted and part.name != part.name.upper():
                         self.quoted_lower = True
+            elif kind is exp.Alias:
+                ident = node.args.get("alias")
+                if isinstance(ident, exp.Identifier):
+                    self.aliases.setdefault(ident.name.lower(), ident.name)
             elif kind is exp.CTE:
                 self.ctes.add(node.alias_or_name.lower())
             elif kind in DML_KEYWORDS:
