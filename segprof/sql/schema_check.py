@@ -151,12 +151,8 @@ def check(
         found = _match(prepared, table, dialect)
         if found is None:
             unknown = True
-            start = node_start(table.this) if table.this is not None else None
-            for part in table.parts:
-                s = node_start(part)
-                if s is not None:
-                    start = s if start is None else min(start, s)
-                    break
+            starts = [s for s in (node_start(part) for part in table.parts) if s is not None]
+            start = min(starts) if starts else None
             ctx.add(
                 "sql.unknown_table",
                 ERROR,
