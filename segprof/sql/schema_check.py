@@ -139,6 +139,23 @@ def _unreliable(facts: Facts, dialect: str) -> str | None:
     return None
 
 
+_MAX_CHAIN = 250
+
+
+def _longest_operator_chain(stmt: exp.Expr) -> int:
+    """The longest left-nested run of binary operators (`a OR b OR c …` parses left-deep)."""
+    longest = 0
+    for node in stmt.find_all(exp.Binary):
+        if isinstance(node.parent, exp.Binary):
+            continue
+        length, inner = 0, node
+        while isinstance(inner, exp.Binary):
+            length += 1
+            inner = inner.this
+        longest = max(longest, length)
+    return longest
+
+
 def check(
     ctx: Context, stmt: exp.Expr, facts: Facts, cols: list[Col], schema: dict[str, dict[str, str]]
 ) -> list[OutputColumn] | None:
@@ -163,6 +180,18 @@ def check(
         else:
             matches.append((table, found))
     if unknown:
+        return None
+
+    chain = _longest_operator_chain(stmt)
+    if chain > _MAX_CHAIN:
+        # sqlglot's qualification takes time quadratic in such chains (seconds for a few thousand).
+        ctx.add(
+            "sql.unchecked",
+            WARNING,
+            f"an expression chains {chain} operators; columns were not checked offline",
+            node_start(stmt) or 0,
+            "long OR / + chains are often clearer as IN (…) lists or a joined table",
+        )
         return None
 
     reason = _unreliable(facts, dialect)
