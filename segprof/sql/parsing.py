@@ -25,10 +25,12 @@ logging.getLogger("sqlglot").setLevel(logging.CRITICAL)
 
 @cache
 def dialect_object(name: str) -> Dialect:
+    """sqlglot's dialect instance for a name (built once; `get_or_raise` makes a new one each call)."""
     return Dialect.get_or_raise(name)
 
 
 def parse(ctx: Context) -> exp.Expr | None:
+    """The first statement of `ctx.sql`, or None after reporting why there is none to analyse."""
     dialect = dialect_object(ctx.dialect)
     tokenizer = dialect.tokenizer()
     try:
@@ -51,6 +53,9 @@ def parse(ctx: Context) -> exp.Expr | None:
         statements = parser.parse(tokens, ctx.sql)
     except ParseError as err:
         _parse_errors(ctx, err)
+        return None
+    except RecursionError:
+        ctx.add("sql.parse", ERROR, "the query nests too deeply to be parsed", tokens[0].start)
         return None
     except Exception as err:  # sqlglot bug on odd input: still a positioned problem, no traceback
         ctx.add("sql.parse", ERROR, f"cannot parse the query: {type(err).__name__}: {err}", tokens[0].start)
@@ -97,7 +102,9 @@ def _parse_errors(ctx: Context, err: ParseError) -> None:
             # No structured offset: fall back to sqlglot's line/col (the token's last character).
             line, col = int(info.get("line") or 1), int(info.get("col") or 1)
             offset = ctx.index.offset(line, col)
-        highlight = str(info.get("highlight") or "")
+        highlight = " ".join(str(info.get("highlight") or "").split())
+        if len(highlight) > 40:
+            highlight = highlight[:39] + "…"
         what = _describe(str(info.get("description") or "syntax error"))
         near = f" at '{highlight}'" if highlight.strip() else " at the end of the query"
         whats, _ = found.setdefault(offset, ([], near))
