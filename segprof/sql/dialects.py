@@ -43,6 +43,7 @@ def resolve_dialect(name: str) -> str:
 
 
 def check_dialect(dialect: str) -> None:
+    """Refuse a dialect name segprof does not support (a user error, not a crash)."""
     if dialect not in _DIALECTS.values():
         known = ", ".join(sorted(set(_DIALECTS.values())))
         raise SegprofError(f"unknown SQL dialect {dialect!r}; expected one of: {known}")

@@ -88,6 +88,7 @@ class Col:
 
 
 def top_select(stmt: exp.Expr) -> exp.Expr:
+    """The SELECT (or VALUES) whose list names the result: through brackets and set operations."""
     node = stmt
     while True:
         if isinstance(node, exp.Subquery):
@@ -99,10 +100,12 @@ def top_select(stmt: exp.Expr) -> exp.Expr:
 
 
 def is_star(expr: exp.Expr) -> bool:
+    """`*` or `t.*` (with or without EXCEPT / EXCLUDE / REPLACE)."""
     return isinstance(expr, exp.Star) or (isinstance(expr, exp.Column) and isinstance(expr.this, exp.Star))
 
 
 def output_columns(ctx: Context, top: exp.Expr) -> list[Col]:
+    """The select list as result columns; unnamed expressions and duplicates are reported."""
     dialect = ctx.dialect
     cols: list[Col] = []
     if isinstance(top, exp.Values):
@@ -354,6 +357,7 @@ def _type_key(dtype: exp.DataType) -> tuple[object, ...] | None:
 
 
 def type_name(dtype: exp.DataType | None, dialect: str) -> str | None:
+    """A type as the dialect writes it, or None when sqlglot does not know it."""
     if dtype is None or dtype.this in (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL):
         return None
     # Generating a type's SQL copies it; types repeat a lot, so remember the few there are.

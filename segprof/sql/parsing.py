@@ -136,6 +136,7 @@ def _token_error(ctx: Context, tokenizer: object, err: TokenError) -> None:
 
 
 def _check_statements(ctx: Context, tokens: list[Token]) -> None:
+    """Exactly one statement and no `;` (Segment wraps the query in a CTE)."""
     starts: list[int] = []
     semicolons: list[int] = []
     after_semicolon = True
@@ -165,6 +166,7 @@ def _check_statements(ctx: Context, tokens: list[Token]) -> None:
 
 
 def first_statement_token(ctx: Context) -> int:
+    """Offset of the statement's first token (where statement-level problems point)."""
     for tok in ctx.tokens:
         if tok.token_type != TokenType.SEMICOLON:
             return tok.start

@@ -86,6 +86,7 @@ def _data_type(type_sql: str, dialect: str) -> exp.DataType:
 
 
 def _prepare(schema: dict[str, dict[str, str]], dialect: str) -> _Prepared:
+    """Index the snapshot by folded table name (cached per snapshot object and dialect)."""
     key = (id(schema), dialect)
     hit = _CACHE.get(key)
     if hit is not None and hit[0] is schema:
@@ -107,6 +108,7 @@ def _prepare(schema: dict[str, dict[str, str]], dialect: str) -> _Prepared:
 
 
 def _match(prepared: _Prepared, table: exp.Table, dialect: str) -> int | None:
+    """The snapshot table a query table names: same parts, compared from the right."""
     parts = tuple(_fold(p.sql(dialect) if p.quoted else p.name, dialect) for p in table.parts)
     best: int | None = None
     for i in prepared.by_name.get(parts[-1], []):

@@ -31,6 +31,7 @@ def _statement_kind(stmt: exp.Expr) -> str:
 
 
 def check_read_only(ctx: Context, stmt: exp.Expr, facts: Facts) -> bool:
+    """Report what makes the statement not a read-only query; True when it is one."""
     first = first_statement_token(ctx)
     node = stmt.unnest() if isinstance(stmt, exp.Subquery) else stmt
     if not isinstance(node, (exp.Query, exp.Values)):
