@@ -23,7 +23,7 @@ from sqlglot.schema import MappingSchema
 
 from segprof.sql.analyze import ERROR, WARNING, OutputColumn
 from segprof.sql.dialects import CASE_PRESERVING, comparison_key, normalize_identifier
-from segprof.sql.outputs import top_select, type_name
+from segprof.sql.outputs import is_star, top_select, type_name
 from segprof.sql.statement import Facts, node_start, table_text
 
 if TYPE_CHECKING:
@@ -383,6 +383,17 @@ def typed_columns(
         return None
     exprs = list(top.expressions)
     stars = [c for c in cols if c.star]
+    if any(is_star(e) for e in exprs):
+        # A star over a source the snapshot cannot describe (a table function, a file).
+        for col in stars:
+            ctx.add(
+                "sql.star",
+                WARNING,
+                f"'{col.text}' selects columns that are unknown offline",
+                col.offset,
+                "list the columns",
+            )
+        return None
 
     def plain_name(col: Col) -> str:
         # DuckDB names a bare column reference as the table stores it, whatever the query's case.

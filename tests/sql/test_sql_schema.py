@@ -209,3 +209,11 @@ def test_very_long_operator_chain_skips_column_checks_quickly() -> None:
     # A table that does not exist is still reported.
     bad = analyze_query(sql.replace("crm.users", "crm.userz"), "postgres", SCHEMA)
     assert codes(bad) == ["sql.unknown_table"]
+
+
+def test_star_over_a_table_function_stays_unknown_with_schema() -> None:
+    analysis = analyze_query("select * from read_csv('users.csv')", "duckdb", SCHEMA)
+    assert analysis.has_star is True
+    assert analysis.columns == []
+    assert codes(analysis) == ["sql.star"]
+    assert analysis.tables == []
