@@ -354,3 +354,18 @@ def test_star_over_a_warehouse_table_stays_unknown_without_schema(dialect: str) 
     analysis = analyze_query(sql, dialect)
     assert "sql.star" in codes(analysis)
     assert analysis.columns == []
+
+
+def test_garbage_collection_is_left_as_it_was() -> None:
+    import gc
+
+    assert gc.isenabled()
+    analyze_query("select a from t", "postgres")
+    analyze_query("select (", "postgres")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        analyze_query("select a from t", "postgres")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
