@@ -35,7 +35,15 @@ def dialect_for(source_type: str) -> str:
         raise SegprofError(f"unknown source type {source_type!r}; expected one of: {known}") from None
 
 
+def resolve_dialect(name: str) -> str:
+    """A sqlglot dialect name, also accepting a source type (`azure` → `tsql`)."""
+    resolved = _DIALECTS.get(name, name)
+    check_dialect(resolved)
+    return resolved
+
+
 def check_dialect(dialect: str) -> None:
+    """Refuse a dialect name segprof does not support (a user error, not a crash)."""
     if dialect not in _DIALECTS.values():
         known = ", ".join(sorted(set(_DIALECTS.values())))
         raise SegprofError(f"unknown SQL dialect {dialect!r}; expected one of: {known}")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import OptimizeError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
@@ -22,11 +23,12 @@ from sqlglot.schema import MappingSchema
 
 from segprof.sql.analyze import ERROR, WARNING, OutputColumn
 from segprof.sql.dialects import CASE_PRESERVING, comparison_key, normalize_identifier
-from segprof.sql.engine import node_start, real_tables, table_text, type_name
+from segprof.sql.outputs import is_star, top_select, type_name
+from segprof.sql.statement import Facts, node_start, table_text
 
 if TYPE_CHECKING:
     from segprof.sql.analyze import Context
-    from segprof.sql.engine import Col
+    from segprof.sql.outputs import Col
 
 _PART = re.compile(r'"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[^.]+')
 _SYNTHETIC = "segprof_t{}"
@@ -38,8 +40,22 @@ class _Table:
 
     key: str
     parts: tuple[str, ...]
-    # folded column name → (name as given in the snapshot, SQL type usable by sqlglot)
-    columns: dict[str, tuple[str, str]]
+    raw: dict[str, str]
+    dialect: str
+    _columns: dict[str, tuple[str, exp.DataType]] | None = None
+
+    @property
+    def columns(self) -> dict[str, tuple[str, exp.DataType]]:
+        """Folded column name → (name as given in the snapshot, type usable by sqlglot).
+
+        Built on first use: a snapshot may hold thousands of tables a project never reads.
+        """
+        if self._columns is None:
+            self._columns = {
+                _fold(str(name), self.dialect): (str(name).strip('"`[]'), _data_type(str(typ), self.dialect))
+                for name, typ in (self.raw or {}).items()
+            }
+        return self._columns
 
 
 @dataclass
@@ -54,19 +70,23 @@ _CACHE: OrderedDict[tuple[int, str], tuple[object, _Prepared]] = OrderedDict()
 
 def _fold(part: str, dialect: str) -> str:
     if len(part) >= 2 and part[0] in '"`[' and part[-1] in '"`]':
-        return part[1:-1].replace('""', '"')
+        name = part[1:-1].replace('""', '"')
+        # Case-insensitive warehouses ignore quotes for case; sqlglot folds such names too.
+        return name.lower() if dialect in CASE_PRESERVING else name
     return normalize_identifier(part, dialect)
 
 
-def _valid_type(type_sql: str, dialect: str) -> str:
+def _data_type(type_sql: str, dialect: str) -> exp.DataType:
+    """The snapshot's type, built once (MappingSchema would rebuild it for every query)."""
     try:
-        exp.DataType.build(type_sql, dialect=dialect)
+        udt = Dialect.get_or_raise(dialect).SUPPORTS_USER_DEFINED_TYPES
+        return exp.DataType.build(type_sql, dialect=dialect, udt=udt)
     except Exception:  # an unreadable type only loses inference, never the check
-        return "UNKNOWN"
-    return type_sql
+        return exp.DataType.build("unknown")
 
 
 def _prepare(schema: dict[str, dict[str, str]], dialect: str) -> _Prepared:
+    """Index the snapshot by folded table name (cached per snapshot object and dialect)."""
     key = (id(schema), dialect)
     hit = _CACHE.get(key)
     if hit is not None and hit[0] is schema:
@@ -78,12 +98,8 @@ def _prepare(schema: dict[str, dict[str, str]], dialect: str) -> _Prepared:
         parts = tuple(_fold(p, dialect) for p in _PART.findall(str(table_key)))
         if not parts:
             continue
-        cols = {
-            _fold(str(name), dialect): (str(name).strip('"`[]'), _valid_type(str(typ), dialect))
-            for name, typ in (columns or {}).items()
-        }
         by_name.setdefault(parts[-1], []).append(len(tables))
-        tables.append(_Table(str(table_key), parts, cols))
+        tables.append(_Table(str(table_key), parts, columns or {}, dialect))
     prepared = _Prepared(tables, by_name)
     _CACHE[key] = (schema, prepared)
     while len(_CACHE) > 8:
@@ -92,7 +108,8 @@ def _prepare(schema: dict[str, dict[str, str]], dialect: str) -> _Prepared:
 
 
 def _match(prepared: _Prepared, table: exp.Table, dialect: str) -> int | None:
-    parts = tuple(p.name if p.quoted else normalize_identifier(p.name, dialect) for p in table.parts)
+    """The snapshot table a query table names: same parts, compared from the right."""
+    parts = tuple(_fold(p.sql(dialect) if p.quoted else p.name, dialect) for p in table.parts)
     best: int | None = None
     for i in prepared.by_name.get(parts[-1], []):
         known = prepared.tables[i].parts
@@ -105,45 +122,56 @@ def _match(prepared: _Prepared, table: exp.Table, dialect: str) -> int | None:
     return best
 
 
-def _unreliable(stmt: exp.Expr, dialect: str) -> str | None:
+def _unreliable(facts: Facts, dialect: str) -> str | None:
     """Why sqlglot's column resolution may be wrong for this query (known issues), if it may."""
     if dialect == "bigquery":
-        if stmt.find(exp.Unnest):
+        if facts.has(exp.Unnest):
             return "BigQuery UNNEST"
-        for table in stmt.find_all(exp.Table):
-            if any(p.quoted for p in table.parts):
-                return "BigQuery backtick-quoted paths"
-        if stmt.find(exp.Lateral):
+        if facts.quoted_table_part:
+            return "BigQuery backtick-quoted paths"
+        if facts.has(exp.Lateral):
             return "LATERAL"
     if dialect == "snowflake":
-        if stmt.find(exp.Lateral) or stmt.find(exp.Flatten) or stmt.find(exp.Explode):
+        if facts.has(exp.Lateral, exp.Flatten, exp.Explode):
             return "Snowflake LATERAL FLATTEN"
-        for ident in stmt.find_all(exp.Identifier):
-            if ident.quoted and ident.name != ident.name.upper():
-                return "Snowflake quoted lower-case identifiers"
-        if stmt.find(exp.JSONExtract):
+        if facts.quoted_lower:
+            return "Snowflake quoted lower-case identifiers"
+        if facts.has(exp.JSONExtract, exp.JSONExtractScalar):
             return "Snowflake semi-structured paths"
     return None
 
 
+_MAX_CHAIN = 250
+
+
+def _longest_operator_chain(stmt: exp.Expr) -> int:
+    """The longest left-nested run of binary operators (`a OR b OR c …` parses left-deep)."""
+    longest = 0
+    for node in stmt.find_all(exp.Binary):
+        if isinstance(node.parent, exp.Binary):
+            continue
+        length, inner = 0, node
+        while isinstance(inner, exp.Binary):
+            length += 1
+            inner = inner.this
+        longest = max(longest, length)
+    return longest
+
+
 def check(
-    ctx: Context, stmt: exp.Expr, cols: list[Col], schema: dict[str, dict[str, str]]
+    ctx: Context, stmt: exp.Expr, facts: Facts, cols: list[Col], schema: dict[str, dict[str, str]]
 ) -> list[OutputColumn] | None:
     """Problems go to `ctx`; returns the typed output columns, or None to keep `cols`."""
     dialect = ctx.dialect
     prepared = _prepare(schema, dialect)
     matches: list[tuple[exp.Table, int]] = []
     unknown = False
-    for table in real_tables(stmt):
+    for table in facts.tables:
         found = _match(prepared, table, dialect)
         if found is None:
             unknown = True
-            start = node_start(table.this) if table.this is not None else None
-            for part in table.parts:
-                s = node_start(part)
-                if s is not None:
-                    start = s if start is None else min(start, s)
-                    break
+            starts = [s for s in (node_start(part) for part in table.parts) if s is not None]
+            start = min(starts) if starts else None
             ctx.add(
                 "sql.unknown_table",
                 ERROR,
@@ -156,7 +184,19 @@ def check(
     if unknown:
         return None
 
-    reason = _unreliable(stmt, dialect)
+    chain = _longest_operator_chain(stmt)
+    if chain > _MAX_CHAIN:
+        # sqlglot's qualification takes time quadratic in such chains (seconds for a few thousand).
+        ctx.add(
+            "sql.unchecked",
+            WARNING,
+            f"an expression chains {chain} operators; columns were not checked offline",
+            node_start(stmt) or 0,
+            "long OR / + chains are often clearer as IN (…) lists or a joined table",
+        )
+        return None
+
+    reason = _unreliable(facts, dialect)
     severity = WARNING if reason else ERROR
     hint = (
         f"sqlglot cannot always follow {reason} offline; confirm with a dry run in the warehouse"
@@ -164,9 +204,12 @@ def check(
         else None
     )
 
+    # Case-preserving warehouses return aliases as written; qualification is about to fold them.
+    aliases = facts.aliases
+
     # Give every table a synthetic one-part name so snapshots of any nesting depth fit one
     # MappingSchema; the original name stays as the alias so column references still resolve.
-    mapping: dict[str, dict[str, str]] = {}
+    mapping: dict[str, dict[str, exp.DataType]] = {}
     originals: dict[str, str] = {}
     for table, index in matches:
         synthetic = _SYNTHETIC.format(index)
@@ -181,7 +224,9 @@ def check(
 
     try:
         ms = MappingSchema(mapping, dialect=dialect, normalize=False)
-        qualified = qualify(stmt, dialect=dialect, schema=ms, validate_qualify_columns=False)
+        qualified = qualify(
+            stmt, dialect=dialect, schema=ms, validate_qualify_columns=False, quote_identifiers=False
+        )
     except OptimizeError as err:
         _optimize_error(ctx, stmt, err, severity, hint)
         return None
@@ -200,7 +245,7 @@ def check(
         annotated = annotate_types(qualified, schema=ms, dialect=dialect)
     except Exception:  # types are a bonus
         annotated = qualified
-    return _typed_columns(ctx, annotated, cols, prepared, matches)
+    return _typed_columns(ctx, annotated, cols, prepared, matches, aliases)
 
 
 def _optimize_error(
@@ -216,11 +261,35 @@ def _optimize_error(
                 start = column.this.meta.get("start") if column.this._meta else None
                 if isinstance(start, int):
                     offset = start
-                    text = f"column {column.this.name} is not a column of {column.table}"
+                    table = _written(ctx, column.args.get("table"), column.table)
+                    text = f"column {_written(ctx, column.this, name)} is not a column of {table}"
                     break
         else:
             text = f"unknown column {name}"
-    ctx.add("sql.unknown_column", severity, text, offset, hint)
+        ctx.add("sql.unknown_column", severity, text, offset, hint)
+        return
+    match = re.match(r"Alias already used: (.+)$", text)
+    if match:
+        name = match.group(1)
+        starts = sorted(
+            start
+            for alias in stmt.find_all(exp.TableAlias)
+            if alias.name == name and (start := node_start(alias)) is not None
+        )
+        if len(starts) > 1:
+            offset = starts[1]
+        ctx.add("sql.duplicate_alias", ERROR, f"the alias {name} names two sources", offset)
+        return
+    # Anything else is sqlglot not following the query, not a finding about it.
+    ctx.add("sql.unchecked", WARNING, f"columns could not be checked offline ({text})", offset, hint)
+
+
+def _written(ctx: Context, node: exp.Expr | None, fallback: str) -> str:
+    """An identifier as the user wrote it (qualification has folded and quoted it by now)."""
+    meta = node._meta if node is not None else None
+    if meta and isinstance(meta.get("start"), int) and isinstance(meta.get("end"), int):
+        return ctx.sql[meta["start"] : meta["end"] + 1]
+    return fallback
 
 
 def _source_columns(source: object, ms: MappingSchema) -> set[str]:
@@ -256,21 +325,23 @@ def _unresolved(
             found = True
             start = column.this.meta.get("start") if column.this._meta else None
             name = column.name
+            shown = _written(ctx, column.this, name)
             if column.table and column.table not in scope.sources:
-                message = f"column {column.table}.{name}: no table or alias named {column.table} here"
+                table = _written(ctx, column.args.get("table"), column.table)
+                message = f"column {table}.{shown}: no table or alias named {table} here"
             else:
                 having = [
                     alias for alias, source in scope.sources.items() if name in _source_columns(source, ms)
                 ]
                 if len(having) > 1:
-                    message = f"column {name} is ambiguous: {', '.join(having)} all have it"
+                    message = f"column {shown} is ambiguous: {', '.join(having)} all have it"
                 else:
                     where = [
                         originals.get(s.name, alias) if isinstance(s, exp.Table) else alias
                         for alias, s in scope.sources.items()
                     ]
                     where_text = ", ".join(where) if where else "no table"
-                    message = f"column {name} is not in {where_text}"
+                    message = f"column {shown} is not in {where_text}"
             ctx.add(
                 "sql.unknown_column",
                 severity,
@@ -287,27 +358,56 @@ def _typed_columns(
     cols: list[Col],
     prepared: _Prepared,
     matches: list[tuple[exp.Table, int]],
+    aliases: dict[str, str],
 ) -> list[OutputColumn] | None:
-    from segprof.sql.engine import _top_select
-
-    dialect = ctx.dialect
-    top = _top_select(annotated)
-    if not isinstance(top, exp.Select):
-        return None
-    exprs = list(top.expressions)
-    stars = [c for c in cols if c.star]
-    if not stars:
-        if len(exprs) != len(cols):
-            return None
-        for col, expr in zip(cols, exprs, strict=True):
-            col.type = type_name(expr.type, dialect)
-        return [OutputColumn(c.name, c.type) for c in cols]
-
-    # Spellings from the snapshot, for warehouses that return names as stored.
+    # Spellings from the snapshot, for warehouses that return names as stored; aliases win.
     spelled: dict[str, str] = {}
     for _, index in matches:
         for folded, (given, _) in prepared.tables[index].columns.items():
             spelled.setdefault(folded, given)
+    spelled.update(aliases)
+    return typed_columns(ctx, annotated, cols, spelled)
+
+
+def typed_columns(
+    ctx: Context, annotated: exp.Expr, cols: list[Col], spelled: dict[str, str]
+) -> list[OutputColumn] | None:
+    """Output columns of a qualified, annotated tree, named as `cols` (stars expanded).
+
+    `spelled` maps a folded name to the spelling a case-preserving warehouse returns.
+    Reports duplicates that only star expansion reveals. None when the trees do not line up.
+    """
+    dialect = ctx.dialect
+    top = top_select(annotated)
+    if not isinstance(top, exp.Select):
+        return None
+    exprs = list(top.expressions)
+    stars = [c for c in cols if c.star]
+    if any(is_star(e) for e in exprs):
+        # A star over a source the snapshot cannot describe (a table function, a file).
+        for col in stars:
+            ctx.add(
+                "sql.star",
+                WARNING,
+                f"'{col.text}' selects columns that are unknown offline",
+                col.offset,
+                "list the columns",
+            )
+        return None
+
+    def plain_name(col: Col) -> str:
+        # DuckDB names a bare column reference as the table stores it, whatever the query's case.
+        if dialect == "duckdb" and isinstance(col.expr, exp.Column):
+            return spelled.get(col.name.lower(), col.name)
+        return col.name
+
+    if not stars:
+        if len(exprs) != len(cols):
+            return None
+        return [
+            OutputColumn(plain_name(col), type_name(expr.type, dialect))
+            for col, expr in zip(cols, exprs, strict=True)
+        ]
 
     def expanded_name(expr: exp.Expr) -> str:
         name = expr.alias_or_name
@@ -327,7 +427,7 @@ def _typed_columns(
                     result.append((expanded_name(expr), type_name(expr.type, dialect), col.offset, True))
                 i += extra
             else:
-                result.append((col.name, type_name(exprs[i].type, dialect), col.offset, False))
+                result.append((plain_name(col), type_name(exprs[i].type, dialect), col.offset, False))
                 i += 1
     else:
         # Several stars: an expanded column belongs to the `t.*` naming its table, else to `*`.

@@ -61,3 +61,11 @@ def test_importing_the_package_does_not_import_sqlglot() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_analyze_accepts_a_source_type_for_its_dialect() -> None:
+    from segprof.sql.analyze import analyze_query
+
+    analysis = analyze_query("select top 1 [Name] from dbo.users", "azure")
+    assert [c.name for c in analysis.columns] == ["Name"]
+    assert analysis.problems == []

@@ -105,3 +105,18 @@ def test_positions_of_semantic_problems_are_token_starts() -> None:
     assert (unnamed.line, unnamed.col) == (3, 2)
     dup = next(p for p in analysis.problems if p.code == "sql.duplicate_column")
     assert (dup.line, dup.col) == (4, 2)
+
+
+def test_items_without_positioned_leaves_are_found_from_the_tokens() -> None:
+    sql = "with c(x) as materialized (select 1)\nselect\n  user_id,\n  current_date\nfrom users"
+    problem = next(p for p in analyze_query(sql, "postgres").problems if p.code == "sql.unnamed_column")
+    assert (problem.line, problem.col) == pos(sql, "current_date")
+    assert "'current_date'" in problem.message
+
+
+def test_bracketed_first_union_branch_names_the_columns() -> None:
+    sql = "(select 1 + 1) union all select 2 as two"
+    analysis = analyze_query(sql, "postgres")
+    problem = next(p for p in analysis.problems if p.code == "sql.unnamed_column")
+    assert (problem.line, problem.col) == pos(sql, "1 + 1")
+    assert [c.name for c in analysis.columns] == ["?column?"]
