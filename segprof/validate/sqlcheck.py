@@ -60,8 +60,12 @@ def check_sql(
     project: Project,
     snapshot: SchemaSnapshot | None,
     skip_models: set[str],
+    outputs: dict[str, tuple[str, list[str]]] | None = None,
 ) -> list[Diagnostic]:
-    """SQL and column diagnostics for every model with loaded SQL, except those in `skip_models`."""
+    """SQL and column diagnostics for every model with loaded SQL, except those in `skip_models`.
+
+    `outputs`, when given, receives model name → (dialect, output column names) for every model
+    whose columns are known (so plan can compile settings without analysing the SQL again)."""
     out: list[Diagnostic] = []
     todo = [m for m in project.models.values() if m.sql is not None and m.resource_name not in skip_models]
     if not todo:
@@ -79,7 +83,7 @@ def check_sql(
         dialect = dialect_for(getattr(source, "type", "duckdb"))
         schema = None
         if snapshot is not None:
-            if snapshot.dialect in (None, dialect) or dialect_for(snapshot.dialect) == dialect:
+            if snapshot.dialect in (None, dialect, getattr(source, "type", None)):
                 schema = snapshot.tables
             elif not warned_dialect:
                 warned_dialect = True
@@ -92,7 +96,12 @@ def check_sql(
                         address=model.address,
                     )
                 )
-        out.extend(_check_model(model, dialect, schema, mappings_by_model.get(model.resource_name, [])))
+        problems, columns = _check_model(
+            model, dialect, schema, mappings_by_model.get(model.resource_name, [])
+        )
+        out.extend(problems)
+        if outputs is not None and columns is not None:
+            outputs[model.resource_name] = (dialect, columns)
     return out
 
 
@@ -101,7 +110,7 @@ def _check_model(
     dialect: str,
     schema: dict[str, dict[str, str]] | None,
     mappings: list[Mapping],
-) -> list[Diagnostic]:
+) -> tuple[list[Diagnostic], list[str] | None]:
     from segprof.sql.analyze import analyze_query
 
     out: list[Diagnostic] = []
@@ -120,7 +129,7 @@ def _check_model(
             )
         )
     if not analysis.columns or any(d.is_error for d in out) or (analysis.has_star and schema is None):
-        return out  # without a trustworthy column list, column checks would only add noise
+        return out, None  # without a trustworthy column list, column checks would only add noise
     columns = [column.name for column in analysis.columns]
     has = _matcher(columns, dialect)
     if not has(model.identifier):
@@ -145,4 +154,4 @@ def _check_model(
                         hint=_column_hint(column, columns),
                     )
                 )
-    return out
+    return out, columns

@@ -204,3 +204,12 @@ mappings:
     assert validate_project(project(postgres, "SELECT user_id, Email FROM t", "email"), environ={}).ok
     quoted = validate_project(project(postgres, 'SELECT user_id, "Email" FROM t', "email"), environ={})
     assert [d.code for d in quoted.errors] == ["columns.unknown"]
+
+
+def test_report_exposes_model_output_columns(tmp_path: Path) -> None:
+    write(tmp_path, GOOD)
+    report = validate_project(tmp_path, environ={})
+    dialect, columns = report.model_outputs["accounts"]
+    assert dialect == "duckdb"
+    assert columns == ["account_id", "name", "industry", "owner_id"]
+    assert "email_status" in report.model_outputs["users"][1]
