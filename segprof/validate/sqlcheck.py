@@ -8,12 +8,15 @@ project has SQL to check.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from segprof.config.diagnostic import Diagnostic, error, warning
 from segprof.config.fields import OBJECT_FIELDS, ColumnField, TemplateField
 from segprof.config.models import Mapping, Model, Project
 from segprof.config.pydantic_errors import suggest
+from segprof.config.yamltree import YScalar
+from segprof.errors import Location
 from segprof.validate.snapshot import SchemaSnapshot
 
 
@@ -33,6 +36,22 @@ def _column_hint(name: str, columns: list[str]) -> str:
     if best:
         return f"did you mean `{best}`? the model outputs: " + ", ".join(columns[:20])
     return "the model outputs: " + ", ".join(columns[:20]) + (" …" if len(columns) > 20 else "")
+
+
+def _column_location(mapping: Mapping, path: tuple[Any, ...], column: str) -> Location | None:
+    """Where a column is named; inside a one-line template, at the column's own characters."""
+    where = mapping.field_location(*path)
+    node = mapping.field_node(*path)
+    if path[-1:] != ("template",) or where is None or not isinstance(node, YScalar):
+        return where
+    text = str(node.value)
+    if node.style not in (None, "'", '"') or "\n" in text or (node.style == '"' and "\\" in text):
+        return where
+    match = re.search(r"\{\{\s*" + re.escape(column) + r"\s*\}\}", text)
+    if match is None:
+        return where
+    start = match.start() + match.group(0).index(column)
+    return Location(where.file, where.line, where.col + start + (1 if node.style else 0))
 
 
 def _mapped_columns(mapping: Mapping) -> list[tuple[str, tuple[Any, ...]]]:
@@ -149,7 +168,7 @@ def _check_model(
                     error(
                         "columns.unknown",
                         f"column `{column}` is not in the output of model `{model.resource_name}`",
-                        mapping.field_location(*path),
+                        _column_location(mapping, path, column),
                         address=mapping.address,
                         hint=_column_hint(column, columns),
                     )
