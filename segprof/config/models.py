@@ -72,6 +72,11 @@ class Resource(_Strict):
             return self._location
         return found.loc
 
+    def field_node(self, *path: str | int) -> YNode | None:
+        """The positioned YAML node of a value (None when it is not written)."""
+        found, _ = node_at(self._node, tuple(path))
+        return None if found is self._node and path else found
+
     def attach(self, name: str, location: Location | None, node: Any) -> None:
         self._name = name
         self._location = location

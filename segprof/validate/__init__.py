@@ -20,6 +20,9 @@ __all__ = ["ValidationReport", "validate_project"]
 class ValidationReport:
     project: Project | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # model name → (sqlglot dialect, output column names as the warehouse names them), for every
+    # model whose SQL analysed cleanly with a known column list
+    model_outputs: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -50,6 +53,7 @@ def validate_project(
     result = load_project(path, environ)
     diagnostics = list(result.diagnostics)
     project = result.project
+    outputs: dict[str, tuple[str, list[str]]] = {}
     snapshot = None
     if schema_snapshot is not None:
         snapshot, problems = read_snapshot(schema_snapshot, str(schema_snapshot))
@@ -64,9 +68,9 @@ def validate_project(
             for d in diagnostics
             if d.is_error and (d.address or "").startswith("model.")
         }
-        diagnostics.extend(check_sql(project, snapshot, failed))
+        diagnostics.extend(check_sql(project, snapshot, failed, outputs))
     unique: dict[tuple[object, ...], Diagnostic] = {}
     for diagnostic in diagnostics:
         unique.setdefault((diagnostic.code, diagnostic.location, diagnostic.message), diagnostic)
     ordered = sorted(unique.values(), key=Diagnostic.sort_key)
-    return ValidationReport(project, ordered)
+    return ValidationReport(project, ordered, outputs)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from segprof.config.diagnostic import Diagnostic, error
+from segprof.config.diagnostic import Diagnostic, error, warning
 from segprof.config.models import NAME_PATTERN, Destination, Model, Project
 from segprof.config.pydantic_errors import suggest
 
@@ -127,6 +127,19 @@ def check_references(project: Project) -> list[Diagnostic]:
                 )
             )
     workspace = project.workspace
+    if workspace.backend == "segment":
+        for destination in project.destinations.values():
+            if destination.write_key is None or not destination.write_key.get_secret_value():
+                out.append(
+                    warning(
+                        "destination.missing_write_key",
+                        f"destination `{destination.resource_name}` has no `write_key`; Segment needs "
+                        "the Profile Space's write key as `engage_space` for every mapping",
+                        destination.field_location("write_key") or destination.key_location,
+                        address=destination.address,
+                        hint="set `write_key: ${PROFILES_WRITE_KEY}` and the variable",
+                    )
+                )
     if workspace.backend == "segment" and (workspace.token is None or not workspace.token.get_secret_value()):
         out.append(
             error(

@@ -8,12 +8,15 @@ project has SQL to check.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from segprof.config.diagnostic import Diagnostic, error, warning
 from segprof.config.fields import OBJECT_FIELDS, ColumnField, TemplateField
 from segprof.config.models import Mapping, Model, Project
 from segprof.config.pydantic_errors import suggest
+from segprof.config.yamltree import YScalar
+from segprof.errors import Location
 from segprof.validate.snapshot import SchemaSnapshot
 
 
@@ -33,6 +36,22 @@ def _column_hint(name: str, columns: list[str]) -> str:
     if best:
         return f"did you mean `{best}`? the model outputs: " + ", ".join(columns[:20])
     return "the model outputs: " + ", ".join(columns[:20]) + (" …" if len(columns) > 20 else "")
+
+
+def _column_location(mapping: Mapping, path: tuple[Any, ...], column: str) -> Location | None:
+    """Where a column is named; inside a one-line template, at the column's own characters."""
+    where = mapping.field_location(*path)
+    node = mapping.field_node(*path)
+    if path[-1:] != ("template",) or where is None or not isinstance(node, YScalar):
+        return where
+    text = str(node.value)
+    if node.style not in (None, "'", '"') or "\n" in text or (node.style == '"' and "\\" in text):
+        return where
+    match = re.search(r"\{\{\s*" + re.escape(column) + r"\s*\}\}", text)
+    if match is None:
+        return where
+    start = match.start() + match.group(0).index(column)
+    return Location(where.file, where.line, where.col + start + (1 if node.style else 0))
 
 
 def _mapped_columns(mapping: Mapping) -> list[tuple[str, tuple[Any, ...]]]:
@@ -60,8 +79,12 @@ def check_sql(
     project: Project,
     snapshot: SchemaSnapshot | None,
     skip_models: set[str],
+    outputs: dict[str, tuple[str, list[str]]] | None = None,
 ) -> list[Diagnostic]:
-    """SQL and column diagnostics for every model with loaded SQL, except those in `skip_models`."""
+    """SQL and column diagnostics for every model with loaded SQL, except those in `skip_models`.
+
+    `outputs`, when given, receives model name → (dialect, output column names) for every model
+    whose columns are known (so plan can compile settings without analysing the SQL again)."""
     out: list[Diagnostic] = []
     todo = [m for m in project.models.values() if m.sql is not None and m.resource_name not in skip_models]
     if not todo:
@@ -79,7 +102,7 @@ def check_sql(
         dialect = dialect_for(getattr(source, "type", "duckdb"))
         schema = None
         if snapshot is not None:
-            if snapshot.dialect in (None, dialect) or dialect_for(snapshot.dialect) == dialect:
+            if snapshot.dialect in (None, dialect, getattr(source, "type", None)):
                 schema = snapshot.tables
             elif not warned_dialect:
                 warned_dialect = True
@@ -92,7 +115,12 @@ def check_sql(
                         address=model.address,
                     )
                 )
-        out.extend(_check_model(model, dialect, schema, mappings_by_model.get(model.resource_name, [])))
+        problems, columns = _check_model(
+            model, dialect, schema, mappings_by_model.get(model.resource_name, [])
+        )
+        out.extend(problems)
+        if outputs is not None and columns is not None:
+            outputs[model.resource_name] = (dialect, columns)
     return out
 
 
@@ -101,7 +129,7 @@ def _check_model(
     dialect: str,
     schema: dict[str, dict[str, str]] | None,
     mappings: list[Mapping],
-) -> list[Diagnostic]:
+) -> tuple[list[Diagnostic], list[str] | None]:
     from segprof.sql.analyze import analyze_query
 
     out: list[Diagnostic] = []
@@ -120,7 +148,7 @@ def _check_model(
             )
         )
     if not analysis.columns or any(d.is_error for d in out) or (analysis.has_star and schema is None):
-        return out  # without a trustworthy column list, column checks would only add noise
+        return out, None  # without a trustworthy column list, column checks would only add noise
     columns = [column.name for column in analysis.columns]
     has = _matcher(columns, dialect)
     if not has(model.identifier):
@@ -140,9 +168,9 @@ def _check_model(
                     error(
                         "columns.unknown",
                         f"column `{column}` is not in the output of model `{model.resource_name}`",
-                        mapping.field_location(*path),
+                        _column_location(mapping, path, column),
                         address=mapping.address,
                         hint=_column_hint(column, columns),
                     )
                 )
-    return out
+    return out, columns

@@ -204,3 +204,26 @@ mappings:
     assert validate_project(project(postgres, "SELECT user_id, Email FROM t", "email"), environ={}).ok
     quoted = validate_project(project(postgres, 'SELECT user_id, "Email" FROM t', "email"), environ={})
     assert [d.code for d in quoted.errors] == ["columns.unknown"]
+
+
+def test_report_exposes_model_output_columns(tmp_path: Path) -> None:
+    write(tmp_path, GOOD)
+    report = validate_project(tmp_path, environ={})
+    dialect, columns = report.model_outputs["accounts"]
+    assert dialect == "duckdb"
+    assert columns == ["account_id", "name", "industry", "owner_id"]
+    assert "email_status" in report.model_outputs["users"][1]
+
+
+def test_segment_backend_warns_about_missing_write_key(tmp_path: Path) -> None:
+    files = dict(GOOD)
+    files["segprof.yaml"] = GOOD["segprof.yaml"].replace(
+        "backend: local", "backend: segment\n  token: ${SEGMENT_API_TOKEN}"
+    )
+    write(tmp_path, files)
+    report = validate_project(tmp_path, environ={"SEGMENT_API_TOKEN": "t"})
+    assert report.ok
+    [warn] = [d for d in report.diagnostics if d.code == "destination.missing_write_key"]
+    assert warn.severity == "warning" and warn.address == "destination.profiles"
+    report = validate_project(tmp_path, environ={"SEGMENT_API_TOKEN": "t", "PROFILES_WRITE_KEY": "wk"})
+    assert report.diagnostics == []
