@@ -81,8 +81,8 @@ class Inspection:
         more = len(rows) > limit
         rows = rows[:limit]
         items = [
-            {"seq": seq, "outcome": outcome, "receivedAt": received_at, "message": json.loads(body)}
-            for seq, outcome, received_at, body in rows
+            {"seq": seq, "outcome": outcome, **({"reason": note} if note else {}), "message": message}
+            for seq, outcome, note, message in rows
         ]
         last = rows[-1][0] if rows else after
         return JSONResponse(

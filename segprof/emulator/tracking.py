@@ -30,6 +30,8 @@ MAX_BATCH_ITEMS = 2500
 MAX_MESSAGE_ID_CHARS = 100
 # Bytes that ingestion itself may add to a message (receivedAt, timestamp, messageId, rejection note).
 ADDED_FIELDS_SLACK = 256
+# ensure_ascii (the default) keeps len() equal to the byte size.
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 # Decompressed bodies beyond this are refused outright (protects against gzip bombs).
 MAX_INFLATED_BYTES = 8 * MAX_BATCH_BYTES
 SINGLE_TYPES = ("identify", "group", "track", "page", "screen", "alias")
@@ -104,7 +106,7 @@ class TrackingApi:
 
         return endpoint
 
-    async def _body(self, request: Request, limit: int) -> dict[str, Any]:
+    async def _body(self, request: Request, limit: int) -> tuple[dict[str, Any], int]:
         raw = await request.body()
         encoding = request.headers.get("content-encoding", "").lower().strip()
         if encoding == "gzip":
@@ -127,7 +129,7 @@ class TrackingApi:
             raise TrackingError(400, "invalid_json", "Invalid JSON") from None
         if not isinstance(body, dict):
             raise TrackingError(400, "invalid_request", "The body must be a JSON object")
-        return body
+        return body, len(raw)
 
     def _authorize(self, request: Request, body: dict[str, Any]) -> None:
         if self.write_key is None:
@@ -140,7 +142,7 @@ class TrackingApi:
             raise TrackingError(401, "unauthorized", "Invalid or missing write key")
 
     async def handle(self, request: Request, kind: str | None) -> Response:
-        body = await self._body(request, MAX_BATCH_BYTES if kind is None else MAX_MESSAGE_BYTES)
+        body, size = await self._body(request, MAX_BATCH_BYTES if kind is None else MAX_MESSAGE_BYTES)
         self._authorize(request, body)
         received_at = _now()
         if kind is None:
@@ -166,14 +168,17 @@ class TrackingApi:
             message = body
             message["type"] = kind
             messages, over_limit = [message], False
-        self.ingest(messages, received_at, over_limit=over_limit)
+        self.ingest(messages, received_at, over_limit=over_limit, check_sizes=size > MAX_MESSAGE_BYTES)
         return Response(SUCCESS, media_type="application/json")
 
     # -- storage ------------------------------------------------------------------------------
-    def ingest(self, messages: list[Any], received_at: str, *, over_limit: bool = False) -> list[str]:
+    def ingest(
+        self, messages: list[Any], received_at: str, *, over_limit: bool = False, check_sizes: bool = True
+    ) -> list[str]:
         """Store messages in arrival order in one transaction, deciding each one's dedup outcome.
 
-        Raises TrackingError (nothing stored) when a message is over 32 KB.
+        Raises TrackingError (nothing stored) when a message is over 32 KB; callers may skip that
+        check (`check_sizes=False`) when the whole request body is smaller than one message's limit.
         """
         prepared: list[tuple[dict[str, Any], str | None]] = []
         for raw in messages:
@@ -194,42 +199,43 @@ class TrackingApi:
                 else _rejection(message, message.get("type"))
             )
             prepared.append((message, reason))
+        if check_sizes:
+            for message, _ in prepared:
+                if len(_ENCODE(message)) > MAX_MESSAGE_BYTES + ADDED_FIELDS_SLACK:
+                    raise TrackingError(400, "too_large", "A message is larger than 32 KB")
         rows: list[tuple[Any, ...]] = []
         outcomes: list[str] = []
         with self.store.write() as conn:
             seen = self.store.seen_ids(conn, [m["messageId"] for m, _ in prepared])
             new_ids: list[tuple[str]] = []
-            for message, reason in prepared:
+            for idx, (message, reason) in enumerate(prepared):
                 if reason is not None:
                     outcome = REJECTED
-                    message["rejectedBecause"] = reason
                 elif message["messageId"] in seen:
                     outcome = DUPLICATE
                 else:
                     outcome = ACCEPTED
                     seen.add(message["messageId"])
                     new_ids.append((message["messageId"],))
-                body = json.dumps(message, separators=(",", ":"))
-                # ensure_ascii keeps len() == bytes; the fields we added fit in the slack.
-                if len(body) > MAX_MESSAGE_BYTES + ADDED_FIELDS_SLACK:
-                    raise TrackingError(400, "too_large", "A message is larger than 32 KB")
                 profile_id = message.get("userId") or message.get("anonymousId")
                 group_id = message.get("groupId")
                 rows.append(
                     (
+                        idx,
                         message["messageId"],
                         message.get("type"),
                         None if profile_id is None else str(profile_id),
                         None if group_id is None else str(group_id),
-                        received_at,
                         outcome,
-                        body,
+                        reason,
                     )
                 )
                 outcomes.append(outcome)
+            request_id = self.store.insert_request(conn, received_at, _ENCODE([m for m, _ in prepared]))
             conn.executemany(
-                "INSERT INTO messages (message_id, type, profile_id, group_id, received_at, outcome, body) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO messages "
+                "(request_id, idx, message_id, type, profile_id, group_id, outcome, note) "
+                f"VALUES ({request_id}, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             conn.executemany("INSERT OR IGNORE INTO seen_messages (message_id) VALUES (?)", new_ids)
