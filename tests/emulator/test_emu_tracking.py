@@ -233,3 +233,12 @@ def test_segment_python_client_delivers_with_gzip(live_server):
     assert [e["event"] for e in profile["events"]] == ["Signed Up"]
     stored = httpx.get(f"{live_server.url}/emulator/v1/messages").json()["data"]["messages"]
     assert stored[0]["message"]["context"]["library"]["name"] == "analytics-python"
+
+
+def test_clearing_messages_forgets_dedup_memory(client):
+    client.post("/v1/identify", json={"userId": "u", "messageId": "same", "traits": {"v": 1}})
+    cleared = client.delete("/emulator/v1/messages")
+    assert cleared.json()["data"]["deleted"] == 1
+    assert client.get("/emulator/v1/profiles/u").status_code == 404
+    client.post("/v1/identify", json={"userId": "u", "messageId": "same", "traits": {"v": 2}})
+    assert [m["outcome"] for m in messages(client)["messages"]] == ["accepted"]
