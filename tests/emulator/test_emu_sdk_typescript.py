@@ -28,11 +28,19 @@ def sdk_folder() -> Path:
         shutil.copy(HERE / "package.json", CACHE / "package.json")
         try:
             subprocess.run(
-                ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
+                [
+                    "npm",
+                    "install",
+                    "--no-audit",
+                    "--no-fund",
+                    "--loglevel=error",
+                    "--fetch-retries=1",
+                    "--fetch-timeout=20000",
+                ],
                 cwd=CACHE,
                 check=True,
                 capture_output=True,
-                timeout=240,
+                timeout=120,
             )
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as err:
             pytest.skip(f"could not install the TypeScript SDK: {type(err).__name__}")
