@@ -227,17 +227,20 @@ class Store:
         return [json.loads(r[0]) for r in rows], total
 
     # -- tracking ----------------------------------------------------------------------------
-    def seen_ids(self, conn: sqlite3.Connection, message_ids: Sequence[str]) -> set[str]:
-        seen: set[str] = set()
+    def claim_ids(self, conn: sqlite3.Connection, message_ids: Sequence[str]) -> set[str]:
+        """Record message ids as seen; returns those that were not seen before (first claim wins)."""
+        claimed: set[str] = set()
         for chunk in _chunks(list(message_ids)):
-            marks = ",".join("?" * len(chunk))
-            seen.update(
+            marks = ",".join("(?)" for _ in chunk)
+            claimed.update(
                 r[0]
                 for r in conn.execute(
-                    f"SELECT message_id FROM seen_messages WHERE message_id IN ({marks})", chunk
+                    f"INSERT INTO seen_messages (message_id) VALUES {marks} "
+                    "ON CONFLICT DO NOTHING RETURNING message_id",
+                    chunk,
                 )
             )
-        return seen
+        return claimed
 
     def insert_request(self, conn: sqlite3.Connection, received_at: str, body: str) -> int:
         cur = conn.execute("INSERT INTO requests (received_at, body) VALUES (?, ?)", (received_at, body))

@@ -213,17 +213,16 @@ class TrackingApi:
         rows: list[tuple[Any, ...]] = []
         outcomes: list[str] = []
         with self.store.write() as conn:
-            seen = self.store.seen_ids(conn, [m["messageId"] for m, _ in prepared])
-            new_ids: list[tuple[str]] = []
+            # Claiming ids in the dedup table tells us, in one statement, which ones are new.
+            claimed = self.store.claim_ids(conn, [m["messageId"] for m, reason in prepared if reason is None])
             for idx, (message, reason) in enumerate(prepared):
                 if reason is not None:
                     outcome = REJECTED
-                elif message["messageId"] in seen:
-                    outcome = DUPLICATE
-                else:
+                elif message["messageId"] in claimed:
                     outcome = ACCEPTED
-                    seen.add(message["messageId"])
-                    new_ids.append((message["messageId"],))
+                    claimed.discard(message["messageId"])  # a second copy in this request is a duplicate
+                else:
+                    outcome = DUPLICATE
                 profile_id = message.get("userId") or message.get("anonymousId")
                 group_id = message.get("groupId")
                 rows.append(
@@ -245,5 +244,4 @@ class TrackingApi:
                 f"VALUES ({request_id}, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
-            conn.executemany("INSERT OR IGNORE INTO seen_messages (message_id) VALUES (?)", new_ids)
         return outcomes
