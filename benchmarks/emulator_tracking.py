@@ -99,9 +99,21 @@ def main() -> None:
     procs = [
         subprocess.Popen([sys.executable, "-c", SINK, str(sink_port)], env=env),
         subprocess.Popen(
-            [sys.executable, "-m", "segprof", "emulator", "serve", "--port", str(emu_port), "--data", data,
-             "--no-rate-limits"],
-            env=env, cwd=ROOT, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "segprof",
+                "emulator",
+                "serve",
+                "--port",
+                str(emu_port),
+                "--data",
+                data,
+                "--no-rate-limits",
+            ],
+            env=env,
+            cwd=ROOT,
+            stderr=subprocess.DEVNULL,
         ),
     ]
     try:
