@@ -13,6 +13,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -23,7 +24,14 @@ from segprof.emulator.pagination import Page, page_output, parse_page, parse_pla
 from segprof.emulator.problem import ApiError, bad_request, invalid, not_found, unauthorized
 from segprof.emulator.ratelimit import RateLimiter
 from segprof.emulator.store import Store
-from segprof.emulator.syncs import FINAL_STATUSES, SyncReporter, SyncRequest, SyncRunner, new_sync
+from segprof.emulator.syncs import (
+    FINAL_STATUSES,
+    SyncReporter,
+    SyncRequest,
+    SyncResult,
+    SyncRunner,
+    new_sync,
+)
 
 Handler = Callable[[Request], Awaitable[Response]]
 SOURCE, MODEL, DESTINATION, SUBSCRIPTION = "source", "model", "destination", "subscription"
@@ -567,10 +575,9 @@ class PublicApi:
         )
         reporter = SyncReporter(self.store, sync_id)
         try:
-            self.runner.start(request_, reporter)
+            # On a worker thread: a runner may deliver to this same app (Tracking API) before returning.
+            await run_in_threadpool(self.runner.start, request_, reporter)
         except Exception as exc:  # a broken runner must fail the sync, not the API
-            from segprof.emulator.syncs import SyncResult
-
             reporter.finish(SyncResult(status="FAIL", error=f"sync runner failed: {type(exc).__name__}"))
         sync = self.store.get_sync(sync_id) or {}
         return ok({"reverseETLSync": sync, "reverseETLManualSync": sync})

@@ -66,3 +66,27 @@ def test_faults_look_like_a_network_to_the_client(tmp_path):
         pytest.raises(httpx.ReadTimeout),
     ):
         client.get("/sources")
+
+
+def test_a_sync_runner_can_deliver_to_the_same_embedded_app(tmp_path, make_workspace):
+    from segprof.emulator.syncs import SyncResult
+
+    holder: dict[str, httpx.Client] = {}
+
+    class Delivering:
+        def start(self, request, reporter):
+            batch = [
+                {"type": "identify", "userId": f"r{i}", "traits": {"sync": request.sync_id}} for i in range(3)
+            ]
+            response = holder["client"].post("/v1/batch", json={"batch": batch})
+            reporter.finish(SyncResult(added=3, delivered=3 if response.status_code == 200 else 0))
+
+    transport = embedded_transport(tmp_path, sync_runner=Delivering())
+    with httpx.Client(transport=transport, base_url="http://segprof.local", timeout=10) as client:
+        holder["client"] = client
+        ws = make_workspace(client)
+        body = {"sourceId": ws.source_id, "modelId": ws.model_id, "subscriptionId": ws.subscription_id}
+        sync = client.post("/reverse-etl-syncs", json=body).json()["data"]["reverseETLSync"]
+        assert sync["syncStatus"] == "SUCCESS" and sync["loadPhase"]["deliverSuccessCount"] == "3"
+        profile = client.get("/emulator/v1/profiles/r2").json()["data"]["profile"]
+        assert profile["traits"] == {"sync": sync["syncId"]}
