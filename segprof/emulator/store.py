@@ -21,6 +21,10 @@ from segprof.emulator import ids
 DB_NAME = "emulator.sqlite3"
 BUSY_TIMEOUT_MS = 30_000
 SQL_PARAM_CHUNK = 500
+LOOKUP_INDEXES = {
+    "messages_profile": "CREATE INDEX IF NOT EXISTS messages_profile ON messages (profile_id)",
+    "messages_group": "CREATE INDEX IF NOT EXISTS messages_group ON messages (group_id) WHERE type = 'group'",
+}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -58,8 +62,6 @@ CREATE TABLE IF NOT EXISTS messages (
     outcome TEXT NOT NULL,
     note TEXT
 );
-CREATE INDEX IF NOT EXISTS messages_profile ON messages (profile_id);
-CREATE INDEX IF NOT EXISTS messages_group ON messages (group_id) WHERE type = 'group';
 CREATE TABLE IF NOT EXISTS seen_messages (message_id TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 
@@ -77,6 +79,7 @@ class Store:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.data_dir / DB_NAME
         self._local = threading.local()
+        self._indexed = False
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -242,6 +245,18 @@ class Store:
             )
         return claimed
 
+    def _ensure_lookup_indexes(self) -> None:
+        """Profile lookups index messages on first use, so bulk ingestion without reads stays lean."""
+        if self._indexed:
+            return
+        conn = self.read()
+        present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        if not set(LOOKUP_INDEXES) <= present:
+            with self.write() as conn:
+                for statement in LOOKUP_INDEXES.values():
+                    conn.execute(statement)
+        self._indexed = True
+
     def insert_request(self, conn: sqlite3.Connection, received_at: str, body: str) -> int:
         cur = conn.execute("INSERT INTO requests (received_at, body) VALUES (?, ?)", (received_at, body))
         return int(cur.lastrowid or 0)
@@ -273,6 +288,7 @@ class Store:
                 "AND outcome = 'accepted' ORDER BY seq"
             )
             arg = group_id
+        self._ensure_lookup_indexes()
         rows = self.read().execute(sql, (arg,)).fetchall()
         bodies = self._bodies(rows)
         return [bodies[request_id][idx] for request_id, idx in rows]

@@ -28,7 +28,7 @@ MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
 MAX_BATCH_ITEMS = 2500
 MAX_MESSAGE_ID_CHARS = 100
-# Bytes that ingestion itself may add to a message (receivedAt, timestamp, messageId, rejection note).
+# Bytes that ingestion itself may add to a message (receivedAt, timestamp, messageId).
 ADDED_FIELDS_SLACK = 256
 # ensure_ascii (the default) keeps len() equal to the byte size.
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
@@ -207,9 +207,10 @@ class TrackingApi:
             )
             prepared.append((message, reason))
         if check_sizes:
-            for message, _ in prepared:
-                if len(_ENCODE(message)) > MAX_MESSAGE_BYTES + ADDED_FIELDS_SLACK:
-                    raise TrackingError(400, "too_large", "A message is larger than 32 KB")
+            # Encode each message once: its size is checked and the pieces form the stored array.
+            parts = [_ENCODE(message) for message, _ in prepared]
+            if any(len(part) > MAX_MESSAGE_BYTES + ADDED_FIELDS_SLACK for part in parts):
+                raise TrackingError(400, "too_large", "A message is larger than 32 KB")
         rows: list[tuple[Any, ...]] = []
         outcomes: list[str] = []
         with self.store.write() as conn:
@@ -237,7 +238,8 @@ class TrackingApi:
                     )
                 )
                 outcomes.append(outcome)
-            request_id = self.store.insert_request(conn, received_at, _ENCODE([m for m, _ in prepared]))
+            stored = "[" + ",".join(parts) + "]" if check_sizes else _ENCODE([m for m, _ in prepared])
+            request_id = self.store.insert_request(conn, received_at, stored)
             conn.executemany(
                 "INSERT INTO messages "
                 "(request_id, idx, message_id, type, profile_id, group_id, outcome, note) "
