@@ -1,0 +1,132 @@
+"""The synchronous face of the workspace client, for the CLI and other blocking callers.
+
+Owns: `WorkspaceClient`, which runs one `AsyncWorkspaceClient` on an event loop in a background
+thread (an anyio blocking portal) and exposes the same calls as plain methods. Why async at the
+core: the in-process emulator is reachable only through httpx's async ASGI transport, and
+reading a workspace concurrently is cheap with tasks; one long-lived loop keeps one connection
+pool and works even when the caller itself runs inside an event loop. Must never hold logic of
+its own beyond forwarding.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
+
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from segprof.workspace.client import AsyncWorkspaceClient
+from segprof.workspace.live import LiveWorkspace, read_workspace
+from segprof.workspace.resources import (
+    CancelResult,
+    Destination,
+    DestinationMetadata,
+    ManualSync,
+    ReverseEtlModel,
+    Source,
+    SourceMetadata,
+    Subscription,
+    SyncStatus,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _blocking(method: Callable[P, Awaitable[R]]) -> Callable[..., R]:
+    name = method.__name__
+
+    @functools.wraps(method)
+    def call(self: WorkspaceClient, *args: Any, **kwargs: Any) -> R:
+        bound = getattr(self.async_client, name)
+        return self._portal.call(functools.partial(bound, *args, **kwargs))
+
+    return call
+
+
+class WorkspaceClient:
+    """Blocking wrapper: every method runs the async client's method of the same name."""
+
+    def __init__(
+        self, async_client: AsyncWorkspaceClient, *, on_close: Callable[[], None] | None = None
+    ) -> None:
+        self.async_client = async_client
+        self._stack = contextlib.ExitStack()
+        self._portal: BlockingPortal = self._stack.enter_context(start_blocking_portal())
+        self._on_close = on_close
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"WorkspaceClient({self.async_client!r})"
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._portal.call(self.async_client.aclose)
+        finally:
+            self._stack.close()
+            if self._on_close is not None:
+                self._on_close()
+
+    def __enter__(self) -> WorkspaceClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def requests_sent(self) -> int:
+        return self.async_client.requests_sent
+
+    def add_secret(self, secret: str | None) -> None:
+        self.async_client.add_secret(secret)
+
+    def read_workspace(self, *, with_catalog: bool = True) -> LiveWorkspace:
+        return self._portal.call(
+            functools.partial(read_workspace, self.async_client, with_catalog=with_catalog)
+        )
+
+    def run(self, fn: Callable[[AsyncWorkspaceClient], Awaitable[R]]) -> R:
+        """Run an async function of the async client on the client's loop (for concurrent batches)."""
+        return self._portal.call(fn, self.async_client)
+
+    request: Callable[..., dict[str, Any]] = _blocking(AsyncWorkspaceClient.request)
+    get_destination_metadata: Callable[..., DestinationMetadata] = _blocking(
+        AsyncWorkspaceClient.get_destination_metadata
+    )
+    get_source_metadata: Callable[..., SourceMetadata] = _blocking(AsyncWorkspaceClient.get_source_metadata)
+    list_source_catalog: Callable[..., list[SourceMetadata]] = _blocking(
+        AsyncWorkspaceClient.list_source_catalog
+    )
+    list_destination_catalog: Callable[..., list[DestinationMetadata]] = _blocking(
+        AsyncWorkspaceClient.list_destination_catalog
+    )
+    list_sources: Callable[..., list[Source]] = _blocking(AsyncWorkspaceClient.list_sources)
+    get_source: Callable[..., Source | None] = _blocking(AsyncWorkspaceClient.get_source)
+    create_source: Callable[..., Source] = _blocking(AsyncWorkspaceClient.create_source)
+    update_source: Callable[..., Source] = _blocking(AsyncWorkspaceClient.update_source)
+    delete_source: Callable[..., str] = _blocking(AsyncWorkspaceClient.delete_source)
+    list_models: Callable[..., list[ReverseEtlModel]] = _blocking(AsyncWorkspaceClient.list_models)
+    get_model: Callable[..., ReverseEtlModel | None] = _blocking(AsyncWorkspaceClient.get_model)
+    create_model: Callable[..., ReverseEtlModel] = _blocking(AsyncWorkspaceClient.create_model)
+    update_model: Callable[..., ReverseEtlModel] = _blocking(AsyncWorkspaceClient.update_model)
+    delete_model: Callable[..., str] = _blocking(AsyncWorkspaceClient.delete_model)
+    list_destinations: Callable[..., list[Destination]] = _blocking(AsyncWorkspaceClient.list_destinations)
+    get_destination: Callable[..., Destination | None] = _blocking(AsyncWorkspaceClient.get_destination)
+    create_destination: Callable[..., Destination] = _blocking(AsyncWorkspaceClient.create_destination)
+    update_destination: Callable[..., Destination] = _blocking(AsyncWorkspaceClient.update_destination)
+    delete_destination: Callable[..., str] = _blocking(AsyncWorkspaceClient.delete_destination)
+    list_subscriptions: Callable[..., list[Subscription]] = _blocking(AsyncWorkspaceClient.list_subscriptions)
+    get_subscription: Callable[..., Subscription | None] = _blocking(AsyncWorkspaceClient.get_subscription)
+    create_subscription: Callable[..., Subscription] = _blocking(AsyncWorkspaceClient.create_subscription)
+    update_subscription: Callable[..., Subscription] = _blocking(AsyncWorkspaceClient.update_subscription)
+    delete_subscription: Callable[..., str] = _blocking(AsyncWorkspaceClient.delete_subscription)
+    start_sync: Callable[..., ManualSync] = _blocking(AsyncWorkspaceClient.start_sync)
+    get_sync: Callable[..., SyncStatus] = _blocking(AsyncWorkspaceClient.get_sync)
+    list_syncs: Callable[..., list[SyncStatus]] = _blocking(AsyncWorkspaceClient.list_syncs)
+    cancel_sync: Callable[..., CancelResult] = _blocking(AsyncWorkspaceClient.cancel_sync)
+    wait_for_sync: Callable[..., SyncStatus] = _blocking(AsyncWorkspaceClient.wait_for_sync)
