@@ -183,17 +183,21 @@ class AsyncWorkspaceClient:
                 bucket, method=method, path=path, address=address, on_wait=self.on_wait
             )
             attempt += 1
+            failure: Exception | None = None
             try:
                 response = await self._send(method, path, params=params, body=body)
             except (httpx.TransportError, _Timeout) as exc:
-                kind = (
-                    "timed out"
-                    if isinstance(exc, (_Timeout, httpx.TimeoutException))
-                    else "connection failed"
+                failure = exc
+            if failure is not None:
+                # Handled outside the except block: the raised error must not chain the httpx
+                # exception, which holds the request (and its Authorization header).
+                timed_out = isinstance(failure, (_Timeout, httpx.TimeoutException))
+                last_problem = (
+                    f"{'timed out' if timed_out else 'connection failed'}: {type(failure).__name__}"
                 )
-                last_problem = f"{kind}: {type(exc).__name__}"
-                if not isinstance(exc, _NOT_SENT):
+                if not isinstance(failure, _NOT_SENT):
                     maybe_applied = True
+                failure = None
                 wait = self._backoff(attempt, None)
                 await self._wait_or_give_up(
                     wait, attempt, started, deadline_at, method, path, address, last_problem
