@@ -73,7 +73,7 @@ class AsyncWorkspaceClient:
         clock: Clock | None = None,
         on_wait: WaitCallback | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
-        max_concurrency: int = 8,
+        max_concurrency: int = 16,
         user_agent: str = "segprof",
         redactor: Redactor | None = None,
     ) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ParamSpec, TypeVar
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
@@ -85,10 +85,17 @@ class WorkspaceClient:
     def add_secret(self, secret: str | None) -> None:
         self.async_client.add_secret(secret)
 
-    def read_workspace(self, *, with_catalog: bool = True) -> LiveWorkspace:
-        return self._portal.call(
-            functools.partial(read_workspace, self.async_client, with_catalog=with_catalog)
+    def read_workspace(
+        self, *, with_catalog: bool = True, destination_ids: Iterable[str] = ()
+    ) -> LiveWorkspace:
+        """See `segprof.workspace.live.read_workspace`."""
+        call = functools.partial(
+            read_workspace,
+            self.async_client,
+            with_catalog=with_catalog,
+            destination_ids=tuple(destination_ids),
         )
+        return self._portal.call(call)
 
     def run(self, fn: Callable[[AsyncWorkspaceClient], Awaitable[R]]) -> R:
         """Run an async function of the async client on the client's loop (for concurrent batches)."""

@@ -43,7 +43,7 @@ class ClientOptions:
     on_wait: WaitCallback | None = None
     clock: Clock | None = None
     page_size: int = DEFAULT_PAGE_SIZE
-    max_concurrency: int = 8
+    max_concurrency: int = 16
     #: Replace the transport entirely (tests: `httpx.MockTransport`, an ASGI app's transport).
     transport: httpx.AsyncBaseTransport | None = None
 

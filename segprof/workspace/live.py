@@ -9,12 +9,13 @@ workspace or decide what is managed; plan does that.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import anyio
 from pydantic import BaseModel, Field
 
+from segprof.workspace.api_error import WorkspaceError
 from segprof.workspace.client import AsyncWorkspaceClient
 from segprof.workspace.resources import (
     SEGMENT_PROFILES_METADATA_ID,
@@ -60,8 +61,19 @@ class LiveWorkspace(BaseModel):
         return self.catalog.action_ids() if self.catalog else {}
 
 
-async def read_workspace(client: AsyncWorkspaceClient, *, with_catalog: bool = True) -> LiveWorkspace:
-    """Read sources, models, Segment Profiles destinations and all their subscriptions."""
+async def read_workspace(
+    client: AsyncWorkspaceClient,
+    *,
+    with_catalog: bool = True,
+    destination_ids: Iterable[str] = (),
+) -> LiveWorkspace:
+    """Read sources, models, Segment Profiles destinations and all their subscriptions.
+
+    `destination_ids` are destinations the caller already knows of (from state): their
+    subscriptions are listed alongside the first level instead of after it, so a workspace whose
+    destinations are all known costs one round trip. Unknown destinations are still found and
+    read; known ids that are gone or not Segment Profiles are dropped.
+    """
     level1: dict[str, Any] = {}
     jobs: dict[str, Callable[[], Awaitable[Any]]] = {
         "sources": client.list_sources,
@@ -70,22 +82,40 @@ async def read_workspace(client: AsyncWorkspaceClient, *, with_catalog: bool = T
     }
     if with_catalog:
         jobs["catalog"] = lambda: client.get_destination_metadata(SEGMENT_PROFILES_METADATA_ID)
+    subs: dict[str, Any] = {}
+    early = list(dict.fromkeys(destination_ids))
+    for dest_id in early:
+        jobs[f"subs:{dest_id}"] = _bind(_subscriptions_or_none, client, dest_id)
     await _gather(jobs, level1)
+    for dest_id in early:
+        subs[dest_id] = level1.pop(f"subs:{dest_id}")
 
     destinations = [d for d in level1["destinations"] if d.is_segment_profiles]
-    subs: dict[str, Any] = {}
-    await _gather({d.id: _bind(client.list_subscriptions, d.id) for d in destinations}, subs)
+    missing = [d.id for d in destinations if subs.get(d.id) is None]
+    await _gather({d: _bind(_subscriptions_or_none, client, d) for d in missing}, subs)
     return LiveWorkspace(
         sources=level1["sources"],
         models=level1["models"],
         destinations=destinations,
-        subscriptions={d.id: subs[d.id] for d in destinations},
+        subscriptions={d.id: subs[d.id] or [] for d in destinations},
         catalog=level1.get("catalog"),
     )
 
 
-def _bind(fn: Callable[[str], Awaitable[Any]], arg: str) -> Callable[[], Awaitable[Any]]:
-    return lambda: fn(arg)
+async def _subscriptions_or_none(
+    client: AsyncWorkspaceClient, destination_id: str
+) -> list[Subscription] | None:
+    # A destination deleted between the two listings has no subscriptions to show.
+    try:
+        return await client.list_subscriptions(destination_id)
+    except WorkspaceError as err:
+        if err.status == 404:
+            return None
+        raise
+
+
+def _bind(fn: Callable[..., Awaitable[Any]], *args: Any) -> Callable[[], Awaitable[Any]]:
+    return lambda: fn(*args)
 
 
 async def _gather(jobs: dict[str, Callable[[], Awaitable[Any]]], into: dict[str, Any]) -> None:

@@ -104,6 +104,8 @@ class FakeWorkspace:
                 }
             )
         dest = path.split("/")[2]
+        if dest not in self.subs:
+            return fail(404, {"type": "not-found", "message": "Destination not found"})
         return ok({"subscriptions": self.subs[dest], "pagination": page})
 
 
@@ -138,6 +140,17 @@ def test_read_workspace_reads_levels_concurrently() -> None:
     assert all(p.endswith("/subscriptions") for p in fake.log[4:]) and len(fake.log) == 8
     assert fake.max_in_flight == 4
     assert client.requests_sent == 8
+
+
+def test_known_destinations_are_read_in_the_first_round_trip() -> None:
+    fake = FakeWorkspace(dests=3, subs_per_dest=2)
+    client = async_client(fake)
+    live = run(lambda: read_workspace(client, destination_ids=["d0", "d2", "gone", "other"]))
+    first_level = fake.log[:8]
+    assert {"/destinations/d0/subscriptions", "/destinations/d2/subscriptions"} <= set(first_level)
+    assert fake.log[8:] == ["/destinations/d1/subscriptions"]  # the one state did not know
+    assert sorted(live.subscriptions) == ["d0", "d1", "d2"]  # gone (404) and non-Profiles dropped
+    assert [s.id for s in live.subscriptions_of("d2")] == ["d2-s0", "d2-s1"]
 
 
 def test_read_workspace_concurrency_is_bounded() -> None:
