@@ -3,7 +3,7 @@
 Owns: `ClientOptions`, `open_async_workspace` and `open_workspace`, which build the client for
 `backend="segment"` (the real Public API by region or `api_url`, over the network) or
 `backend="local"` (the embedded emulator over `<project>/.segprof/workspace/`, in-process through
-`httpx.ASGITransport`; or any emulator on a loopback port via `api_url`). Must never put the
+`InProcessTransport`; or any emulator on a loopback port via `api_url`). Must never put the
 token in a message, and never send a token over plain HTTP to anything but loopback.
 """
 
@@ -20,6 +20,7 @@ import httpx
 from segprof.errors import SegprofError
 from segprof.workspace.client import DEFAULT_PAGE_SIZE, AsyncWorkspaceClient
 from segprof.workspace.facade import WorkspaceClient
+from segprof.workspace.inprocess import InProcessTransport
 from segprof.workspace.retry import Clock, RetryPolicy
 from segprof.workspace.throttle import RateLimits, WaitCallback
 
@@ -39,7 +40,8 @@ class ClientOptions:
     """Tuning shared by every backend; the defaults suit the real API."""
 
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    limits: RateLimits = field(default_factory=RateLimits)
+    #: None: Segment's documented limits, except for the in-process emulator (built without limits).
+    limits: RateLimits | None = None
     on_wait: WaitCallback | None = None
     clock: Clock | None = None
     page_size: int = DEFAULT_PAGE_SIZE
@@ -98,6 +100,7 @@ def open_async_workspace(
     """Build the async client for a backend; nothing above it needs to know which one."""
     options = options or ClientOptions()
     transport = options.transport
+    limits = options.limits if options.limits is not None else RateLimits()
     if backend == "segment":
         base_url = base_url_for(region, api_url)
         token = resolve_token(token)
@@ -115,7 +118,9 @@ def open_async_workspace(
         else:
             base_url = LOCAL_BASE_URL
             if transport is None:
-                transport = httpx.ASGITransport(app=_local_app(project_dir, token))
+                transport = InProcessTransport(_local_app(project_dir, token))
+                if options.limits is None:
+                    limits = RateLimits.off()
     else:
         raise SegprofError(
             f"unknown workspace backend {backend!r}; expected local or segment", address="workspace.backend"
@@ -125,7 +130,7 @@ def open_async_workspace(
         token=token,
         transport=transport,
         retry=options.retry,
-        limits=options.limits,
+        limits=limits,
         clock=options.clock,
         on_wait=options.on_wait,
         page_size=options.page_size,
@@ -159,4 +164,6 @@ def _local_app(project_dir: Path | None, token: str | None) -> Any:
         raise SegprofError("the embedded workspace (segprof.emulator) is not available") from exc
     data_dir = local_data_dir(project_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    return create_app(data_dir, token=token)
+    # The embedded workspace answers one local user: Segment's per-minute write limits would only
+    # slow `apply` down, so both the app and the client leave them off.
+    return create_app(data_dir, token=token, rate_limits=False)
