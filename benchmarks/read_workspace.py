@@ -39,7 +39,7 @@ def free_port() -> int:
 
 
 class Counter:
-    """ASGI middleware: counts requests and adds a fixed latency to each."""
+    """ASGI middleware for the stub: counts requests and adds a fixed latency to each."""
 
     def __init__(self, app: Any, latency: float) -> None:
         self.app = app
@@ -151,13 +151,13 @@ def stub_app() -> Any:
 
 def fill_emulator(data_dir: Path) -> None:
     """segprof's emulator, filled with the benchmark workspace through the client itself."""
-    import httpx
     from segprof.emulator.app import create_app
-
     from segprof.workspace import ClientOptions, RateLimits, Schedule, open_workspace
+    from segprof.workspace.inprocess import InProcessTransport
 
-    app = create_app(data_dir, token=TOKEN)
-    options = ClientOptions(transport=httpx.ASGITransport(app=app), limits=RateLimits.off())
+    # Filled without rate limits (100 subscription writes would take 20 minutes otherwise).
+    app = create_app(data_dir, token=TOKEN, rate_limits=False)
+    options = ClientOptions(transport=InProcessTransport(app), limits=RateLimits.off())
     with open_workspace("segment", token=TOKEN, options=options) as ws:
         metadata = ws.get_destination_metadata(PROFILES)
         identify = metadata.action_ids()["sendIdentify"]
@@ -219,11 +219,13 @@ def run_server(kind: str, data_dir: Path, port: int, latency: float) -> None:
 
     if kind == "emulator":
         from segprof.emulator.app import create_app
+        from segprof.emulator.faults import FaultConfig
 
-        app = create_app(data_dir, token=TOKEN)
+        # The emulator's own latency injection.
+        app = create_app(data_dir, token=TOKEN, faults=FaultConfig(latency_ms=round(latency * 1000)))
     else:
-        app = stub_app()
-    uvicorn.run(Counter(app, latency), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        app = Counter(stub_app(), latency)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
 
 
 def measure(ws: Any, runs: int, latency: float, known: Any) -> tuple[int, float, float]:

@@ -73,6 +73,9 @@ class WorkspaceError(SegprofError):
         self.details = details or []
         self.method = method
         self.path = path
+        #: What was created before the failure, when a multi-call operation failed half-way
+        #: (a subscription created whose schedule PATCH then failed): callers record its id.
+        self.resource: Any = None
 
     @property
     def not_found(self) -> bool:

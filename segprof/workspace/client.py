@@ -704,7 +704,7 @@ class AsyncWorkspaceClient:
                 f"created subscription {created.id}, but setting its model and schedule failed: {err.message}"
             )
             err.args = (err.message,)
-            err.resource = created  # type: ignore[attr-defined]
+            err.resource = created
             raise
 
     async def update_subscription(

@@ -48,6 +48,9 @@ class ClientOptions:
     max_concurrency: int = 16
     #: Replace the transport entirely (tests: `httpx.MockTransport`, an ASGI app's transport).
     transport: httpx.AsyncBaseTransport | None = None
+    #: Extra keyword arguments for the embedded emulator's `create_app` (backend local only),
+    #: e.g. `sync_runner` (the engine that runs manual syncs) or `write_key`.
+    local_app_options: dict[str, Any] = field(default_factory=dict)
 
 
 def base_url_for(region: str | None, api_url: str | None) -> str:
@@ -118,7 +121,7 @@ def open_async_workspace(
         else:
             base_url = LOCAL_BASE_URL
             if transport is None:
-                transport = InProcessTransport(_local_app(project_dir, token))
+                transport = InProcessTransport(_local_app(project_dir, token, options.local_app_options))
                 if options.limits is None:
                     limits = RateLimits.off()
     else:
@@ -155,7 +158,7 @@ def open_workspace(
     )
 
 
-def _local_app(project_dir: Path | None, token: str | None) -> Any:
+def _local_app(project_dir: Path | None, token: str | None, extra: dict[str, Any]) -> Any:
     if project_dir is None:
         raise SegprofError("the local workspace needs a project folder", address="workspace.backend")
     try:
@@ -166,4 +169,4 @@ def _local_app(project_dir: Path | None, token: str | None) -> Any:
     data_dir.mkdir(parents=True, exist_ok=True)
     # The embedded workspace answers one local user: Segment's per-minute write limits would only
     # slow `apply` down, so both the app and the client leave them off.
-    return create_app(data_dir, token=token, rate_limits=False)
+    return create_app(data_dir, **{"token": token, "rate_limits": False, **extra})

@@ -100,6 +100,19 @@ class DestinationMetadata(ApiModel):
         return {a.slug: a.id for a in self.actions}
 
 
+class MetadataSummary(ApiModel):
+    """The catalog entry embedded in a destination: only what identifies it.
+
+    A destination read-back embeds the whole catalog object (every action and field); parsing
+    all of it for each destination would dominate reading a workspace, and the catalog is read
+    once on its own anyway.
+    """
+
+    id: str
+    name: str | None = None
+    slug: str | None = None
+
+
 class SourceMetadata(ApiModel):
     id: str
     name: str | None = None
@@ -172,7 +185,7 @@ class Destination(ApiModel):
     name: str | None = None
     enabled: bool = False
     source_id: str
-    metadata: DestinationMetadata | None = None
+    metadata: MetadataSummary | None = None
     settings: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("settings", mode="before")

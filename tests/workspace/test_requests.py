@@ -442,3 +442,37 @@ def test_base_url_by_region() -> None:
         base_url_for(None, "http://api.example.test")
     with pytest.raises(SegprofError, match="unknown workspace region"):
         base_url_for("mars", None)
+
+
+def test_failed_schedule_patch_reports_the_created_subscription(make_client) -> None:
+    from segprof.workspace import WorkspaceError
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return ok(
+                {"destinationSubscription": {"id": SUB, "actionId": "A", "name": "m", "modelId": MODEL}}
+            )
+        error = {
+            "type": "input-validation",
+            "message": "interval too short",
+            "field": "input.reverseETLSchedule",
+        }
+        return httpx.Response(422, json={"errors": [error]})
+
+    client, _ = make_client(handler)
+    with pytest.raises(WorkspaceError) as info:
+        run(
+            lambda: client.create_subscription(
+                DEST,
+                name="m",
+                action_id="A",
+                trigger='event = "new"',
+                enabled=True,
+                model_id=MODEL,
+                schedule=Schedule(strategy="PERIODIC", config={"interval": "1m"}),
+                address="mapping.m",
+            )
+        )
+    err = info.value
+    assert err.resource.id == SUB and f"created subscription {SUB}" in str(err)
+    assert "interval too short (field input.reverseETLSchedule)" in str(err) and err.address == "mapping.m"
