@@ -1,21 +1,20 @@
 """The synchronous face of the workspace client, for the CLI and other blocking callers.
 
 Owns: `WorkspaceClient`, which runs one `AsyncWorkspaceClient` on an event loop in a background
-thread (an anyio blocking portal) and exposes the same calls as plain methods. Why async at the
-core: the in-process emulator is reachable only through httpx's async ASGI transport, and
-reading a workspace concurrently is cheap with tasks; one long-lived loop keeps one connection
-pool and works even when the caller itself runs inside an event loop. Must never hold logic of
-its own beyond forwarding.
+daemon thread and exposes the same calls as plain methods. Why async at the core: the in-process
+emulator is reachable only through httpx's async ASGI transport, and reading a workspace
+concurrently is cheap with tasks; one long-lived loop keeps one connection pool and works even
+when the caller itself runs inside an event loop. The thread is a daemon so a client that is
+never closed cannot keep the process alive. Must never hold logic of its own beyond forwarding.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import functools
+import threading
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ParamSpec, TypeVar
-
-from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from segprof.workspace.client import AsyncWorkspaceClient
 from segprof.workspace.live import LiveWorkspace, read_workspace
@@ -41,7 +40,7 @@ def _blocking(method: Callable[P, Awaitable[R]]) -> Callable[..., R]:
     @functools.wraps(method)
     def call(self: WorkspaceClient, *args: Any, **kwargs: Any) -> R:
         bound = getattr(self.async_client, name)
-        return self._portal.call(functools.partial(bound, *args, **kwargs))
+        return self._call(bound, *args, **kwargs)
 
     return call
 
@@ -53,10 +52,22 @@ class WorkspaceClient:
         self, async_client: AsyncWorkspaceClient, *, on_close: Callable[[], None] | None = None
     ) -> None:
         self.async_client = async_client
-        self._stack = contextlib.ExitStack()
-        self._portal: BlockingPortal = self._stack.enter_context(start_blocking_portal())
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="segprof-workspace", daemon=True)
+        self._thread.start()
         self._on_close = on_close
         self._closed = False
+
+    def _call(self, fn: Callable[..., Awaitable[R]], *args: Any, **kwargs: Any) -> R:
+        if self._closed:
+            raise RuntimeError("the workspace client is closed")
+        future = asyncio.run_coroutine_threadsafe(fn(*args, **kwargs), self._loop)
+        try:
+            return future.result()
+        except BaseException:
+            # Interrupted (Ctrl-C) or failed: make sure nothing keeps running behind the caller.
+            future.cancel()
+            raise
 
     def __repr__(self) -> str:
         return f"WorkspaceClient({self.async_client!r})"
@@ -64,11 +75,13 @@ class WorkspaceClient:
     def close(self) -> None:
         if self._closed:
             return
-        self._closed = True
         try:
-            self._portal.call(self.async_client.aclose)
+            asyncio.run_coroutine_threadsafe(self.async_client.aclose(), self._loop).result(timeout=10)
         finally:
-            self._stack.close()
+            self._closed = True
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._loop.close()
             if self._on_close is not None:
                 self._on_close()
 
@@ -95,11 +108,11 @@ class WorkspaceClient:
             with_catalog=with_catalog,
             destination_ids=tuple(destination_ids),
         )
-        return self._portal.call(call)
+        return self._call(call)
 
     def run(self, fn: Callable[[AsyncWorkspaceClient], Awaitable[R]]) -> R:
         """Run an async function of the async client on the client's loop (for concurrent batches)."""
-        return self._portal.call(fn, self.async_client)
+        return self._call(fn, self.async_client)
 
     request: Callable[..., dict[str, Any]] = _blocking(AsyncWorkspaceClient.request)
     get_destination_metadata: Callable[..., DestinationMetadata] = _blocking(

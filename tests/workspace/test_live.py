@@ -219,3 +219,23 @@ def test_segment_backend_without_token_is_a_clear_error(monkeypatch) -> None:
     with pytest.raises(SegprofError, match="no Segment Public API token") as info:
         open_workspace("segment")
     assert info.value.address == "workspace.token"
+
+
+def test_an_unclosed_client_does_not_keep_the_process_alive(tmp_path) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import httpx\n"
+        "from segprof.workspace import AsyncWorkspaceClient, WorkspaceClient\n"
+        "t = httpx.MockTransport(lambda r: httpx.Response(200, json={'data': {'sources': []}}))\n"
+        "c = AsyncWorkspaceClient(base_url='https://api.segmentapis.com', token='t', transport=t)\n"
+        "ws = WorkspaceClient(c)\n"
+        "print(len(ws.list_sources()))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "0"
