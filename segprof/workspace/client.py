@@ -237,6 +237,9 @@ class AsyncWorkspaceClient:
                         hint="raise the retry deadline or try again later",
                     )
                 wait = self._backoff(attempt, hint)
+                if status == 429 and hint is not None:
+                    # Concurrent callers of the same limited endpoint must not hammer it meanwhile.
+                    self.throttle.hold(bucket, hint)
                 await self._wait_or_give_up(
                     wait, attempt, started, deadline_at, method, path, address, last_problem
                 )

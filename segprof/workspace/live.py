@@ -9,6 +9,8 @@ workspace or decide what is managed; plan does that.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -59,6 +61,25 @@ class LiveWorkspace(BaseModel):
 
     def action_ids(self) -> dict[str, str]:
         return self.catalog.action_ids() if self.catalog else {}
+
+    def fingerprint(self) -> str:
+        """A digest of the resources as read, independent of listing order.
+
+        Equal digests mean nothing plan compares has changed; a saved plan can carry it to be
+        refused when the workspace moved on. The catalog is left out: it is not workspace state.
+        """
+
+        def by_id(items: list[Any]) -> list[dict[str, Any]]:
+            return sorted((i.model_dump(mode="json") for i in items), key=lambda d: d["id"])
+
+        state = {
+            "sources": by_id(self.sources),
+            "models": by_id(self.models),
+            "destinations": by_id(self.destinations),
+            "subscriptions": {k: by_id(v) for k, v in sorted(self.subscriptions.items())},
+        }
+        text = json.dumps(state, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 async def read_workspace(

@@ -79,16 +79,25 @@ class Throttle:
         self._clock = clock
         self._sent: dict[str, deque[float]] = {}
         self._locks: dict[str, anyio.Lock] = {}
+        self._held_until: dict[str, float] = {}
+
+    def hold(self, name: str | None, seconds: float) -> None:
+        """The server said to wait (a 429): keep every request of this class back that long."""
+        if name is None or seconds <= 0:
+            return
+        until = self._clock.monotonic() + seconds
+        self._held_until[name] = max(self._held_until.get(name, 0.0), until)
 
     def expected_wait(self, name: str) -> float:
         """Seconds a request of this class would wait if sent now (0 when free)."""
+        held = max(0.0, self._held_until.get(name, 0.0) - self._clock.monotonic())
         limit = self.limits.for_class(name)
         if limit is None:
-            return 0.0
+            return held
         sent = self._window(name, limit)
         if len(sent) < limit.requests:
-            return 0.0
-        return max(0.0, sent[0] + limit.per_seconds - self._clock.monotonic())
+            return held
+        return max(held, sent[0] + limit.per_seconds - self._clock.monotonic())
 
     async def acquire(
         self, name: str | None, *, method: str, path: str, address: str | None, on_wait: WaitCallback | None
@@ -96,14 +105,15 @@ class Throttle:
         if name is None:
             return
         limit = self.limits.for_class(name)
-        if limit is None:
+        if limit is None and name not in self._held_until:
             return
         lock = self._locks.setdefault(name, anyio.Lock())
         async with lock:
             while True:
                 wait = self.expected_wait(name)
                 if wait <= 0:
-                    self._sent[name].append(self._clock.monotonic())
+                    if limit is not None:
+                        self._sent[name].append(self._clock.monotonic())
                     return
                 if on_wait is not None:
                     on_wait(
@@ -113,7 +123,7 @@ class Throttle:
                             method=method,
                             path=path,
                             address=address,
-                            reason=f"{name.replace('_', ' ')}: {limit.requests} per {limit.per_seconds:g}s",
+                            reason=_reason(name, limit),
                         )
                     )
                 await self._clock.sleep(wait)
@@ -124,3 +134,10 @@ class Throttle:
         while sent and sent[0] <= horizon:
             sent.popleft()
         return sent
+
+
+def _reason(name: str, limit: RateLimit | None) -> str:
+    label = name.replace("_", " ")
+    if limit is None:
+        return f"{label}: the API asked to wait"
+    return f"{label}: {limit.requests} per {limit.per_seconds:g}s"

@@ -292,6 +292,9 @@ def test_read_workspace(ws: WorkspaceClient) -> None:
     assert live.action_ids()["sendIdentify"] == identify
     again = ws.read_workspace(destination_ids=[dest.id, other.id])
     assert again.model_dump() == live.model_dump()
+    assert again.fingerprint() == live.fingerprint()
+    ws.update_subscription(dest.id, subs[0].id, enabled=False)
+    assert ws.read_workspace().fingerprint() != live.fingerprint()
 
 
 def test_pagination_over_several_pages(emulator: Emulator) -> None:

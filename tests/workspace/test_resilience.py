@@ -285,3 +285,27 @@ def test_token_never_reaches_errors_logs_or_reprs(make_client, caplog) -> None:
     assert all(TOKEN not in t for t in texts)
     assert err.__cause__ is None
     assert "connection failed" in str(err)
+
+
+def test_a_429_holds_back_the_whole_endpoint_class(make_client, fake_clock, waits) -> None:
+    calls = {"n": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return fail(429, {**TOO_MANY, "data": {"msBeforeNext": 10_000}})
+        return ok({"status": "SUCCESS"})
+
+    client, _ = make_client(handler)  # client-side limits off: only the server's word counts
+    run(lambda: client.delete_subscription(DEST, "s1"))
+    assert client.throttle._held_until["subscription_writes"] == pytest.approx(1010.0)
+    # Another write asked before the hold expires waits for it, and says so.
+    fake_clock.now = 1004.0
+    run(lambda: client.delete_subscription(DEST, "s2", address="mapping.b"))
+    (held,) = [w for w in waits if w.kind == "throttle"]
+    assert held.seconds == pytest.approx(6.0) and held.address == "mapping.b"
+    assert "asked to wait" in held.reason
+    # Other endpoints are not held.
+    fake_clock.now = 1005.0
+    run(lambda: client.delete_model(MODEL))
+    assert len([w for w in waits if w.kind == "throttle"]) == 1
