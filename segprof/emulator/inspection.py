@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from segprof.emulator import profiles
 from segprof.emulator.faults import FaultConfig, FaultInjector
 from segprof.emulator.pagination import decode_cursor, encode_cursor, query_params
 from segprof.emulator.problem import ApiError, bad_request, invalid, not_found, unauthorized
@@ -80,8 +81,8 @@ class Inspection:
         more = len(rows) > limit
         rows = rows[:limit]
         items = [
-            {"seq": seq, "outcome": outcome, "receivedAt": received_at, "message": json.loads(body)}
-            for seq, outcome, received_at, body in rows
+            {"seq": seq, "outcome": outcome, **({"reason": note} if note else {}), "message": message}
+            for seq, outcome, note, message in rows
         ]
         last = rows[-1][0] if rows else after
         return JSONResponse(
@@ -104,22 +105,12 @@ class Inspection:
         if kind not in (None, "user", "group"):
             raise invalid("kind", '"kind" must be one of [user, group]')
         found: dict[str, Any] | None = None
-        for candidate in [kind] if kind else ["user", "group"]:
-            found = self.store.get_profile(candidate, ident)
-            if found is not None:
-                break
+        if kind in (None, "user"):
+            found = profiles.user_profile(self.store, ident)
+        if found is None and kind in (None, "group"):
+            found = profiles.group_profile(self.store, ident)
         if found is None:
             raise not_found("Profile", ident)
-        if found["kind"] == "user":
-            found["events"] = [
-                {
-                    "event": m.get("event"),
-                    "properties": m.get("properties", {}),
-                    "timestamp": m.get("timestamp"),
-                    "messageId": m.get("messageId"),
-                }
-                for m in self.store.profile_events(ident)
-            ]
         return JSONResponse({"data": {"profile": found}})
 
     async def faults(self, request: Request) -> Response:

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from segprof.emulator import catalog, ids
 from segprof.emulator import validation as v
-from segprof.emulator.pagination import page_output, parse_page, parse_plain_page, query_params
+from segprof.emulator.pagination import Page, page_output, parse_page, parse_plain_page, query_params
 from segprof.emulator.problem import ApiError, bad_request, invalid, not_found, unauthorized
 from segprof.emulator.ratelimit import RateLimiter
 from segprof.emulator.store import Store
@@ -167,8 +167,15 @@ class PublicApi:
             raise not_found(what, ident)
         return found
 
-    def _listing(self, request: Request, kind: str, key: str, parent: str | None = None) -> JSONResponse:
-        page = parse_page(self._params(request))
+    async def _page(self, request: Request) -> Page:
+        """The `pagination` input, from the query string or (as the docs allow) a JSON body."""
+        body = await read_json(request, required=False)
+        return parse_page(self._params(request), body)
+
+    async def _listing(
+        self, request: Request, kind: str, key: str, parent: str | None = None
+    ) -> JSONResponse:
+        page = await self._page(request)
         items, total = self.store.list(kind, parent=parent, offset=page.offset, limit=page.count)
         return ok({key: [self._present(kind, i) for i in items], "pagination": page_output(page, total)})
 
@@ -191,7 +198,7 @@ class PublicApi:
         return ok({"workspace": {"id": ws, "name": "segprof emulator", "slug": "segprof-emulator"}})
 
     async def list_source_metadata(self, request: Request) -> Response:
-        page = parse_page(self._params(request))
+        page = await self._page(request)
         items = catalog.sources()
         window = items[page.offset : page.offset + page.count]
         return ok({"sourcesCatalog": window, "pagination": page_output(page, len(items))})
@@ -204,7 +211,7 @@ class PublicApi:
         return ok({"sourceMetadata": found})
 
     async def list_destination_metadata(self, request: Request) -> Response:
-        page = parse_page(self._params(request))
+        page = await self._page(request)
         items = catalog.destinations()
         window = items[page.offset : page.offset + page.count]
         return ok({"destinationsCatalog": window, "pagination": page_output(page, len(items))})
@@ -218,7 +225,7 @@ class PublicApi:
 
     # -- sources -----------------------------------------------------------------------------
     async def list_sources(self, request: Request) -> Response:
-        return self._listing(request, SOURCE, "sources")
+        return await self._listing(request, SOURCE, "sources")
 
     async def create_source(self, request: Request) -> Response:
         body = await read_json(request)
@@ -293,7 +300,7 @@ class PublicApi:
 
     async def connected_destinations(self, request: Request) -> Response:
         source = self._require(SOURCE, request.path_params["source_id"], "Source")
-        page = parse_page(self._params(request))
+        page = await self._page(request)
         everything, _ = self.store.list(DESTINATION)
         connected = [d for d in everything if d["sourceId"] == source["id"]]
         window = connected[page.offset : page.offset + page.count]
@@ -306,7 +313,7 @@ class PublicApi:
 
     # -- models ------------------------------------------------------------------------------
     async def list_models(self, request: Request) -> Response:
-        page = parse_page(self._params(request))
+        page = await self._page(request)
         items, total = self.store.list(MODEL, offset=page.offset, limit=page.count)
         # `models` per the current API; `reverseEtlModels` for older SDKs that read that key.
         return ok({"models": items, "reverseEtlModels": items, "pagination": page_output(page, total)})
@@ -374,7 +381,7 @@ class PublicApi:
 
     # -- destinations ------------------------------------------------------------------------
     async def list_destinations(self, request: Request) -> Response:
-        return self._listing(request, DESTINATION, "destinations")
+        return await self._listing(request, DESTINATION, "destinations")
 
     async def create_destination(self, request: Request) -> Response:
         body = await read_json(request)
@@ -451,7 +458,7 @@ class PublicApi:
 
     async def list_subscriptions(self, request: Request) -> Response:
         destination = self._require(DESTINATION, request.path_params["destination_id"], "Destination")
-        return self._listing(request, SUBSCRIPTION, "subscriptions", parent=destination["id"])
+        return await self._listing(request, SUBSCRIPTION, "subscriptions", parent=destination["id"])
 
     async def create_subscription(self, request: Request) -> Response:
         destination = self._require(DESTINATION, request.path_params["destination_id"], "Destination")

@@ -2,7 +2,7 @@
 
 Owns: the database file under a data folder (WAL, busy timeout, `BEGIN IMMEDIATE` for every write so
 several processes can share one folder), the schema, and row-level reads and writes of resources,
-syncs, messages and profiles. Must never hold a secret in clear: callers store masked settings only.
+syncs and messages. Must never hold a secret in clear: callers store masked settings only.
 Must never do HTTP work; the app modules shape requests and responses.
 """
 
@@ -12,7 +12,7 @@ import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,24 +40,27 @@ CREATE TABLE IF NOT EXISTS syncs (
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS syncs_mapping ON syncs (model_id, subscription_id, seq);
+-- One row per Tracking API request holding its processed messages as one JSON array, and one
+-- small row per message pointing into it: one serialisation per request keeps ingestion fast.
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    received_at TEXT NOT NULL,
+    body TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS messages (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
     message_id TEXT NOT NULL,
     type TEXT,
     profile_id TEXT,
     group_id TEXT,
-    received_at TEXT NOT NULL,
     outcome TEXT NOT NULL,
-    body TEXT NOT NULL
+    note TEXT
 );
-CREATE INDEX IF NOT EXISTS messages_profile ON messages (profile_id, type);
+CREATE INDEX IF NOT EXISTS messages_profile ON messages (profile_id);
+CREATE INDEX IF NOT EXISTS messages_group ON messages (group_id) WHERE type = 'group';
 CREATE TABLE IF NOT EXISTS seen_messages (message_id TEXT PRIMARY KEY) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS profiles (
-    kind TEXT NOT NULL,
-    id TEXT NOT NULL,
-    body TEXT NOT NULL,
-    PRIMARY KEY (kind, id)
-) WITHOUT ROWID;
 """
 
 
@@ -236,50 +239,48 @@ class Store:
             )
         return seen
 
-    def load_profiles(
-        self, conn: sqlite3.Connection, kind: str, keys: Iterable[str]
-    ) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        keys = list(keys)
-        for chunk in _chunks(keys):
+    def insert_request(self, conn: sqlite3.Connection, received_at: str, body: str) -> int:
+        cur = conn.execute("INSERT INTO requests (received_at, body) VALUES (?, ?)", (received_at, body))
+        return int(cur.lastrowid or 0)
+
+    def _bodies(self, rows: list[tuple[Any, ...]]) -> dict[int, list[Any]]:
+        """The message arrays of the requests these rows point into (row[0] = request id)."""
+        wanted = sorted({r[0] for r in rows})
+        found: dict[int, list[Any]] = {}
+        conn = self.read()
+        for chunk in _chunks(wanted):
             marks = ",".join("?" * len(chunk))
-            for ident, body in conn.execute(
-                f"SELECT id, body FROM profiles WHERE kind = ? AND id IN ({marks})", [kind, *chunk]
-            ):
+            for ident, body in conn.execute(f"SELECT id, body FROM requests WHERE id IN ({marks})", chunk):
                 found[ident] = json.loads(body)
         return found
 
-    def save_profiles(self, conn: sqlite3.Connection, kind: str, profiles: dict[str, dict[str, Any]]) -> None:
-        conn.executemany(
-            "INSERT OR REPLACE INTO profiles (kind, id, body) VALUES (?, ?, ?)",
-            [(kind, ident, json.dumps(body, separators=(",", ":"))) for ident, body in profiles.items()],
-        )
-
-    def get_profile(self, kind: str, ident: str) -> dict[str, Any] | None:
-        row = (
-            self.read()
-            .execute("SELECT body FROM profiles WHERE kind = ? AND id = ?", (kind, ident))
-            .fetchone()
-        )
-        return None if row is None else json.loads(row[0])
-
-    def profile_events(self, profile_id: str, limit: int = 1000) -> list[dict[str, Any]]:
-        rows = (
-            self.read()
-            .execute(
-                "SELECT body FROM messages WHERE profile_id = ? AND type = 'track' AND outcome = 'accepted' "
-                "ORDER BY seq LIMIT ?",
-                (profile_id, limit),
+    def accepted_messages(
+        self, *, profile_id: str | None = None, group_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Accepted messages of one user (userId or anonymousId) or of one group, in arrival order."""
+        if profile_id is not None:
+            sql = (
+                "SELECT request_id, idx FROM messages WHERE profile_id = ? AND outcome = 'accepted' "
+                "ORDER BY seq"
             )
-            .fetchall()
-        )
-        return [json.loads(r[0]) for r in rows]
+            arg = profile_id
+        else:
+            sql = (
+                "SELECT request_id, idx FROM messages WHERE group_id = ? AND type = 'group' "
+                "AND outcome = 'accepted' ORDER BY seq"
+            )
+            arg = group_id
+        rows = self.read().execute(sql, (arg,)).fetchall()
+        bodies = self._bodies(rows)
+        return [bodies[request_id][idx] for request_id, idx in rows]
 
-    def list_messages(self, after: int, limit: int) -> tuple[list[tuple[int, str, str, str]], int]:
+    def list_messages(self, after: int, limit: int) -> tuple[list[tuple[int, str, str | None, Any]], int]:
+        """(seq, outcome, note, message) in arrival order after `after`, and the total count."""
         conn = self.read()
         total = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
         rows = conn.execute(
-            "SELECT seq, outcome, received_at, body FROM messages WHERE seq > ? ORDER BY seq LIMIT ?",
+            "SELECT request_id, idx, seq, outcome, note FROM messages WHERE seq > ? ORDER BY seq LIMIT ?",
             (after, limit),
         ).fetchall()
-        return rows, total
+        bodies = self._bodies(rows)
+        return [(seq, outcome, note, bodies[rid][idx]) for rid, idx, seq, outcome, note in rows], total
