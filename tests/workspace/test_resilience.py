@@ -309,3 +309,23 @@ def test_a_429_holds_back_the_whole_endpoint_class(make_client, fake_clock, wait
     fake_clock.now = 1005.0
     run(lambda: client.delete_model(MODEL))
     assert len([w for w in waits if w.kind == "throttle"]) == 1
+
+
+def test_retry_after_http_date(make_client, fake_clock) -> None:
+    when = datetime.fromtimestamp(fake_clock.now + fake_clock.wall_offset + 12, tz=UTC)
+    headers = {"Retry-After": format_datetime(when, usegmt=True)}
+    client, _ = make_client(scripted(httpx.Response(503, headers=headers), ok({"sources": []})))
+    run(client.list_sources)
+    assert 11 <= fake_clock.sleeps[0] <= 12.5
+
+
+def test_unparseable_hints_fall_back_to_backoff(make_client, fake_clock) -> None:
+    bad = httpx.Response(
+        429,
+        json={"errors": [{"type": "RequestError", "data": {"msBeforeNext": "soon"}}]},
+        headers={"X-RateLimit-Reset": "not a date"},
+    )
+    client, _ = make_client(scripted(bad, ok({"sources": []})), retry=RetryPolicy(base_delay=2.0))
+    fake_clock.rand = 0.25
+    run(client.list_sources)
+    assert fake_clock.sleeps == [0.5]  # 0.25 × 2 s: the jittered back-off of attempt 1
