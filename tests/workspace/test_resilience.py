@@ -329,3 +329,65 @@ def test_unparseable_hints_fall_back_to_backoff(make_client, fake_clock) -> None
     fake_clock.rand = 0.25
     run(client.list_sources)
     assert fake_clock.sleeps == [0.5]  # 0.25 × 2 s: the jittered back-off of attempt 1
+
+
+def test_manual_sync_lost_response_adopts_the_running_sync(make_client, fake_clock) -> None:
+    def handler(request: httpx.Request):
+        if request.method == "POST":
+            raise httpx.ReadTimeout("answer lost")
+        assert request.url.path == f"/reverse-etl-models/{MODEL}/subscriptionId/S1/syncs"
+        return ok(
+            {
+                "syncStatuses": [
+                    {"syncId": "42", "syncStatus": "IN_PROGRESS", "startedAt": "2026-01-01T00:16:40Z"},
+                    {"syncId": "41", "syncStatus": "SUCCESS", "startedAt": "2025-12-31T00:00:00Z"},
+                ]
+            }
+        )
+
+    client, api = make_client(handler)
+    sync = run(lambda: client.start_sync(source_id=SOURCE, model_id=MODEL, subscription_id="S1"))
+    assert sync.sync_id == "42"
+    assert [m for m, _ in api.calls()] == ["POST", "GET"]
+
+
+def test_manual_sync_lost_response_without_a_new_sync_is_resent(make_client) -> None:
+    posts = {"n": 0}
+
+    def handler(request: httpx.Request):
+        if request.method == "POST":
+            posts["n"] += 1
+            if posts["n"] == 1:
+                raise httpx.WriteTimeout("lost while sending")
+            return ok({"reverseETLManualSync": {"syncId": "43"}})
+        # Only an old, finished sync: the first attempt never arrived.
+        return ok(
+            {"syncStatuses": [{"syncId": "41", "syncStatus": "SUCCESS", "startedAt": "2025-12-31T00:00:00Z"}]}
+        )
+
+    client, api = make_client(handler)
+    assert (
+        run(lambda: client.start_sync(source_id=SOURCE, model_id=MODEL, subscription_id="S1")).sync_id == "43"
+    )
+    assert [m for m, _ in api.calls()] == ["POST", "GET", "POST"]
+
+
+def test_wait_for_sync_polls_until_finished(make_client, fake_clock) -> None:
+    states = iter(["IN_PROGRESS", "IN_PROGRESS", "PARTIAL_SUCCESS"])
+    client, api = make_client(
+        lambda r: ok({"reverseETLSyncStatus": {"syncId": "7", "syncStatus": next(states)}})
+    )
+    seen = []
+    final = run(lambda: client.wait_for_sync(MODEL, "7", poll_interval=5, on_status=seen.append))
+    assert final.sync_status == "PARTIAL_SUCCESS" and final.finished
+    assert [s.sync_status for s in seen] == ["IN_PROGRESS", "IN_PROGRESS", "PARTIAL_SUCCESS"]
+    assert fake_clock.sleeps == [5, 5] and len(api.requests) == 3
+
+
+def test_wait_for_sync_gives_back_the_last_status_at_its_timeout(make_client, fake_clock) -> None:
+    client, _ = make_client(
+        lambda r: ok({"reverseETLSyncStatus": {"syncId": "7", "syncStatus": "IN_PROGRESS"}})
+    )
+    final = run(lambda: client.wait_for_sync(MODEL, "7", poll_interval=5, timeout=12))
+    assert final.sync_status == "IN_PROGRESS" and not final.finished
+    assert sum(fake_clock.sleeps) <= 12
