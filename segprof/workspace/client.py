@@ -21,6 +21,7 @@ import anyio
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from segprof import __version__
 from segprof.workspace.api_error import WorkspaceError, parse_error_details
 from segprof.workspace.redaction import Redactor
 from segprof.workspace.resources import (
@@ -76,7 +77,7 @@ class AsyncWorkspaceClient:
         on_wait: WaitCallback | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         max_concurrency: int = 16,
-        user_agent: str = "segprof",
+        user_agent: str = f"segprof/{__version__}",
         redactor: Redactor | None = None,
     ) -> None:
         self.retry = retry or RetryPolicy()
@@ -113,6 +114,10 @@ class AsyncWorkspaceClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+    def eta(self, endpoint_class_name: str, count: int) -> float:
+        """Seconds until `count` more requests of a limited class (e.g. "subscription_writes") can go."""
+        return self.throttle.eta(endpoint_class_name, count)
 
     def add_secret(self, secret: str | None) -> None:
         """Register another value (write key, password) to scrub from every message."""

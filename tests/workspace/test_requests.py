@@ -28,6 +28,7 @@ def test_headers_on_every_request(make_client) -> None:
     (request,) = api.requests
     assert request.headers["authorization"] == f"Bearer {TOKEN}"
     assert request.headers["accept"] == "application/json"
+    assert request.headers["user-agent"].startswith("segprof/")
     assert "content-type" not in request.headers  # GET carries no body
     assert str(request.url).startswith("https://api.segmentapis.com/sources?")
 

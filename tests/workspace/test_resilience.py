@@ -391,3 +391,23 @@ def test_wait_for_sync_gives_back_the_last_status_at_its_timeout(make_client, fa
     final = run(lambda: client.wait_for_sync(MODEL, "7", poll_interval=5, timeout=12))
     assert final.sync_status == "IN_PROGRESS" and not final.finished
     assert sum(fake_clock.sleeps) <= 12
+
+
+def test_eta_of_throttled_writes(make_client, fake_clock) -> None:
+    client, _ = make_client(
+        lambda r: ok({"status": "SUCCESS"}), limits=RateLimits(subscription_writes=RateLimit(5, 60))
+    )
+    assert client.eta("subscription_writes", 5) == 0
+    assert client.eta("subscription_writes", 6) == pytest.approx(60)
+    assert client.eta("subscription_writes", 11) == pytest.approx(120)
+    assert client.eta("manual_syncs", 0) == 0
+
+    async def three() -> None:
+        for i in range(3):
+            fake_clock.now += 10
+            await client.delete_subscription(DEST, f"s{i}")
+
+    run(three)  # sent at +10, +20, +30; now +30
+    assert client.eta("subscription_writes", 2) == 0
+    assert client.eta("subscription_writes", 3) == pytest.approx(40)  # the +10 write leaves the window at +70
+    assert client.eta("subscription_writes", 4) == pytest.approx(50)
