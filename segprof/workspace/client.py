@@ -482,6 +482,7 @@ class AsyncWorkspaceClient:
         address: str | None = None,
     ) -> Source:
         """POST /sources (v1 has no `name`), then PATCH the name when one is given."""
+        self.redactor.add_from_settings(settings)
         body: dict[str, Any] = {"slug": slug, "enabled": enabled, "metadataId": metadata_id}
         if settings is not None:
             body["settings"] = settings
@@ -513,6 +514,7 @@ class AsyncWorkspaceClient:
         address: str | None = None,
     ) -> Source:
         """PATCH the given fields only; settings are merged by the API (send a key as None to remove it)."""
+        self.redactor.add_from_settings(settings)
         body = _present(name=name, enabled=enabled, slug=slug, settings=settings)
         path = f"/sources/{_seg(source_id)}"
         return await self._call(
@@ -627,6 +629,7 @@ class AsyncWorkspaceClient:
         metadata_id: str = SEGMENT_PROFILES_METADATA_ID,
         address: str | None = None,
     ) -> Destination:
+        self.redactor.add_from_settings(settings)
         body: dict[str, Any] = {
             "sourceId": source_id,
             "metadataId": metadata_id,
@@ -660,6 +663,7 @@ class AsyncWorkspaceClient:
         settings: dict[str, Any] | None = None,
         address: str | None = None,
     ) -> Destination:
+        self.redactor.add_from_settings(settings)
         body = _present(name=name, enabled=enabled, settings=settings)
         path = f"/destinations/{_seg(destination_id)}"
         return await self._call(
@@ -719,6 +723,7 @@ class AsyncWorkspaceClient:
         created subscription as `.resource` so the caller can record its id.
         """
         path = f"/destinations/{_seg(destination_id)}/subscriptions"
+        self.redactor.add_from_settings(settings)
         body: dict[str, Any] = {"name": name, "actionId": action_id, "trigger": trigger, "enabled": enabled}
         if model_id is not None:
             body["modelId"] = model_id
@@ -776,6 +781,7 @@ class AsyncWorkspaceClient:
         address: str | None = None,
     ) -> Subscription:
         """PATCH with the body wrapped in `input`; the model goes as `reverseETLModelId`."""
+        self.redactor.add_from_settings(settings)
         inner = _present(
             name=name,
             trigger=trigger,

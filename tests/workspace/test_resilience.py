@@ -411,3 +411,36 @@ def test_eta_of_throttled_writes(make_client, fake_clock) -> None:
     assert client.eta("subscription_writes", 2) == 0
     assert client.eta("subscription_writes", 3) == pytest.approx(40)  # the +10 write leaves the window at +70
     assert client.eta("subscription_writes", 4) == pytest.approx(50)
+
+
+def test_secret_settings_are_scrubbed_from_api_errors(make_client) -> None:
+    password, write_key = "hunter2-Very-Secret", "wk_profile_space_0123456789"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        # An API that echoes the input back in its error text.
+        return fail(
+            422,
+            {
+                "type": "input-validation",
+                "message": f"cannot use {request.content.decode()}",
+                "field": "settings",
+            },
+        )
+
+    client, _ = make_client(handler)
+    with pytest.raises(WorkspaceError) as info:
+        run(
+            lambda: client.create_source(
+                slug="pg",
+                metadata_id="WvlvcGEJsT",
+                settings={"hostname": "db.internal", "password": password},
+            )
+        )
+    assert password not in str(info.value) and "db.internal" in str(info.value)
+    with pytest.raises(WorkspaceError) as info:
+        run(
+            lambda: client.update_subscription(
+                DEST, "s", settings={"engage_space": write_key, "traits": {"x": {"@path": "$.properties.x"}}}
+            )
+        )
+    assert write_key not in str(info.value) and "[redacted]" in str(info.value)
