@@ -294,6 +294,7 @@ _ISO = re.compile(
     r"(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2}|UTC|GMT)?$",
     re.IGNORECASE,
 )
+_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{1,4})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
 _MAX_EPOCH_MS = 8.64e15
 _LEGACY_WORDS = {
     "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
@@ -346,6 +347,9 @@ def _js_date_parses(text: str) -> bool:
         return 1 <= month <= 12 and 1 <= day <= 31 and hour <= 24 and minute < 60 and second < 60
     if email.utils.parsedate_tz(text) is not None:
         return True
+    us = _US_DATE.match(text)
+    if us:
+        return 1 <= int(us.group(1)) <= 12 and 1 <= int(us.group(2)) <= 31
     tokens = _TOKEN.findall(text)
     seen_number = False
     for token in tokens:

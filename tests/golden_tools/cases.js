@@ -191,8 +191,57 @@ const subscriptionCases = [
   ['sub_status_empty_string', { email: col('email'), phone: col('phone'), email_subscription_status: col('es'), sms_subscription_status: col('ss') }, subRec({ es: '', ss: 'true' })]
 ]
 
+
+const DATE_STRINGS = [
+  '2024-05-01T10:00:00+02:00', '2024-05-01 10:00:00 +0200', '2024-05-01T10:00:00.123456Z', '12/31/2024', '31/12/2024',
+  '2024-13-45', 'tomorrow', '1', '12', '123', 'May 1, 2024', '1 May 2024', 'Wed, 01 May 2024 10:00:00 GMT', '2024-05-01Z',
+  'x1', '10:00', '2024-05-01T25:00:00Z', '2024-02-30T10:00:00Z', '2024-05-01T10:00Z', '20240501T100000Z',
+  '2024-05-01 10:00:00 UTC', '1714557600000', '1.5', '-1', 'NaN', 'Infinity', '1e21', '  2024-05-01', '2024/05/01 10:00',
+  '2024-05-01T10:00:00', '99999999999999999'
+]
+const timestampCases = DATE_STRINGS.map((ts, i) => [`identify_timestamp_string_${i}`, { user_id: col('id'), timestamp: col('ts') }, rec({ id: 'u_1', ts })])
+
+const moreIdentifyCases = [
+  ['identify_template_triple_and_nested', {
+    user_id: col('id'),
+    traits: { a: { '@template': '{{{properties.inner}}}' }, b: { '@template': '{{properties.x.y}}-{{properties.arr[1]}}-{{properties.arr.1}}' },
+      c: { '@template': 'no placeholders' }, d: { '@template': '{{__segment_id}}:{{event}}:{{$.properties.id}}' } }
+  }, rec({ id: 'u_1', inner: '{{properties.id}}', x: { y: 0 }, arr: ['p', 'q'] })],
+  ['identify_if_falsy_else', {
+    user_id: col('id'),
+    traits: { e0: { '@if': { exists: col('missing'), then: 'yes', else: 0 } }, e1: { '@if': { exists: col('missing'), then: 'yes', else: '' } },
+      e2: { '@if': { exists: col('id'), else: 'no' } }, b0: { '@if': { blank: col('zero'), then: 'filled', else: 'blank' } },
+      b1: { '@if': { blank: col('space'), then: 'filled', else: 'blank' } }, b2: { '@if': { blank: col('f'), then: 'filled', else: 'blank' } } }
+  }, rec({ id: 'u_1', zero: 0, space: ' ', f: false })],
+  ['identify_replace_special', {
+    user_id: col('id'),
+    traits: { amp: { '@replace': { pattern: 'a', replacement: '[$&]', value: col('s') } }, dollar: { '@replace': { pattern: 'b', replacement: '$$', value: col('s') } },
+      once: { '@replace': { pattern: 'a', replacement: 'X', global: false, value: col('s') } }, icase: { '@replace': { pattern: 'A', replacement: 'x', ignorecase: true, value: col('s') } },
+      two: { '@replace': { pattern: 'a', replacement: 'b', pattern2: 'b', replacement2: 'c', value: col('s') } }, missing: { '@replace': { pattern: 'a', value: col('nope') } },
+      obj: { '@replace': { pattern: 'a', value: col('o') } } }
+  }, rec({ id: 'u_1', s: 'abcABa', o: { a: 1 } })],
+  ['identify_merge_left_and_strings', {
+    user_id: col('id'),
+    traits: { l: { '@merge': { direction: 'left', objects: [{ a: 1, b: 1 }, col('o')] } }, s: { '@merge': { direction: 'right', objects: [col('s'), col('n'), col('o'), col('arr')] } } }
+  }, rec({ id: 'u_1', o: { b: 2, c: 3 }, s: 'ab', n: 5, arr: ['x'] })],
+  ['identify_numeric_keys_order', { user_id: col('id'), traits: { b: 1, 2: 'two', a: 3, 1: 'one', '01': 'zero-one' } }, rec({ id: 'u_1' })],
+  ['identify_array_of_one_object', { user_id: col('arr') }, rec({ arr: [{ a: 1 }] })],
+  ['identify_array_of_one_null', { user_id: col('arr'), anonymous_id: col('id') }, rec({ id: 'a', arr: [null] })],
+  ['identify_required_and_type_errors', { user_id: col('o'), timestamp: 'bad date' }, rec({ o: { a: 1 } }), true],
+  ['identify_unsupported_consent_array', { user_id: col('id'), consent: { categoryPreferences: [true, false] } }, rec({ id: 'u_1' })],
+  ['identify_consent_empty_prefs', { user_id: col('id'), consent: { categoryPreferences: {}, extra: 1 } }, rec({ id: 'u_1' })]
+]
+const moreTrackCases = [
+  ['track_required_and_type_errors', { user_id: col('o'), timestamp: col('o'), properties: 'x' }, rec({ o: [1, 2] })],
+  ['track_event_name_bool', { user_id: col('id'), event_name: col('b') }, rec({ id: 'u', b: false })],
+  ['track_properties_number', { user_id: col('id'), event_name: 'E', properties: col('n') }, rec({ id: 'u', n: 5 })]
+]
+const moreGroupCases = [
+  ['group_traits_bool', { user_id: col('id'), group_id: col('id'), traits: col('b') }, rec({ id: 'u', b: true })]
+]
+
 const CASES = []
-for (const [action, list] of [['sendIdentify', identifyCases], ['sendGroup', groupCases], ['sendTrack', trackCases], ['sendSubscription', subscriptionCases]]) {
+for (const [action, list] of [['sendIdentify', [...identifyCases, ...moreIdentifyCases, ...timestampCases]], ['sendGroup', [...groupCases, ...moreGroupCases]], ['sendTrack', [...trackCases, ...moreTrackCases]], ['sendSubscription', subscriptionCases]]) {
   for (const [name, mapping, event, omitEngageSpace] of list) {
     CASES.push({ name, action, mapping, event, omitEngageSpace: Boolean(omitEngageSpace) })
   }
