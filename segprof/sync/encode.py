@@ -97,8 +97,18 @@ def decimal_text(value: decimal.Decimal) -> str:
     """Exact, shortest plain text of a finite Decimal (`12.30` → `12.3`, `1E+2` → `100`)."""
     if value == 0:
         return "0"
-    text = format(value.normalize(), "f")
-    return text
+    return format(_strip_zeros(value), "f")
+
+
+def _strip_zeros(value: decimal.Decimal) -> decimal.Decimal:
+    # Exact: Decimal.normalize() would round to the context's 28 digits.
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    trimmed = list(digits)
+    while exponent < 0 and len(trimmed) > 1 and trimmed[-1] == 0:
+        trimmed.pop()
+        exponent += 1
+    return decimal.Decimal((sign, tuple(trimmed), exponent))
 
 
 # --- JSON text ---------------------------------------------------------------------------------
@@ -220,9 +230,10 @@ def iso_duration(value: dt.timedelta) -> str:
 def _decimal_value(value: decimal.Decimal) -> int | decimal.Decimal | None:
     if not value.is_finite():
         return None
-    if value == value.to_integral_value():
-        return int(value)
-    return value.normalize()
+    stripped = _strip_zeros(value)
+    if stripped.as_tuple().exponent >= 0:  # type: ignore[operator]
+        return int(stripped)
+    return stripped
 
 
 def encode_value(value: Any) -> Any:
@@ -255,6 +266,8 @@ def encode_value(value: Any) -> Any:
         return encode_value(value.value)
     if isinstance(value, ipaddress._BaseAddress | ipaddress._BaseNetwork):
         return str(value)
+    if all(hasattr(value, a) for a in ("months", "days", "nanoseconds")):  # Arrow MonthDayNano
+        return _interval_text(value)
     if hasattr(value, "item") and callable(value.item):  # numpy scalars
         return encode_value(value.item())
     return str(value)
@@ -303,27 +316,52 @@ def identifier_text(record_id: Any) -> str:
 # --- Arrow fast path ---------------------------------------------------------------------------
 
 
-def _arrow_column(arr: pa.Array | pa.ChunkedArray) -> list[Any]:
+def _opaque_value(type_name: str, raw: bytes) -> Any:
+    if type_name == "hugeint":
+        return int.from_bytes(raw, "little", signed=True)
+    if type_name == "uhugeint":
+        return int.from_bytes(raw, "little", signed=False)
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _interval_text(value: Any) -> str:
+    # Arrow MonthDayNano (months, days, nanoseconds) as an ISO-8601 duration.
+    months, days, nanos = value.months, value.days, value.nanoseconds
+    out = "P"
+    if months:
+        out += f"{months}M"
+    if days:
+        out += f"{days}D"
+    if nanos:
+        return out + iso_duration(dt.timedelta(microseconds=nanos // 1000))[1:]
+    return out if out != "P" else "PT0S"
+
+
+def _arrow_column(arr: pa.Array | pa.ChunkedArray, *, json_text: bool = False) -> list[Any]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
     typ = arr.type
-    ext_name = getattr(typ, "extension_name", None)
-    if isinstance(typ, pa.ExtensionType):
+    if isinstance(typ, pa.BaseExtensionType):
+        ext_name = typ.extension_name
         storage = arr.storage
-        if ext_name in {"arrow.json", "duckdb.json"}:
+        if ext_name == "arrow.json":
             return [None if v is None else json.loads(v) for v in storage.to_pylist()]
-        if ext_name in {"arrow.uuid", "duckdb.uuid"} or (
-            pa.types.is_fixed_size_binary(storage.type)
-            and storage.type.byte_width == 16
-            and "uuid" in ext_name
-        ):
+        if ext_name == "arrow.uuid":
             return [None if v is None else str(uuid.UUID(bytes=v)) for v in storage.to_pylist()]
-        return _arrow_column(storage)
+        if ext_name == "arrow.bool8":
+            return [None if v is None else v != 0 for v in storage.to_pylist()]
+        if ext_name == "arrow.opaque":
+            type_name = getattr(typ, "type_name", "")
+            return [None if v is None else _opaque_value(type_name, v) for v in storage.to_pylist()]
+        return _arrow_column(storage, json_text=json_text)
     if pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_string_view(typ):
-        return arr.to_pylist()
+        values = arr.to_pylist()
+        if json_text:
+            return [None if v is None else json.loads(v) for v in values]
+        return values
     if pa.types.is_boolean(typ) or pa.types.is_integer(typ):
         return arr.to_pylist()
     if pa.types.is_floating(typ):
@@ -332,16 +370,16 @@ def _arrow_column(arr: pa.Array | pa.ChunkedArray) -> list[Any]:
         return arr.to_pylist()
     if pa.types.is_timestamp(typ):
         utc = arr.cast(pa.timestamp(typ.unit, "UTC"))
-        text = pc.strftime(utc, format="%Y-%m-%dT%H:%M:%S")
+        text = pc.strftime(utc, format="%Y-%m-%dT%H:%M")
         return _with_fraction(text.to_pylist(), utc, typ.unit)
     if pa.types.is_date(typ):
         return arr.cast(pa.string()).to_pylist()
-    if pa.types.is_time(typ):
-        return [None if v is None else encode_value(v) for v in arr.to_pylist()]
     if pa.types.is_decimal(typ):
         return [None if v is None else _decimal_value(v) for v in arr.to_pylist()]
     if pa.types.is_dictionary(typ):
-        return _arrow_column(arr.dictionary_decode())
+        return _arrow_column(arr.dictionary_decode(), json_text=json_text)
+    if pa.types.is_interval(typ):
+        return [None if v is None else _interval_text(v) for v in arr.to_pylist()]
     if pa.types.is_map(typ):
         return [None if v is None else {_key_text(k): encode_value(x) for k, x in v} for v in arr.to_pylist()]
     if pa.types.is_null(typ):
@@ -352,29 +390,37 @@ def _arrow_column(arr: pa.Array | pa.ChunkedArray) -> list[Any]:
 def _with_fraction(texts: list[str | None], arr: pa.Array, unit: str) -> list[str | None]:
     import pyarrow as pa
 
-    if unit == "s":
-        return [None if t is None else t + ".000Z" for t in texts]
-    per_second = {"ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[unit]
-    width = {"ms": 3, "us": 6, "ns": 9}[unit]
+    # Arrow's %S writes the fraction in the column's unit; seconds and fraction come from the ticks.
+    per_second = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[unit]
+    width = {"s": 3, "ms": 3, "us": 6, "ns": 9}[unit]
     raw = arr.cast(pa.int64()).to_pylist()
     out: list[str | None] = []
     for text, ticks in zip(texts, raw, strict=True):
         if text is None or ticks is None:
             out.append(None)
             continue
+        seconds = (ticks // per_second) % 60
         frac = ticks % per_second
         digits = f"{frac:0{width}d}"
         if width > 3 and digits[3:].strip("0") == "":
             digits = digits[:3]
         elif width == 9 and digits[6:] == "000":
             digits = digits[:6]
-        out.append(f"{text}.{digits}Z")
+        out.append(f"{text}:{seconds:02d}.{digits}Z")
     return out
 
 
-def batch_columns(batch: pa.RecordBatch | pa.Table) -> dict[str, list[Any]]:
-    """Every column of an Arrow batch as a list of JSON-ready values (column-at-a-time)."""
-    return {name: _arrow_column(batch.column(i)) for i, name in enumerate(batch.schema.names)}
+def batch_columns(batch: pa.RecordBatch | pa.Table, json_columns: Iterable[str] = ()) -> dict[str, list[Any]]:
+    """Every column of an Arrow batch as a list of JSON-ready values (column-at-a-time).
+
+    JSON columns are recognised by Arrow's `arrow.json` type (DuckDB with
+    `arrow_lossless_conversion`); text columns named in `json_columns` are parsed as JSON too.
+    """
+    as_json = set(json_columns)
+    return {
+        name: _arrow_column(batch.column(i), json_text=name in as_json)
+        for i, name in enumerate(batch.schema.names)
+    }
 
 
 def events_from_batch(
@@ -384,6 +430,7 @@ def events_from_batch(
     kind: str | None = None,
     kind_column: str | None = None,
     exclude: Iterable[str] = (),
+    json_columns: Iterable[str] = (),
 ) -> list[dict[str, Any]]:
     """Arrow rows → the events mappings resolve against, one per row.
 
@@ -393,7 +440,7 @@ def events_from_batch(
     """
     if (kind is None) == (kind_column is None):
         raise ValueError("give exactly one of kind or kind_column")
-    columns = batch_columns(batch)
+    columns = batch_columns(batch, json_columns)
     skip = set(exclude)
     if kind_column is not None:
         skip.add(kind_column)
