@@ -52,6 +52,11 @@ def js_number_str(value: float | int | decimal.Decimal) -> str:
         return str(value)
     if isinstance(value, decimal.Decimal):
         return decimal_text(value)
+    text = repr(value)
+    if value == 0:
+        return "0"
+    if "e" not in text and "n" not in text:  # plain digits: JavaScript only drops a trailing ".0"
+        return text[:-2] if text.endswith(".0") else text
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
@@ -114,9 +119,17 @@ def _strip_zeros(value: decimal.Decimal) -> decimal.Decimal:
 # --- JSON text ---------------------------------------------------------------------------------
 
 
+_DIGITS = frozenset("0123456789")
+
+
 def js_key_order(obj: Mapping[str, Any]) -> list[str]:
     # JavaScript objects list array-index keys first, ascending, then the rest in insertion order.
     keys = list(obj)
+    for k in keys:
+        if k and k[0] in _DIGITS:
+            break
+    else:
+        return keys
     index_keys = [k for k in keys if _is_array_index(k)]
     if not index_keys:
         return keys
@@ -124,53 +137,72 @@ def js_key_order(obj: Mapping[str, Any]) -> list[str]:
     return index_keys + [k for k in keys if not _is_array_index(k)]
 
 
+def js_ordered(value: Any) -> Any:
+    """A copy of a JSON value with every object's keys in JavaScript's order."""
+    if type(value) is dict or isinstance(value, Mapping):
+        return {k: js_ordered(value[k]) for k in js_key_order(value)}
+    if type(value) is list or isinstance(value, tuple):
+        return [js_ordered(v) for v in value]
+    return value
+
+
 def _is_array_index(key: str) -> bool:
     return key.isdigit() and key.isascii() and (key == "0" or key[0] != "0") and int(key) < 4294967295
 
 
+_encode_str = getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
+
+
 def _write(value: Any, out: list[str], undefined: object) -> None:
-    if value is None:
+    t = type(value)
+    if t is str:
+        out.append(_encode_str(value))
+    elif value is None:
         out.append("null")
     elif value is True:
         out.append("true")
     elif value is False:
         out.append("false")
-    elif isinstance(value, str):
-        out.append(json.dumps(value, ensure_ascii=False))
-    elif isinstance(value, int):
+    elif t is int:
         out.append(str(value))
-    elif isinstance(value, float):
-        out.append(js_number_str(value) if math.isfinite(value) else "null")
-    elif isinstance(value, decimal.Decimal):
-        out.append(decimal_text(value) if value.is_finite() else "null")
-    elif isinstance(value, Mapping):
+    elif t is dict or isinstance(value, Mapping):
         out.append("{")
         first = True
-        for key in js_key_order(value):
-            item = value[key]
+        for key, item in value.items():
             if item is undefined:
                 continue
-            if not first:
+            if first:
+                first = False
+            else:
                 out.append(",")
-            first = False
-            out.append(json.dumps(str(key), ensure_ascii=False))
+            out.append(_encode_str(key if type(key) is str else str(key)))
             out.append(":")
             _write(item, out, undefined)
         out.append("}")
-    elif isinstance(value, list | tuple):
+    elif t is list or t is tuple:
         out.append("[")
         for i, item in enumerate(value):
             if i:
                 out.append(",")
             _write(None if item is undefined else item, out, undefined)
         out.append("]")
+    elif t is float:
+        out.append(js_number_str(value) if math.isfinite(value) else "null")
+    elif isinstance(value, str):
+        out.append(_encode_str(str(value)))
+    elif isinstance(value, int):
+        out.append(str(int(value)))
+    elif isinstance(value, decimal.Decimal):
+        out.append(decimal_text(value) if value.is_finite() else "null")
     else:
         _write(encode_value(value), out, undefined)
 
 
 def dumps_text(value: Any, *, undefined: object = None) -> str:
-    """Compact JSON text, as JavaScript's `JSON.stringify` writes it (key order, number text).
+    """Compact JSON text, as JavaScript's `JSON.stringify` writes it (number text, escapes).
 
+    Objects are written in their dict order (`build_message` already returns JavaScript's key
+    order; use `js_ordered` first for other values whose keys may look like array indexes).
     Non-JSON Python values (Decimal, datetime, bytes, …) are encoded by `encode_value` first.
     Entries equal to `undefined` (a sentinel) are left out of objects and become null in arrays.
     """

@@ -13,13 +13,14 @@ Must never: read a warehouse, send anything, or mutate the mapping or the event 
 from __future__ import annotations
 
 import decimal
+import functools
 import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from segprof.errors import SegprofError
-from segprof.sync.encode import dumps_text, js_number_str
+from segprof.sync.encode import dumps_text, js_number_str, js_ordered
 
 
 class _Undefined:
@@ -77,6 +78,8 @@ def js_truthy(value: Any) -> bool:
     """JavaScript truthiness (objects and arrays are truthy even when empty)."""
     if value is UNDEFINED or value is None or value is False:
         return False
+    if type(value) is dict:
+        return True
     if isinstance(value, str):
         return value != ""
     if isinstance(value, bool):
@@ -138,11 +141,12 @@ def js_trim(text: str) -> str:
 
 
 def _is_object(value: Any) -> bool:
-    return isinstance(value, Mapping)
+    # `type(...) is dict` first: the ABC check is slow and nearly every value is a plain dict.
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _is_array(value: Any) -> bool:
-    return isinstance(value, list | tuple)
+    return type(value) is list or isinstance(value, tuple)
 
 
 # --- path lookup (mapping-kit `get`) -----------------------------------------------------------
@@ -152,7 +156,7 @@ _QUOTES = re.compile(r"""['"]""")
 
 
 def _index(container: Any, key: str) -> Any:
-    if isinstance(container, Mapping):
+    if type(container) is dict or isinstance(container, Mapping):
         return container.get(key, UNDEFINED)
     if isinstance(container, list | tuple):
         if key == "length":
@@ -183,13 +187,20 @@ def get_path(obj: Any, path: str | None) -> Any:
         return obj
     if path is None or path is UNDEFINED:
         return UNDEFINED
-    parts = [_QUOTES.sub("", p) for p in _PATH_SPLIT.split(path) if p]
     current = obj
-    for key in parts:
+    for key in _split_path(path):
+        if type(current) is dict:
+            current = current.get(key, UNDEFINED)
+            continue
         if not js_truthy(current):
             return current
         current = _index(current, key)
     return current
+
+
+@functools.lru_cache(maxsize=4096)
+def _split_path(path: str) -> tuple[str, ...]:
+    return tuple(_QUOTES.sub("", p) for p in _PATH_SPLIT.split(path) if p)
 
 
 # --- templates ---------------------------------------------------------------------------------
@@ -442,7 +453,7 @@ def _d_json(opts: Any, payload: Any) -> Any:
     if mode == "encode":
         if value is UNDEFINED:
             return UNDEFINED
-        return dumps_text(value, undefined=UNDEFINED)
+        return dumps_text(js_ordered(value), undefined=UNDEFINED)
     if mode == "decode":
         if isinstance(value, str):
             try:
@@ -535,6 +546,10 @@ def resolve(mapping: Any, event: Any) -> Any:
     Returns `UNDEFINED` where Segment's value would be undefined; objects may hold `UNDEFINED`
     values (use `transform`, or `remove_undefined`, to drop them as Segment does).
     """
+    if type(mapping) is dict and len(mapping) == 1:
+        path = mapping.get("@path")
+        if type(path) is str:  # the common case: a column or the record id
+            return get_path(event, path.replace("$.", "", 1))
     if not _is_object(mapping) and not _is_array(mapping):
         return mapping
     if _is_directive(mapping):

@@ -21,6 +21,7 @@ from segprof.sync.encode import (
     events_from_batch,
     iso_duration,
     js_number_str,
+    js_ordered,
     record_event,
 )
 from segprof.sync.resolve import UNDEFINED
@@ -50,7 +51,9 @@ def test_js_number_text(value: float, text: str) -> None:
 
 def test_dumps_writes_what_javascript_writes() -> None:
     message = {"b": 1.0, "2": "two", "a": [1.5, None, UNDEFINED], "1": {"x": UNDEFINED, "y": "é🎉"}}
-    assert dumps_text(message, undefined=UNDEFINED) == '{"1":{"y":"é🎉"},"2":"two","b":1,"a":[1.5,null,null]}'
+    assert dumps_text(js_ordered(message), undefined=UNDEFINED) == (
+        '{"1":{"y":"é🎉"},"2":"two","b":1,"a":[1.5,null,null]}'
+    )
     assert (
         dumps({"d": decimal.Decimal("123456789012345678.123456789")}) == b'{"d":123456789012345678.123456789}'
     )
