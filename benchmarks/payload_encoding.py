@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import duckdb
 
 from segprof.sync.encode import dumps, encode_row, events_from_batch
-from segprof.sync.payloads import build_message
+from segprof.sync.payloads import MessageBuilder, build_message
 
 SQL = """
 SELECT 'u_' || i AS user_id, 'user' || i || '@example.com' AS email, 'Name ' || i AS name,
@@ -63,6 +63,8 @@ def main() -> None:
         },
     }
     t_build = best_of(lambda: [dumps(build_message("send_identify", settings, e, "mid")) for e in events], 1)
+    builder = MessageBuilder("send_identify", settings)
+    t_builder = best_of(lambda: [dumps(builder.build(e, "mid")) for e in events], 1)
 
     def rate(t: float) -> str:
         return f"{rows / t:>12,.0f} rows/s"
@@ -72,6 +74,7 @@ def main() -> None:
     print(f"events_from_batch (fast path)    {rate(t_fast)}   {t_bound / t_fast:.2f}x of bound")
     print(f"encode_row over fetchall         {rate(t_slow)}   fast path is {t_slow / t_fast:.2f}x faster")
     print(f"build_message + dumps (identify) {rate(t_build)}")
+    print(f"MessageBuilder.build + dumps     {rate(t_builder)}   {t_build / t_builder:.2f}x build_message")
 
 
 if __name__ == "__main__":

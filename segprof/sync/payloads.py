@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from segprof.errors import SegprofError
 from segprof.sync.encode import dumps, js_key_order, js_number_str
-from segprof.sync.resolve import UNDEFINED, js_string, js_trim, js_truthy, transform
+from segprof.sync.resolve import UNDEFINED, compile_transform, js_string, js_trim, js_truthy
 
 MAX_MESSAGE_BYTES = 32 * 1024  # Tracking API limit per event (and analytics-python's MAX_MSG_SIZE)
 
@@ -563,6 +563,55 @@ def _drop_undefined(value: Any) -> Any:
     return value
 
 
+class MessageBuilder:
+    """One mapping's settings compiled once; `build(event)` gives that record's message.
+
+    The same result as `build_message(action, settings, event, …)`, without re-reading the
+    settings for every record (what the sync engine should use per mapping).
+    """
+
+    def __init__(self, action: str, settings: Mapping[str, Any], *, require_engage_space: bool = False):
+        self.action = action_id(action)
+        fields = ACTION_FIELDS[self.action]
+        if "engage_space" not in settings and not require_engage_space:
+            # The Profile Space write key is the delivery credential, not part of the record;
+            # callers may leave it out of the settings (it never enters the message).
+            fields = (
+                *(f for f in fields if f.key != "engage_space"),
+                Field("engage_space", "Profile Space", "string"),
+            )
+        self.fields = fields
+        self._transform = compile_transform(settings)
+        if self.action == "sendTrack":
+            self._perform = _perform_track
+        elif self.action == "sendSubscription":
+            self._perform = _perform_subscription
+        elif self.action == "sendGroup":
+            self._perform = _perform_group
+        else:
+            self._perform = _perform_identify
+
+    def payload(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """The validated action payload (field key → value) Segment's `perform` would receive."""
+        payload = remove_empty_values(self._transform(event), self.fields)
+        return validate_schema(payload, self.fields)
+
+    def build(self, event: Mapping[str, Any], default_message_id: str | None = None) -> dict[str, Any]:
+        """The message for one record; `default_message_id` fills `messageId` when none is mapped."""
+        message = self._perform(self.payload(event))
+        if message.get("messageId", UNDEFINED) is UNDEFINED and default_message_id is not None:
+            message["messageId"] = default_message_id
+        return _drop_undefined(message)
+
+
+def _perform_identify(payload: Mapping[str, Any]) -> dict[str, Any]:
+    return _perform_identify_or_group(payload, "identify")
+
+
+def _perform_group(payload: Mapping[str, Any]) -> dict[str, Any]:
+    return _perform_identify_or_group(payload, "group")
+
+
 def build_payload(
     action: str,
     settings: Mapping[str, Any],
@@ -571,18 +620,7 @@ def build_payload(
     require_engage_space: bool = False,
 ) -> dict[str, Any]:
     """The validated action payload (field key → value) Segment's `perform` would receive."""
-    key = action_id(action)
-    fields = ACTION_FIELDS[key]
-    if "engage_space" not in settings and not require_engage_space:
-        # The Profile Space write key is the delivery credential, not part of the record; callers
-        # may leave it out of the settings (it never enters the message), so only check it on request.
-        fields = (
-            *(f for f in fields if f.key != "engage_space"),
-            Field("engage_space", "Profile Space", "string"),
-        )
-    payload = transform(settings, event)
-    payload = remove_empty_values(payload, fields)
-    return validate_schema(payload, fields)
+    return MessageBuilder(action, settings, require_engage_space=require_engage_space).payload(event)
 
 
 def build_message(
@@ -601,18 +639,10 @@ def build_message(
     record Segment would reject and `MappingError` for settings it cannot resolve.
     Segment requires `engage_space` in the settings; pass `require_engage_space=True` to check
     that too (by default settings without it are accepted: it is the write key used to send).
+    For many records of one mapping, build a `MessageBuilder` once instead.
     """
-    key = action_id(action)
-    payload = build_payload(key, settings, event, require_engage_space=require_engage_space)
-    if key == "sendTrack":
-        message = _perform_track(payload)
-    elif key == "sendSubscription":
-        message = _perform_subscription(payload)
-    else:
-        message = _perform_identify_or_group(payload, "group" if key == "sendGroup" else "identify")
-    if message.get("messageId", UNDEFINED) is UNDEFINED and default_message_id is not None:
-        message["messageId"] = default_message_id
-    return _drop_undefined(message)
+    builder = MessageBuilder(action, settings, require_engage_space=require_engage_space)
+    return builder.build(event, default_message_id)
 
 
 def message_size(message: Mapping[str, Any]) -> int:
@@ -636,6 +666,7 @@ __all__ = [
     "ACTION_FIELDS",
     "MAX_MESSAGE_BYTES",
     "Field",
+    "MessageBuilder",
     "PayloadError",
     "action_id",
     "build_message",

@@ -16,7 +16,7 @@ import decimal
 import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from segprof.errors import SegprofError
@@ -187,15 +187,7 @@ def get_path(obj: Any, path: str | None) -> Any:
         return obj
     if path is None or path is UNDEFINED:
         return UNDEFINED
-    current = obj
-    for key in _split_path(path):
-        if type(current) is dict:
-            current = current.get(key, UNDEFINED)
-            continue
-        if not js_truthy(current):
-            return current
-        current = _index(current, key)
-    return current
+    return _walk(obj, _split_path(path))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -557,6 +549,59 @@ def resolve(mapping: Any, event: Any) -> Any:
     if _is_array(mapping):
         return [resolve(v, event) for v in mapping]
     return {key: resolve(value, event) for key, value in mapping.items()}
+
+
+Compiled = Callable[[Any], Any]
+
+
+def compile_mapping(mapping: Any) -> Compiled:
+    """`mapping` turned into a function of the event, equal to `lambda e: resolve(mapping, e)`.
+
+    For the sync engine: settings are walked once per mapping instead of once per record.
+    """
+    if type(mapping) is dict or isinstance(mapping, Mapping):
+        if _is_directive(mapping):
+            path = mapping.get("@path") if len(mapping) == 1 else None
+            if type(path) is str:
+                parts = _split_path(path.replace("$.", "", 1))
+                if not parts or path.replace("$.", "", 1) in {"", "."}:
+                    return lambda event: get_path(event, path.replace("$.", "", 1))
+                return functools.partial(_walk, parts=parts)
+            frozen = mapping
+            return lambda event: resolve(frozen, event)
+        items = [(key, compile_mapping(value)) for key, value in mapping.items()]
+        return lambda event: {key: fn(event) for key, fn in items}
+    if type(mapping) is list or isinstance(mapping, tuple):
+        fns = [compile_mapping(value) for value in mapping]
+        return lambda event: [fn(event) for fn in fns]
+    return lambda _event: mapping
+
+
+def _walk(event: Any, parts: tuple[str, ...]) -> Any:
+    current = event
+    for key in parts:
+        if type(current) is dict:
+            current = current.get(key, UNDEFINED)
+            continue
+        if not js_truthy(current):
+            return current
+        current = _index(current, key)
+    return current
+
+
+def compile_transform(mapping: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """`transform` with the settings compiled once (see `compile_mapping`)."""
+    if not _is_object(mapping):
+        raise MappingError(f"mapping must be an object, got {js_type_name(mapping)}")
+    fn = compile_mapping(_mapping_to_process(mapping))
+
+    def run(event: Mapping[str, Any]) -> dict[str, Any]:
+        if not _is_object(event):
+            raise MappingError(f"data must be an object, got {js_type_name(event)}")
+        cleaned = remove_undefined(fn(event))
+        return cleaned if isinstance(cleaned, dict) else {}
+
+    return run
 
 
 def remove_undefined(value: Any) -> Any:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from segprof.sync.payloads import PayloadError, build_message
+from segprof.sync.resolve import MappingError, compile_transform, transform
 
 GOLDEN = Path(__file__).resolve().parent.parent / "fixtures" / "golden"
 
@@ -51,3 +52,16 @@ def test_matches_segment(case: dict[str, Any]) -> None:
     assert message == expected
     # Key order too, at every level, as Segment's JSON has it.
     assert json.dumps(message) == json.dumps(expected)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_compiled_and_plain_resolution_agree(case: dict[str, Any]) -> None:
+    try:
+        plain: Any = transform(case["mapping"], case["event"])
+    except MappingError as exc:
+        plain = ("error", str(exc))
+    try:
+        compiled: Any = compile_transform(case["mapping"])(case["event"])
+    except MappingError as exc:
+        compiled = ("error", str(exc))
+    assert json.dumps(compiled, default=repr) == json.dumps(plain, default=repr)
