@@ -264,7 +264,9 @@ def validate_schema(payload: dict[str, Any], fields: tuple[Field, ...]) -> dict[
             coerced: Any = _UNCOERCED
             if isinstance(value, list | tuple) and len(value) == 1 and field.type != "object":
                 value = value[0]
-                if _matches(value, types):
+                # AJV's generated check for a lone element only works for single-type fields; for
+                # union types (datetime, allowNull) the element goes on to plain coercion.
+                if len(types) == 1 and _matches(value, types):
                     coerced = value
             if coerced is _UNCOERCED and field.type != "object":
                 coerced = _coerce(value, types)
@@ -528,9 +530,9 @@ def _perform_subscription(p: Mapping[str, Any]) -> dict[str, Any]:
             groups = p.get("subscription_groups", UNDEFINED)
             if carries_groups and isinstance(groups, Mapping) and len(groups) > 0:
                 entry["groups"] = [
-                    {"name": str(name), "status": _or_undefined(subscription_status(js_string(value)))}
-                    for name, value in groups.items()
-                    if value is not UNDEFINED
+                    {"name": str(name), "status": _or_undefined(subscription_status(js_string(groups[name])))}
+                    for name in js_key_order(groups)
+                    if groups[name] is not UNDEFINED
                 ]
             subscriptions.append(entry)
     return {

@@ -229,6 +229,9 @@ const moreIdentifyCases = [
   ['identify_array_of_one_null', { user_id: col('arr'), anonymous_id: col('id') }, rec({ id: 'a', arr: [null] })],
   ['identify_required_and_type_errors', { user_id: col('o'), timestamp: 'bad date' }, rec({ o: { a: 1 } }), true],
   ['identify_unsupported_consent_array', { user_id: col('id'), consent: { categoryPreferences: [true, false] } }, rec({ id: 'u_1' })],
+  ['identify_timestamp_array_string', { user_id: col('id'), timestamp: col('ts') }, rec({ id: 'u_1', ts: ['2024-05-01'] })],
+  ['identify_timestamp_array_number', { user_id: col('id'), timestamp: col('ts') }, rec({ id: 'u_1', ts: [5] })],
+  ['identify_timestamp_array_null', { user_id: col('id'), timestamp: col('ts') }, rec({ id: 'u_1', ts: [null] })],
   ['identify_consent_empty_prefs', { user_id: col('id'), consent: { categoryPreferences: {}, extra: 1 } }, rec({ id: 'u_1' })]
 ]
 const moreTrackCases = [
@@ -240,8 +243,27 @@ const moreGroupCases = [
   ['group_traits_bool', { user_id: col('id'), group_id: col('id'), traits: col('b') }, rec({ id: 'u', b: true })]
 ]
 
+const moreSubscriptionCases = [
+  ['sub_status_array_one', { email: col('email'), email_subscription_status: col('es') }, subRec({ es: ['Subscribed'] })],
+  ['sub_status_array_null', { email: col('email'), email_subscription_status: col('es'), phone: col('phone'), sms_subscription_status: col('ss') }, subRec({ es: [null], ss: [true] })],
+  ['sub_status_array_two', { email: col('email'), email_subscription_status: col('es') }, subRec({ es: ['true', 'false'] })],
+  ['sub_phone_bool', { phone: col('p'), sms_subscription_status: col('ss') }, subRec({ p: true, ss: 'true' })],
+  ['sub_groups_array', { email: col('email'), email_subscription_status: col('es'), subscription_groups: col('g') }, subRec({ es: 'true', g: ['a'] })],
+  ['sub_groups_numeric_keys', { email: col('email'), email_subscription_status: col('es'), subscription_groups: { b: col('t'), 10: col('t'), 2: col('f'), a: col('missing') } },
+    subRec({ es: 'true', t: 'true', f: 'false' })],
+  ['sub_groups_string_column', { email: col('email'), email_subscription_status: col('es'), subscription_groups: col('email') }, subRec({ es: 'true' })],
+  ['sub_consent_and_traits', { user_id: col('id'), email: col('email'), email_subscription_status: col('es'), traits: col('t'), consent: col('c') },
+    subRec({ es: 'unsubscribed', t: { 3: 'c', x: 1, 1: 'a' }, c: { categoryPreferences: null } })],
+  ['sub_deleted_with_id_only', { user_id: { '@path': '$.__segment_id' }, email: col('email'), email_subscription_status: { '@literal': 'unsubscribed' } },
+    rec({ email: 'gone@example.com' }, 'deleted', 'u_9')]
+]
+const evenMoreTrackCases = [
+  ['track_properties_numeric_keys', { user_id: col('id'), event_name: 'E', properties: col('p') }, rec({ id: 'u', p: { z: 1, 10: 'ten', 2: 'two', '-1': 'neg', '1.5': 'x' } })],
+  ['track_group_id_only_dropped', { anonymous_id: col('id'), event_name: 'E', group_id: col('g') }, rec({ id: 'a', g: 'grp' })]
+]
+
 const CASES = []
-for (const [action, list] of [['sendIdentify', [...identifyCases, ...moreIdentifyCases, ...timestampCases]], ['sendGroup', [...groupCases, ...moreGroupCases]], ['sendTrack', [...trackCases, ...moreTrackCases]], ['sendSubscription', subscriptionCases]]) {
+for (const [action, list] of [['sendIdentify', [...identifyCases, ...moreIdentifyCases, ...timestampCases]], ['sendGroup', [...groupCases, ...moreGroupCases]], ['sendTrack', [...trackCases, ...moreTrackCases, ...evenMoreTrackCases]], ['sendSubscription', [...subscriptionCases, ...moreSubscriptionCases]]]) {
   for (const [name, mapping, event, omitEngageSpace] of list) {
     CASES.push({ name, action, mapping, event, omitEngageSpace: Boolean(omitEngageSpace) })
   }
