@@ -13,8 +13,9 @@ Decisions (users see these in their payloads):
   values are converted to UTC, naive ones are *taken to be UTC already*. Milliseconds are always
   written (as JavaScript's `toISOString` does); finer precision is kept when present.
 - Dates are `YYYY-MM-DD`; times `HH:MM:SS[.ffffff]`; intervals ISO-8601 durations (`P1DT2H`).
-- Decimals stay exact: integral ones become ints, others `decimal.Decimal`, written by `dumps`
-  as their exact shortest text (no float drift, trailing zeros dropped).
+- Decimals stay exact: integral ones become ints; others become floats when the float's text is
+  the decimal's text (`12.30` → `12.3`), else an `ExactNumber` (a float that remembers its exact
+  digits): `dumps` writes those digits, and a plain `json.dumps` still works (nearest double).
 - Integers beyond 2^53 stay exact JSON numbers. Segment's code is JavaScript and would round them
   to the nearest double; writing the exact digits loses nothing (any IEEE reader rounds them to
   that same double) and keeps numeric traits numeric, whereas a string would change their type.
@@ -44,6 +45,25 @@ _UTC = dt.UTC
 # --- numbers as JavaScript writes them -------------------------------------------------------
 
 
+class ExactNumber(float):
+    """A decimal a double cannot hold exactly: acts as the nearest float, keeps its exact text."""
+
+    __slots__ = ("text",)
+
+    def __new__(cls, text: str) -> ExactNumber:
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+    def __repr__(self) -> str:
+        return self.text
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> tuple[type, tuple[str]]:
+        return (ExactNumber, (self.text,))
+
+
 def js_number_str(value: float | int | decimal.Decimal) -> str:
     """`String(n)` for a JavaScript number (ints and Decimals are written exactly, see module doc)."""
     if isinstance(value, bool):
@@ -52,6 +72,8 @@ def js_number_str(value: float | int | decimal.Decimal) -> str:
         return str(value)
     if isinstance(value, decimal.Decimal):
         return decimal_text(value)
+    if type(value) is ExactNumber:
+        return value.text
     text = repr(value)
     if value == 0:
         return "0"
@@ -188,6 +210,8 @@ def _write(value: Any, out: list[str], undefined: object) -> None:
         out.append("]")
     elif t is float:
         out.append(js_number_str(value) if math.isfinite(value) else "null")
+    elif t is ExactNumber:
+        out.append(value.text)
     elif isinstance(value, str):
         out.append(_encode_str(str(value)))
     elif isinstance(value, int):
@@ -259,13 +283,17 @@ def iso_duration(value: dt.timedelta) -> str:
     return out
 
 
-def _decimal_value(value: decimal.Decimal) -> int | decimal.Decimal | None:
+def _decimal_value(value: decimal.Decimal) -> int | float | None:
     if not value.is_finite():
         return None
     stripped = _strip_zeros(value)
     if stripped.as_tuple().exponent >= 0:  # type: ignore[operator]
         return int(stripped)
-    return stripped
+    text = format(stripped, "f")
+    number = float(text)
+    if js_number_str(number) == text:
+        return number
+    return ExactNumber(text)
 
 
 def encode_value(value: Any) -> Any:
@@ -487,6 +515,7 @@ def events_from_batch(
 
 
 __all__: Sequence[str] = (
+    "ExactNumber",
     "batch_columns",
     "decimal_text",
     "dumps",

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 from segprof.sync.encode import (
+    ExactNumber,
     batch_columns,
     dumps,
     dumps_text,
@@ -67,7 +68,13 @@ def test_scalar_encoding_decisions() -> None:
     assert encode_value(aware) == "2024-05-01T10:00:00.000Z"
     assert encode_value(dt.datetime(2024, 5, 1, 10, 0, 0, 123456)) == "2024-05-01T10:00:00.123456Z"
     assert encode_value(dt.date(2024, 5, 1)) == "2024-05-01"
-    assert encode_value(decimal.Decimal("12.30")) == decimal.Decimal("12.3")
+    assert (
+        encode_value(decimal.Decimal("12.30")) == 12.3 and type(encode_value(decimal.Decimal("1.5"))) is float
+    )
+    exact = encode_value(decimal.Decimal("0.10000000000000000000001"))
+    assert isinstance(exact, ExactNumber) and exact.text == "0.10000000000000000000001"
+    assert json.dumps(exact) == "0.1"  # plain json still works (nearest double); dumps keeps the digits
+    assert dumps([exact]) == b"[0.10000000000000000000001]"
     assert encode_value(decimal.Decimal("1E+2")) == 100
     assert isinstance(encode_value(decimal.Decimal("5.00")), int)
     assert encode_value(decimal.Decimal("NaN")) is None
@@ -89,7 +96,7 @@ def test_record_event_shape() -> None:
     assert event == {
         "event": "updated",
         "__segment_id": "42",
-        "properties": {"id": 42, "price": decimal.Decimal("9.9")},
+        "properties": {"id": 42, "price": 9.9},
     }
 
 
@@ -110,8 +117,8 @@ EXPECTED_ROW_1 = {
     "id": 1,
     "big": 9007199254740993,
     "huge": 170141183460469231731687303715884105727,
-    "d": decimal.Decimal("12.3"),
-    "dd": decimal.Decimal("123456789012345678.123456789"),
+    "d": 12.3,
+    "dd": ExactNumber("123456789012345678.123456789"),
     "s": "Zoë",
     "ts": "2024-05-01T10:00:00.123Z",
     "tstz": "2024-05-01T10:00:00.000Z",
@@ -227,8 +234,8 @@ def test_postgres_values(postgres_dsn: str) -> None:
     assert event["properties"] == {
         "id": 42,
         "big": 9223372036854775807,
-        "price": decimal.Decimal("12.5"),
-        "huge": decimal.Decimal("123456789012345678901234567890.000001"),
+        "price": 12.5,
+        "huge": ExactNumber("123456789012345678901234567890.000001"),
         "ts": "2024-05-01T10:00:00.000Z",
         "naive": "2024-05-01T10:00:00.000Z",
         "d": "2024-05-01",
