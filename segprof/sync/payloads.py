@@ -293,10 +293,9 @@ _DAYJS_PARSE = re.compile(
 )
 _ISO = re.compile(
     r"^([+-]\d{6}|\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?"
-    r"(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2}|UTC|GMT)?$",
+    r"(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2}|UTC|GMT|[ECMP][SD]T)?$",
     re.IGNORECASE,
 )
-_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{1,4})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
 _MAX_EPOCH_MS = 8.64e15
 _LEGACY_WORDS = {
     "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
@@ -341,6 +340,8 @@ def _js_date_parses(text: str) -> bool:
     text = js_trim(text)
     iso = _ISO.match(text)
     if iso:
+        if iso.group(7) and _T_SEPARATOR.search(text) and text[iso.start(7) - 1].isspace():
+            return False  # `2024-05-01T10:00:00 +00:00`: neither the ISO nor the legacy parser takes it
         month = int(iso.group(2) or 1)
         day = int(iso.group(3) or 1)
         hour = int(iso.group(4) or 0)
@@ -349,22 +350,51 @@ def _js_date_parses(text: str) -> bool:
         return 1 <= month <= 12 and 1 <= day <= 31 and hour <= 24 and minute < 60 and second < 60
     if email.utils.parsedate_tz(text) is not None:
         return True
-    us = _US_DATE.match(text)
-    if us:
-        return 1 <= int(us.group(1)) <= 12 and 1 <= int(us.group(2)) <= 31
-    tokens = _TOKEN.findall(text)
+    if _SIGNED_DIGITS.match(text):
+        return True  # the legacy parser reads a short bare number as a month or a year
+    numeric = _NUMERIC_DATE.match(text)
+    if numeric:
+        first, second = int(numeric.group(1)), int(numeric.group(2))
+        if len(numeric.group(1)) == 4:
+            return 1 <= second <= 12
+        return 1 <= first <= 12 and 1 <= second <= 31
+    return _legacy_words_parse(text)
+
+
+def _legacy_words_parse(text: str) -> bool:
+    # JavaScript's legacy Date parser: unknown words before the first number are skipped; after
+    # it, only month/day names, AM/PM and zone names may appear; a word glued to digits fails.
     seen_number = False
-    for token in tokens:
-        if token.isdigit():
+    numbers = 0
+    month_word = False
+    for chunk in _CHUNK.findall(text):
+        if chunk.isdigit():
             seen_number = True
-        elif token.isalpha():
-            word = token.lower()
-            known = word in _LEGACY_WORDS or (len(word) >= 3 and any(m.startswith(word[:3]) for m in _MONTHS))
-            if not known and seen_number:
+            numbers += 1
+        elif chunk.isalpha():
+            word = chunk.lower()
+            is_month = len(word) >= 3 and any(m.startswith(word) for m in _MONTHS)
+            month_word = month_word or is_month
+            if (
+                not (is_month or word in _LEGACY_WORDS or any(d.startswith(word) for d in _DAYS))
+                and seen_number
+            ):
                 return False
-    return seen_number and any(t.isalpha() and t.lower()[:3] in _MONTH_PREFIXES for t in tokens)
+        else:
+            return False
+    if ":" in text and numbers <= 2 and not month_word:
+        return False  # a time without a date
+    if not month_word and ("." in text or (":" not in text and _AM_PM.search(text))):
+        return False
+    return seen_number
 
 
+_T_SEPARATOR = re.compile(r"\d[Tt]\d")
+_SIGNED_DIGITS = re.compile(r"^[+-]?\d{1,6}$")
+_NUMERIC_DATE = re.compile(r"^(\d{1,4})[./-](\d{1,2})[./-](\d{1,4})(?:[ ]+\d{1,2}:\d{2}(?::\d{2})?)?$")
+_CHUNK = re.compile(r"[A-Za-z0-9]+")
+_AM_PM = re.compile(r"\b[ap]m\b", re.IGNORECASE)
+_DAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 _MONTHS = (
     "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
     "november", "december",

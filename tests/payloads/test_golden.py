@@ -20,7 +20,7 @@ GOLDEN = Path(__file__).resolve().parent.parent / "fixtures" / "golden"
 
 def _cases() -> list[Any]:
     params = []
-    for path in sorted(GOLDEN.glob("*.json")):
+    for path in sorted(GOLDEN.glob("send*.json")):
         doc = json.loads(path.read_text())
         for case in doc["cases"]:
             params.append(pytest.param(case, id=f"{case['action']}:{case['name']}"))

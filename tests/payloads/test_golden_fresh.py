@@ -23,6 +23,11 @@ def test_fixtures_are_fresh(tmp_path: Path) -> None:
         check=True,
         capture_output=True,
     )
+    subprocess.run(
+        ["node", str(ROOT / "golden_tools" / "date_like.js"), str(SCRATCH), str(tmp_path / "date_like.json")],
+        check=True,
+        capture_output=True,
+    )
     for produced in sorted(tmp_path.glob("*.json")):
         committed = ROOT / "fixtures" / "golden" / produced.name
         assert json.loads(produced.read_text()) == json.loads(committed.read_text()), produced.name

@@ -161,3 +161,17 @@ def test_subscription_status(value: str | None, status: str | None) -> None:
 )
 def test_date_like(text: str, ok: bool) -> None:
     assert is_date_like(text) is ok
+
+
+def _date_like_cases() -> list[tuple[str, bool]]:
+    from pathlib import Path
+
+    doc = json.loads(
+        (Path(__file__).resolve().parent.parent / "fixtures" / "golden" / "date_like.json").read_text()
+    )
+    return [(c["text"], c["valid"]) for c in doc["cases"]]
+
+
+@pytest.mark.parametrize(("text", "valid"), _date_like_cases())
+def test_date_like_matches_dayjs(text: str, valid: bool) -> None:
+    assert is_date_like(text) is valid
