@@ -682,13 +682,19 @@ def message_size(message: Mapping[str, Any]) -> int:
     return len(dumps(message))
 
 
-def check_message_size(message: Mapping[str, Any], limit: int = MAX_MESSAGE_BYTES) -> int:
-    """The message's size, or `PayloadError('MESSAGE_TOO_LARGE', …)` when over the 32 KB limit."""
+def check_message_size(
+    message: Mapping[str, Any], limit: int = MAX_MESSAGE_BYTES, *, record_id: str | None = None
+) -> int:
+    """The message's size, or `PayloadError('MESSAGE_TOO_LARGE', …)` when over the 32 KB limit.
+
+    `record_id` (the record's identifier) is named in the error so the user can find the row.
+    """
     size = message_size(message)
     if size > limit:
+        who = f"record {record_id!r}: " if record_id is not None else ""
         raise PayloadError(
             "MESSAGE_TOO_LARGE",
-            f"message is {size} bytes as JSON, over the Tracking API limit of {limit} bytes per event",
+            f"{who}message is {size} bytes as JSON, over the Tracking API limit of {limit} bytes per event",
             name="MessageTooLarge",
         )
     return size

@@ -130,6 +130,9 @@ def test_size_check() -> None:
         check_message_size(big)
     assert info.value.code == "MESSAGE_TOO_LARGE"
     assert str(MAX_MESSAGE_BYTES) in info.value.message and str(message_size(big)) in info.value.message
+    with pytest.raises(PayloadError, match="record 'u_1'"):
+        check_message_size(big, record_id="u_1")
+    assert check_message_size(big, limit=10**6) == message_size(big)
 
 
 @pytest.mark.parametrize(
