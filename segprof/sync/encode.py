@@ -429,9 +429,7 @@ def _arrow_column(arr: pa.Array | pa.ChunkedArray, *, json_text: bool = False) -
             arr = pc.if_else(pc.is_finite(arr), arr, pa.scalar(None, typ))
         return arr.to_pylist()
     if pa.types.is_timestamp(typ):
-        utc = arr.cast(pa.timestamp(typ.unit, "UTC"))
-        text = pc.strftime(utc, format="%Y-%m-%dT%H:%M")
-        return _with_fraction(text.to_pylist(), utc, typ.unit)
+        return _timestamp_texts(arr)
     if pa.types.is_date(typ):
         return arr.cast(pa.string()).to_pylist()
     if pa.types.is_decimal(typ):
@@ -447,27 +445,23 @@ def _arrow_column(arr: pa.Array | pa.ChunkedArray, *, json_text: bool = False) -
     return [None if v is None else encode_value(v) for v in arr.to_pylist()]
 
 
-def _with_fraction(texts: list[str | None], arr: pa.Array, unit: str) -> list[str | None]:
+def _timestamp_texts(arr: pa.Array) -> list[str | None]:
+    # Vectorised: Arrow's %S writes seconds with the unit's fraction; trim it to milliseconds
+    # when nothing finer is set (as `toISOString` writes), then add the zone.
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    # Arrow's %S writes the fraction in the column's unit; seconds and fraction come from the ticks.
-    per_second = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[unit]
-    width = {"s": 3, "ms": 3, "us": 6, "ns": 9}[unit]
-    raw = arr.cast(pa.int64()).to_pylist()
-    out: list[str | None] = []
-    for text, ticks in zip(texts, raw, strict=True):
-        if text is None or ticks is None:
-            out.append(None)
-            continue
-        seconds = (ticks // per_second) % 60
-        frac = ticks % per_second
-        digits = f"{frac:0{width}d}"
-        if width > 3 and digits[3:].strip("0") == "":
-            digits = digits[:3]
-        elif width == 9 and digits[6:] == "000":
-            digits = digits[:6]
-        out.append(f"{text}:{seconds:02d}.{digits}Z")
-    return out
+    unit = arr.type.unit
+    text = pc.strftime(arr.cast(pa.timestamp(unit, "UTC")), format="%Y-%m-%dT%H:%M:%S")
+    if unit == "s":
+        text = pc.binary_join_element_wise(text, ".000Z", "")
+        return text.to_pylist()
+    if unit == "ns":
+        text = pc.replace_substring_regex(text, pattern=r"(\.\d{3})000000$", replacement=r"\1")
+        text = pc.replace_substring_regex(text, pattern=r"(\.\d{6})000$", replacement=r"\1")
+    elif unit == "us":
+        text = pc.replace_substring_regex(text, pattern=r"(\.\d{3})000$", replacement=r"\1")
+    return pc.binary_join_element_wise(text, "Z", "").to_pylist()
 
 
 def batch_columns(batch: pa.RecordBatch | pa.Table, json_columns: Iterable[str] = ()) -> dict[str, list[Any]]:
@@ -505,7 +499,11 @@ def events_from_batch(
     if kind_column is not None:
         skip.add(kind_column)
     names = [n for n in columns if n not in skip]
-    ids = [identifier_text(v) for v in columns[identifier]]
+    raw_ids = columns[identifier]
+    if all(type(v) is str for v in raw_ids):
+        ids = raw_ids
+    else:
+        ids = [identifier_text(v) for v in raw_ids]
     kinds: Sequence[Any] = columns[kind_column] if kind_column is not None else [kind] * len(ids)
     rows = zip(*(columns[n] for n in names), strict=True) if names else ([()] * len(ids))
     return [
