@@ -500,10 +500,7 @@ def events_from_batch(
         skip.add(kind_column)
     names = [n for n in columns if n not in skip]
     raw_ids = columns[identifier]
-    if all(type(v) is str for v in raw_ids):
-        ids = raw_ids
-    else:
-        ids = [identifier_text(v) for v in raw_ids]
+    ids = raw_ids if all(type(v) is str for v in raw_ids) else [identifier_text(v) for v in raw_ids]
     kinds: Sequence[Any] = columns[kind_column] if kind_column is not None else [kind] * len(ids)
     rows = zip(*(columns[n] for n in names), strict=True) if names else ([()] * len(ids))
     return [

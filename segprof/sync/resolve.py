@@ -577,6 +577,26 @@ def compile_mapping(mapping: Any) -> Compiled:
     return lambda _event: mapping
 
 
+def _compile_defined(mapping: Any) -> Compiled:
+    # Like compile_mapping, but the result already has undefined object entries removed.
+    if (type(mapping) is dict or isinstance(mapping, Mapping)) and not _is_directive(mapping):
+        items = [(key, _compile_defined(value)) for key, value in mapping.items()]
+
+        def build(event: Any) -> dict[str, Any]:
+            out = {}
+            for key, fn in items:
+                value = fn(event)
+                if value is not UNDEFINED:
+                    out[key] = value
+            return out
+
+        return build
+    if type(mapping) is dict and len(mapping) == 1 and type(mapping.get("@path")) is str:
+        return compile_mapping(mapping)  # a path returns event values, which hold no undefined
+    fn = compile_mapping(mapping)
+    return lambda event: remove_undefined(fn(event))
+
+
 def _walk(event: Any, parts: tuple[str, ...]) -> Any:
     current = event
     for key in parts:
@@ -593,12 +613,12 @@ def compile_transform(mapping: Mapping[str, Any]) -> Callable[[Mapping[str, Any]
     """`transform` with the settings compiled once (see `compile_mapping`)."""
     if not _is_object(mapping):
         raise MappingError(f"mapping must be an object, got {js_type_name(mapping)}")
-    fn = compile_mapping(_mapping_to_process(mapping))
+    fn = _compile_defined(_mapping_to_process(mapping))
 
     def run(event: Mapping[str, Any]) -> dict[str, Any]:
         if not _is_object(event):
             raise MappingError(f"data must be an object, got {js_type_name(event)}")
-        cleaned = remove_undefined(fn(event))
+        cleaned = fn(event)
         return cleaned if isinstance(cleaned, dict) else {}
 
     return run
