@@ -31,6 +31,7 @@ import decimal
 import ipaddress
 import json
 import math
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
@@ -235,9 +236,18 @@ def dumps_text(value: Any, *, undefined: object = None) -> str:
     return "".join(out)
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def dumps(value: Any) -> bytes:
     """UTF-8 JSON bytes of a message, exactly what goes on the wire."""
-    return dumps_text(value).encode("utf-8")
+    text = dumps_text(value)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (half of an emoji cut by a path like `$.name.0`): escape it as
+        # JavaScript's JSON.stringify does, so the bytes stay valid UTF-8.
+        return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text).encode("utf-8")
 
 
 # --- warehouse values → JSON-ready values ------------------------------------------------------

@@ -222,7 +222,7 @@ def _is_directive(value: Any) -> bool:
     keys = list(value)
     if not any(isinstance(k, str) and k.startswith("@") for k in keys):
         return False
-    return all(k.startswith("@") or k == "_metadata" for k in keys)
+    return all(isinstance(k, str) and (k.startswith("@") or k == "_metadata") for k in keys)
 
 
 def _require_object(opts: Any, message: str, name: str) -> Mapping[str, Any]:

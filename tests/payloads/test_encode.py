@@ -59,6 +59,8 @@ def test_dumps_writes_what_javascript_writes() -> None:
         dumps({"d": decimal.Decimal("123456789012345678.123456789")}) == b'{"d":123456789012345678.123456789}'
     )
     assert dumps({"n": float("nan"), "i": 2**64 + 1}) == b'{"n":null,"i":18446744073709551617}'
+    half = "🎉".encode("utf-16-le")[:2].decode("utf-16-le", errors="surrogatepass")
+    assert dumps({"s": half + "x\u2028"}) == '{"s":"\\ud83cx\u2028"}'.encode()
 
 
 def test_scalar_encoding_decisions() -> None:
