@@ -1,0 +1,1 @@
+"""Sync engine: extract, in-warehouse diff, payloads, batching and delivery, checkpoints."""
