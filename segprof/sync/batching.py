@@ -136,11 +136,16 @@ def _default(value: Any) -> Any:
 
 
 if _orjson is not None:
+    _dumps = _orjson.dumps
     _ORJSON_OPTIONS = _orjson.OPT_NON_STR_KEYS
 
     def encode_message(message: Mapping[str, Any]) -> bytes:
         """Compact JSON bytes of one message."""
-        return _orjson.dumps(message, default=_default, option=_ORJSON_OPTIONS)
+        try:
+            return _dumps(message)
+        except TypeError:
+            # Rare values (Decimal, sets, non-string keys): the slower path with conversions.
+            return _dumps(message, default=_default, option=_ORJSON_OPTIONS)
 
 else:  # pragma: no cover - depends on the installation
     _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_default)
@@ -195,28 +200,59 @@ def pack(
     """Turn (key, message) pairs into full batches and rejections, lazily and in input order.
 
     A batch is yielded as soon as the next message would not fit, so memory stays at one batch.
+    This loop is the hot path of a sync (a few microseconds per message), hence written flat.
     """
     limits = limits or BatchLimits()
     budget = limits.max_batch_bytes - ENVELOPE_BYTES
     max_count = limits.max_batch_count
-    batch = Batch()
+    max_message = limits.max_message_bytes
+    dumps = encode_message
+    keys: list[Any] = []
+    ids: list[str | None] = []
+    parts: list[bytes] = []
+    size = -1  # bytes of the parts plus the commas between them, minus one comma
     try:
         for key, message in items:
-            encoded = encode(key, message, limits)
-            if type(encoded) is Rejection:
-                yield encoded
-                continue
-            message_id, part = encoded  # type: ignore[misc]
-            if batch.parts and (
-                batch.payload_bytes + 1 + len(part) > budget or len(batch.parts) >= max_count
-            ):
-                yield batch
-                batch = Batch()
-            batch.append(key, message_id, part)
+            if type(message) is dict:
+                message_id = message.get("messageId")
+                if (
+                    type(message_id) is not str
+                    or not 0 < len(message_id) <= MAX_MESSAGE_ID_CHARS
+                    or type(message.get("type")) is not str
+                ):
+                    encoded = encode(key, message, limits)  # says which rule it breaks
+                    if type(encoded) is Rejection:
+                        yield encoded
+                        continue
+                    message_id, part = encoded  # type: ignore[misc]
+                else:
+                    try:
+                        part = dumps(message)
+                    except (TypeError, ValueError) as exc:
+                        yield Rejection(key, message_id, f"message cannot be encoded as JSON: {exc}")
+                        continue
+                    if len(part) > max_message:
+                        yield encode(key, message, limits)  # type: ignore[misc]
+                        continue
+            else:
+                encoded = encode(key, message, limits)
+                if type(encoded) is Rejection:
+                    yield encoded
+                    continue
+                message_id, part = encoded  # type: ignore[misc]
+            grown = size + 1 + len(part)
+            if grown > budget or len(parts) >= max_count:
+                yield Batch(keys, ids, parts, size)
+                keys, ids, parts = [], [], []
+                grown = len(part)
+            keys.append(key)
+            ids.append(message_id)
+            parts.append(part)
+            size = grown
     except Exception:
         # The input failed part-way: what was read still goes out, then the error surfaces.
-        if batch.parts:
-            yield batch
+        if parts:
+            yield Batch(keys, ids, parts, size)
         raise
-    if batch.parts:
-        yield batch
+    if parts:
+        yield Batch(keys, ids, parts, size)
