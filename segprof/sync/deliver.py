@@ -336,6 +336,9 @@ class _Run:
             else:
                 try:
                     await self.queue.put(entry)
+                    # Packing is CPU work on the loop; let responses and socket writes through
+                    # between batches, or a free queue slot would keep the loop busy packing.
+                    await asyncio.sleep(0)
                 except asyncio.CancelledError:
                     await self.report_failed(entry, _NOT_DELIVERED, requests=0)
                     raise
