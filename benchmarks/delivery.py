@@ -17,6 +17,7 @@ import argparse
 import gzip
 import json
 import os
+import random
 import re
 import resource
 import socket
@@ -39,10 +40,12 @@ INTEGRATIONS: dict[str, Any] = {}
 # ---- the sink (runs in its own process) ---------------------------------------------------------
 
 
-def serve_sink(port: int) -> None:
+def serve_sink(port: int, rtt: float = 0.0, link_bps: float = 0.0) -> None:
     """A small HTTP/1.1 keep-alive server on asyncio: POST /v1/batch counts, GET /stats, POST /reset.
 
     Written on raw asyncio (not a full ASGI stack) so that the sink is never what limits a run.
+    With `rtt` (seconds) and `link_bps` (bits/s of one shared uplink) it answers each request
+    as late as a real network would: after the body's transfer time on the link plus one RTT.
     """
     import asyncio
 
@@ -51,6 +54,16 @@ def serve_sink(port: int) -> None:
     # which keeps the sink far from being what limits a run. The first body of every run is
     # also parsed in full to check that the regex count matches the batch.
     message_ids = re.compile(rb'"messageId"\s*:\s*"([^"]*)"')
+
+    link = {"free_at": 0.0}
+
+    async def network_delay(wire_bytes: int) -> None:
+        if not rtt and not link_bps:
+            return
+        loop = asyncio.get_running_loop()
+        start = max(loop.time(), link["free_at"])
+        link["free_at"] = start + (wire_bytes * 8 / link_bps if link_bps else 0.0)
+        await asyncio.sleep(link["free_at"] + rtt - loop.time())
 
     state: dict[str, Any] = {"events": 0, "requests": 0, "bytes": 0, "ids": set(), "dupes": 0, "sample": None}
 
@@ -92,6 +105,8 @@ def serve_sink(port: int) -> None:
                         headers[name.strip().lower()] = value.strip()
                 length = int(headers.get(b"content-length", b"0"))
                 body = await reader.readexactly(length) if length else b""
+                if path == b"/v1/batch":
+                    await network_delay(len(head) + length)
                 answer = handle(method, path, headers, body)
                 writer.write(
                     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
@@ -124,9 +139,11 @@ def rows(events: int) -> list[Row]:
 
     Built before timing, since reading them is the same cost for either client.
     """
+    rng = random.Random(20261123)  # varied values, so gzip meets realistic (not repetitive) data
     out = []
     for i in range(events):
         traits = {
+            "external_id": f"{rng.getrandbits(128):032x}",
             "email": f"user{i}@example.com",
             "name": f"User Number {i}",
             "plan": ("free", "pro", "enterprise")[i % 3],
@@ -248,16 +265,27 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=6)
     parser.add_argument("--repeat", type=int, default=1, help="runs of segprof (best is reported)")
     parser.add_argument("--skip-theirs", action="store_true", help="do not run analytics-python")
+    parser.add_argument("--rtt-ms", type=float, default=0.0, help="simulated round trip per request")
+    parser.add_argument("--link-mbps", type=float, default=0.0, help="simulated shared uplink, Mbit/s")
     parser.add_argument("--serve-sink", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_sink:
         pin(1)
-        serve_sink(args.serve_sink)
+        serve_sink(args.serve_sink, args.rtt_ms / 1000, args.link_mbps * 1e6)
         return
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    sink = subprocess.Popen([sys.executable, __file__, "--serve-sink", str(port)])
+    sink = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--serve-sink",
+            str(port),
+            f"--rtt-ms={args.rtt_ms}",
+            f"--link-mbps={args.link_mbps}",
+        ]
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -278,7 +306,12 @@ def main() -> None:
         # Warm both clients up (imports, first connection, TLS setup) outside the timed runs.
         run_analytics_python(base, data[:10])
         run_segprof(base, data[:10], gzip_on=True, concurrency=1)
-        print(f"{n:,} identify events to a loopback sink (client on cpu 0, sink on cpu 1)")
+        network = "loopback"
+        if args.rtt_ms or args.link_mbps:
+            network = (
+                f"simulated network: RTT {args.rtt_ms:g} ms, uplink {args.link_mbps or 'unlimited'} Mbit/s"
+            )
+        print(f"{n:,} identify events to a sink on 127.0.0.1 ({network}; client on cpu 0, sink on cpu 1)")
 
         runs: list[tuple[str, Any]] = []
         if not args.skip_theirs:

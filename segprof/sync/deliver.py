@@ -20,7 +20,9 @@ import email.utils
 import inspect
 import json
 import random
+import signal
 import ssl
+import threading
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -539,6 +541,10 @@ def _phrase(response: httpx.Response) -> str:
     return f" {response.reason_phrase}" if response.reason_phrase else ""
 
 
+class DeliveryInterrupted(SegprofError):
+    """The delivery was stopped by a signal; every batch taken was reported before this."""
+
+
 def deliver(
     items: Iterable[Outgoing | tuple[Any, Any]],
     config: DeliveryConfig,
@@ -548,8 +554,34 @@ def deliver(
 ) -> DeliverySummary:
     """Synchronous facade for the CLI: run a delivery on a fresh event loop.
 
-    Ctrl-C cancels it: in-flight batches are reported acknowledged or not delivered, then
-    KeyboardInterrupt propagates.
+    Ctrl-C (SIGINT) and SIGTERM cancel it: in-flight batches are reported acknowledged or not
+    delivered, then KeyboardInterrupt (SIGINT) or DeliveryInterrupted (SIGTERM) is raised.
     """
     deliverer = Deliverer(config, transport=transport)
-    return asyncio.run(deliverer.deliver(items, on_report))
+    summary_box: list[DeliverySummary] = []
+
+    async def main() -> DeliverySummary:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        watching = False
+        if task is not None and threading.current_thread() is threading.main_thread():
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signal.SIGTERM, task.cancel)
+                watching = True
+        try:
+            run = _Run(deliverer, on_report)
+            summary_box.append(run.summary)
+            return await run.execute(items)
+        finally:
+            if watching:
+                loop.remove_signal_handler(signal.SIGTERM)
+
+    try:
+        return asyncio.run(main())
+    except asyncio.CancelledError:
+        summary = summary_box[0] if summary_box else DeliverySummary()
+        raise DeliveryInterrupted(
+            f"delivery stopped by SIGTERM: {summary.delivered} records acknowledged, "
+            f"{summary.failed} not delivered",
+            hint="records not delivered are sent again by the next sync (same messageIds)",
+        ) from None

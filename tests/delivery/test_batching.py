@@ -66,6 +66,7 @@ def test_mixed_stream_keeps_order_and_accounts_for_every_message() -> None:
             items.append((i, encode_message(message(i))))  # pre-encoded
         else:
             items.append((i, message(i, size=rng.choice([0, 50, 900, 12_000]))))
+    by_key = dict(items)
     limits = BatchLimits(max_batch_count=97)
     entries = list(pack(items, limits))
 
@@ -79,7 +80,7 @@ def test_mixed_stream_keeps_order_and_accounts_for_every_message() -> None:
             body = json.loads(entry.body(SENT_AT))
             assert [m["messageId"] for m in body["batch"]] == [f"m-{k}" for k in entry.keys]
             assert entry.message_ids == [
-                None if isinstance(dict(items)[k], bytes) else f"m-{k}" for k in entry.keys
+                None if isinstance(by_key[k], bytes) else f"m-{k}" for k in entry.keys
             ]
 
 

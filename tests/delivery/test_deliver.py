@@ -381,3 +381,33 @@ def test_failing_report_callback_stops_the_delivery(sink: Sink) -> None:
     assert time.monotonic() - started < 5
     assert calls == 1
     assert len(sink.requests) < 40
+
+
+def test_max_rps_paces_requests(sink: Sink) -> None:
+    run([(i, identify(i)) for i in range(6)], config(sink, max_batch_count=1, concurrency=4, max_rps=20))
+    times = sorted(r.at for r in sink.requests)
+    assert len(times) == 6
+    assert times[-1] - times[0] >= 5 / 20 * 0.95
+
+
+def test_unreachable_endpoint_fails_with_connection_error() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed once this block ends: nothing listens there
+    cfg = DeliveryConfig(
+        write_key=WRITE_KEY,
+        tracking_base=f"http://127.0.0.1:{port}/v1",
+        max_attempts=3,
+        backoff_base=0.01,
+        max_rps=None,
+    )
+    reports, summary = run([(0, identify(0))], cfg)
+    assert outcome(reports) == ([], {0: "not delivered after 3 attempts: connection error (ConnectError)"})
+    assert summary.requests == 3 and summary.retries == 2
+
+
+def test_tracking_base_must_be_http() -> None:
+    with pytest.raises(SegprofError, match="not an http"):
+        DeliveryConfig(write_key=WRITE_KEY, tracking_base="api.segment.io/v1")
