@@ -525,10 +525,27 @@ class _Run:
             summary.failures_by_reason[failure.reason] = summary.failures_by_reason.get(failure.reason, 0) + 1
         if self.on_report is None or self.crash is not None:
             return
-        async with self.report_lock:
-            result = self.on_report(report)
-            if inspect.isawaitable(result):
-                await result
+        try:
+            await self.report_lock.acquire()
+        except asyncio.CancelledError:
+            # Cancelled before the caller heard of this outcome: tell it anyway, then stop,
+            # so no batch taken from the input goes unreported.
+            await self.report_lock.acquire()
+            try:
+                await self.call(report)
+            finally:
+                self.report_lock.release()
+            raise
+        try:
+            await self.call(report)
+        finally:
+            self.report_lock.release()
+
+    async def call(self, report: BatchReport) -> None:
+        assert self.on_report is not None
+        result = self.on_report(report)
+        if inspect.isawaitable(result):
+            await result
 
 
 @cache

@@ -411,3 +411,26 @@ def test_unreachable_endpoint_fails_with_connection_error() -> None:
 def test_tracking_base_must_be_http() -> None:
     with pytest.raises(SegprofError, match="not an http"):
         DeliveryConfig(write_key=WRITE_KEY, tracking_base="api.segment.io/v1")
+
+
+def test_cancel_while_waiting_to_report_still_reports_the_acknowledged_batch(sink: Sink) -> None:
+    seen: list[BatchReport] = []
+
+    async def slow_report(report: BatchReport) -> None:
+        seen.append(report)
+        await asyncio.sleep(0.5)  # e.g. a slow state commit, holding the reporting turn
+
+    async def main() -> None:
+        deliverer = Deliverer(config(sink, max_batch_count=5, concurrency=2, cancel_grace=0.1))
+        task = asyncio.create_task(deliverer.deliver([(i, identify(i)) for i in range(10)], slow_report))
+        while len(sink.accepted()) < 2 or not seen:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # the second worker now waits for its turn to report
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    delivered = sorted(k for r in seen for k in r.delivered)
+    assert delivered == list(range(10))
+    assert not [f for r in seen for f in r.failed]
