@@ -18,6 +18,7 @@ import base64
 import contextlib
 import email.utils
 import inspect
+import ipaddress
 import json
 import random
 import signal
@@ -72,7 +73,9 @@ class DeliveryConfig:
     max_batch_bytes: int = 475_000
     max_batch_count: int = 2_500
     max_message_bytes: int = 32 * 1024
-    gzip: bool = True
+    # None: compress unless the endpoint is on this machine. Over a real network a 475 KB body
+    # shrinks 5-10x for ~1-2 ms of CPU, which pays below ~1 Gbit/s; on loopback it only costs.
+    gzip: bool | None = None
     gzip_min_bytes: int = 8_192
     gzip_level: int = 1
     max_attempts: int = 6
@@ -97,6 +100,11 @@ class DeliveryConfig:
             )
         if self.concurrency < 1 or self.max_attempts < 1:
             raise ValueError("concurrency and max_attempts must be at least 1")
+
+    @property
+    def compress(self) -> bool:
+        """Whether bodies of at least `gzip_min_bytes` are sent gzip-compressed."""
+        return self.gzip if self.gzip is not None else not _is_local(self.tracking_base)
 
     @property
     def limits(self) -> BatchLimits:
@@ -286,6 +294,7 @@ class _Run:
         self.crash: Exception | None = None
         self.producer: asyncio.Task[None] | None = None
         self.client: httpx.AsyncClient | None = None
+        self.compress = self.config.compress
 
     async def execute(self, items: Iterable[Outgoing | tuple[Any, Any]]) -> DeliverySummary:
         started = time.monotonic()
@@ -424,7 +433,7 @@ class _Run:
         config = self.config
         body = batch.body(sent_at())
         headers = None
-        if config.gzip and len(body) >= config.gzip_min_bytes:
+        if self.compress and len(body) >= config.gzip_min_bytes:
             compressor = zlib.compressobj(config.gzip_level, zlib.DEFLATED, 31)
             body = compressor.compress(body) + compressor.flush()
             headers = {"Content-Encoding": "gzip"}
@@ -546,6 +555,16 @@ class _Run:
         result = self.on_report(report)
         if inspect.isawaitable(result):
             await result
+
+
+def _is_local(url: str) -> bool:
+    host = httpx.URL(url).host
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @cache

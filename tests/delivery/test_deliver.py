@@ -434,3 +434,16 @@ def test_cancel_while_waiting_to_report_still_reports_the_acknowledged_batch(sin
     delivered = sorted(k for r in seen for k in r.delivered)
     assert delivered == list(range(10))
     assert not [f for r in seen for f in r.failed]
+
+
+def test_gzip_by_default_only_for_remote_endpoints() -> None:
+    def compress(base: str) -> bool:
+        return DeliveryConfig(write_key=WRITE_KEY, tracking_base=base).compress
+
+    assert compress("https://api.segment.io/v1")
+    assert compress("https://events.eu1.segmentapis.com/v1")
+    assert not compress("http://127.0.0.1:8080/v1")
+    assert not compress("http://localhost:8080")
+    assert not compress("http://[::1]:8080/v1")
+    assert DeliveryConfig(write_key=WRITE_KEY, tracking_base="http://127.0.0.1:1", gzip=True).compress
+    assert not DeliveryConfig(write_key=WRITE_KEY, gzip=False).compress
