@@ -1,1 +1,1 @@
-"""Sync engine: extract, in-warehouse diff, payloads, batching and delivery, checkpoints."""
+"""The sync engine: change detection in the warehouse, payloads, delivery, bookkeeping."""

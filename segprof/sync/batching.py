@@ -16,7 +16,7 @@ import datetime as dt
 import decimal
 import enum
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice, repeat
 from typing import Any, NamedTuple
@@ -149,6 +149,9 @@ def _default(value: Any) -> Any:
     raise TypeError(f"a value of type {type(value).__name__} cannot be sent as JSON")
 
 
+# Stdlib fallback: integers beyond 64 bits and float subclasses, which orjson refuses.
+_stdlib = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_default)
+
 if _orjson is not None:
     _dumps = _orjson.dumps
     _ORJSON_OPTIONS = _orjson.OPT_NON_STR_KEYS
@@ -158,23 +161,26 @@ if _orjson is not None:
         try:
             return _dumps(message)
         except TypeError:
+            pass
+        try:
             # Rare values (Decimal, sets, non-string keys): the slower path with conversions.
             return _dumps(message, default=_default, option=_ORJSON_OPTIONS)
+        except TypeError:
+            return _stdlib.encode(message).encode("utf-8")
 
     def encode_messages(messages: list[Mapping[str, Any]]) -> bytes:
         """Compact JSON array of messages (a few times faster than one call per message)."""
         return _dumps(messages)
 
 else:  # pragma: no cover - depends on the installation
-    _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_default)
 
     def encode_message(message: Mapping[str, Any]) -> bytes:
         """Compact JSON bytes of one message."""
-        return _encoder.encode(message).encode("utf-8")
+        return _stdlib.encode(message).encode("utf-8")
 
     def encode_messages(messages: list[Mapping[str, Any]]) -> bytes:
         """Compact JSON array of messages."""
-        return _encoder.encode(messages).encode("utf-8")
+        return _stdlib.encode(messages).encode("utf-8")
 
 
 def _check(message: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -192,10 +198,13 @@ def _check(message: Mapping[str, Any]) -> tuple[str | None, str | None]:
     return message_id, None
 
 
+Encoder = Callable[[Mapping[str, Any]], bytes]
+
+
 def encode(
-    key: Any, message: Mapping[str, Any] | bytes, limits: BatchLimits
+    key: Any, message: Mapping[str, Any] | bytes, limits: BatchLimits, encoder: Encoder | None = None
 ) -> tuple[str | None, bytes] | Rejection:
-    """Encode one message, or say why it cannot be sent."""
+    """Encode one message (with `encoder`, default `encode_message`), or say why it cannot be sent."""
     if isinstance(message, bytes | bytearray | memoryview):
         message_id, part = None, bytes(message)
     else:
@@ -203,8 +212,8 @@ def encode(
         if problem is not None:
             return Rejection(key, message_id, problem)
         try:
-            part = encode_message(message)
-        except (TypeError, ValueError) as exc:
+            part = (encoder or encode_message)(message)
+        except (TypeError, ValueError, OverflowError) as exc:
             return Rejection(key, message_id, f"message cannot be encoded as JSON: {exc}")
     if len(part) > limits.max_message_bytes:
         return Rejection(
@@ -278,14 +287,17 @@ class _Packer:
 
 
 def pack(
-    items: Iterable[Outgoing | tuple[Any, Any]], limits: BatchLimits | None = None
+    items: Iterable[Outgoing | tuple[Any, Any]],
+    limits: BatchLimits | None = None,
+    encoder: Encoder | None = None,
 ) -> Iterator[Batch | Rejection]:
     """Turn (key, message) pairs into full batches and rejections, lazily and in input order.
 
     A batch is yielded as soon as the next messages would not fit, so memory stays at one batch.
     This is the hot path of a sync: consecutive well-formed dict messages are encoded together
     in one call (each group stays under half the per-message limit, so no message in it can be
-    over the limit); anything else goes message by message.
+    over the limit); anything else goes message by message. A caller's `encoder` (e.g. one
+    that writes numbers exactly as JavaScript does) is used for every message instead.
     """
     limits = limits or BatchLimits()
     max_message = limits.max_message_bytes
@@ -303,7 +315,7 @@ def pack(
         if not group:
             break
         messages = [m for _, m in group]
-        ids = _group_ids(messages)
+        ids = _group_ids(messages) if encoder is None else None
         if ids is not None:
             try:
                 encoded = encode_messages(messages)
@@ -320,7 +332,7 @@ def pack(
                 continue
         group_size = max(1, group_size // 2)
         for key, message in group:
-            result = encode(key, message, limits)
+            result = encode(key, message, limits, encoder)
             if type(result) is Rejection:
                 yield result
                 continue

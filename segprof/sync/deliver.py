@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 
 from segprof.errors import SegprofError
-from segprof.sync.batching import Batch, BatchLimits, Outgoing, Rejection, pack, sent_at
+from segprof.sync.batching import Batch, BatchLimits, Encoder, Outgoing, Rejection, pack, sent_at
 
 TRACKING_BASES = {
     "north_america": "https://api.segment.io/v1",
@@ -86,6 +86,8 @@ class DeliveryConfig:
     max_rps: float | None = 1_000.0
     cancel_grace: float = 5.0
     user_agent: str = "segprof"
+    # How a message given as a mapping becomes JSON bytes; None: orjson (stdlib as a fallback).
+    encoder: Encoder | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.write_key:
@@ -341,7 +343,7 @@ class _Run:
                 await self.report_failed(batch, _NOT_DELIVERED, requests=0)
 
     async def produce(self, items: Iterable[Outgoing | tuple[Any, Any]]) -> None:
-        for entry in pack(items, self.config.limits):
+        for entry in pack(items, self.config.limits, self.config.encoder):
             if isinstance(entry, Rejection):
                 await self.emit(BatchReport(failed=(Failure(entry.key, entry.message_id, entry.reason),)))
             else:

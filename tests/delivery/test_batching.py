@@ -131,3 +131,28 @@ def test_sent_at_format() -> None:
     import datetime as dt
 
     assert sent_at(dt.datetime(2026, 1, 2, 3, 4, 5, 678_900, tzinfo=dt.UTC)) == "2026-01-02T03:04:05.678Z"
+
+
+def test_big_integers_and_float_subclasses_still_encode() -> None:
+    class Exact(float):
+        pass
+
+    big = message(1)
+    big["traits"]["id"] = 2**70
+    big["traits"]["ratio"] = Exact(0.1)
+    (batch,) = list(pack([(1, big)]))
+    sent = json.loads(batch.body(SENT_AT))["batch"][0]["traits"]
+    assert sent["id"] == 2**70 and sent["ratio"] == 0.1
+
+
+def test_a_callers_encoder_is_used_for_every_message() -> None:
+    calls: list[str] = []
+
+    def encoder(msg: dict[str, Any]) -> bytes:
+        calls.append(msg["messageId"])
+        return json.dumps(msg, sort_keys=True, separators=(",", ":")).encode()
+
+    entries = list(pack(((i, message(i)) for i in range(50)), encoder=encoder))
+    assert calls == [f"m-{i}" for i in range(50)]
+    body = entries[0].body(SENT_AT)
+    assert b'{"messageId":"m-0","traits"' in body
