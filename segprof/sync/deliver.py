@@ -219,7 +219,9 @@ class Deliverer:
         """Deliver every message; call `on_report` once per batch as its outcome is known.
 
         Reports are made one at a time (never concurrently), each as soon as its batch is
-        acknowledged or has definitely failed. If the task running this is cancelled, in-flight
+        acknowledged or has definitely failed, so in completion order; messages rejected before
+        sending (over 32 KB, no messageId) are reported at once, one report each. Every message
+        taken from `items` ends in exactly one report. If the task running this is cancelled, in-flight
         requests get `cancel_grace` seconds to be answered, every batch taken from `items` but
         not acknowledged is reported as failed ("not delivered"), and CancelledError propagates.
         """
