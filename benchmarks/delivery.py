@@ -265,8 +265,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--concurrency", type=int, default=6)
-    parser.add_argument("--repeat", type=int, default=1, help="runs of segprof (best is reported)")
+    parser.add_argument("--concurrency", type=int, default=4, help="segprof's connections")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each client (the best is reported)")
     parser.add_argument("--skip-theirs", action="store_true", help="do not run analytics-python")
     parser.add_argument("--rtt-ms", type=float, default=0.0, help="simulated round trip per request")
     parser.add_argument("--link-mbps", type=float, default=0.0, help="simulated shared uplink, Mbit/s")
@@ -327,7 +327,7 @@ def main() -> None:
         results: dict[str, float] = {}
         for label, run in runs:
             best: tuple[float, float, float] | None = None
-            for _ in range(1 if label.startswith("analytics") else args.repeat):
+            for _ in range(args.repeat):
                 reset(base)
                 client0, sink0 = cpu_self(), cpu_of(sink.pid)
                 elapsed = run()
