@@ -265,7 +265,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--concurrency", type=int, default=4, help="segprof's connections")
+    parser.add_argument("--concurrency", type=int, default=6, help="segprof's connections")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each client (the best is reported)")
     parser.add_argument("--skip-theirs", action="store_true", help="do not run analytics-python")
     parser.add_argument("--rtt-ms", type=float, default=0.0, help="simulated round trip per request")

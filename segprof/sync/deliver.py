@@ -69,7 +69,7 @@ class DeliveryConfig:
 
     write_key: str = field(repr=False)
     tracking_base: str = TRACKING_BASES["north_america"]
-    concurrency: int = 4
+    concurrency: int = 6
     max_batch_bytes: int = 475_000
     max_batch_count: int = 2_500
     max_message_bytes: int = 32 * 1024
