@@ -77,15 +77,15 @@ class Batch:
     """Encoded messages that fit in one request, in input order.
 
     `parts` are comma-free JSON fragments: one message each, or several consecutive messages
-    encoded together (a faster path); `messages` keeps the originals so a batch can still be
-    split message by message.
+    encoded together (a faster path); `counts` says how many messages each part holds. The
+    original message objects are not kept, so they are freed as soon as they are encoded.
     """
 
     keys: list[Any] = field(default_factory=list)
     message_ids: list[str | None] = field(default_factory=list)
     parts: list[bytes] = field(default_factory=list)
     payload_bytes: int = 0  # encoded messages plus the commas between them
-    messages: list[Mapping[str, Any] | bytes] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -94,16 +94,14 @@ class Batch:
     def body_bytes(self) -> int:
         return ENVELOPE_BYTES + self.payload_bytes
 
-    def append(
-        self, key: Any, message_id: str | None, part: bytes, message: Mapping[str, Any] | bytes
-    ) -> None:
+    def append(self, key: Any, message_id: str | None, part: bytes) -> None:
         if self.parts:
             self.payload_bytes += 1
         self.payload_bytes += len(part)
         self.keys.append(key)
         self.message_ids.append(message_id)
         self.parts.append(part)
-        self.messages.append(message)
+        self.counts.append(1)
 
     def body(self, sent_at: str) -> bytes:
         """The request body `{"batch":[...],"sentAt":"..."}` with this `sentAt`."""
@@ -112,8 +110,15 @@ class Batch:
     def split(self) -> tuple[Batch, Batch]:
         """Two halves (the first one larger by at most one message), to isolate a bad message."""
         if len(self.parts) != len(self.keys):
-            # Grouped parts: back to one part per message (this path is rare: a refused batch).
-            self.parts = [m if isinstance(m, bytes) else encode_message(m) for m in self.messages]
+            # Grouped parts back to one part per message (rare: only for a refused batch). Our
+            # encoder's output reads back to the same values and so encodes to the same bytes.
+            parts: list[bytes] = []
+            for part, count in zip(self.parts, self.counts, strict=True):
+                if count == 1:
+                    parts.append(part)
+                else:
+                    parts.extend(map(encode_message, _loads(b"[" + part + b"]")))
+            self.parts, self.counts = parts, [1] * len(parts)
         middle = (len(self.keys) + 1) // 2
         return self._slice(0, middle), self._slice(middle, len(self.keys))
 
@@ -124,7 +129,7 @@ class Batch:
             message_ids=self.message_ids[start:stop],
             parts=parts,
             payload_bytes=sum(map(len, parts)) + max(len(parts) - 1, 0),
-            messages=self.messages[start:stop],
+            counts=[1] * len(parts),
         )
 
 
@@ -154,6 +159,7 @@ _stdlib = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=
 
 if _orjson is not None:
     _dumps = _orjson.dumps
+    _loads = _orjson.loads
     _ORJSON_OPTIONS = _orjson.OPT_NON_STR_KEYS
 
     def encode_message(message: Mapping[str, Any]) -> bytes:
@@ -173,6 +179,7 @@ if _orjson is not None:
         return _dumps(messages)
 
 else:  # pragma: no cover - depends on the installation
+    _loads = json.loads
 
     def encode_message(message: Mapping[str, Any]) -> bytes:
         """Compact JSON bytes of one message."""
@@ -257,7 +264,7 @@ class _Packer:
         self.batch = Batch()
         self.size = -1  # bytes of the parts plus the commas between them, minus one comma
 
-    def add(self, keys: list[Any], ids: list[Any], part: bytes, messages: list[Any]) -> Batch | None:
+    def add(self, keys: list[Any], ids: list[Any], part: bytes) -> Batch | None:
         batch = self.batch
         full = None
         grown = self.size + 1 + len(part)
@@ -269,7 +276,7 @@ class _Packer:
         batch.keys += keys
         batch.message_ids += ids
         batch.parts.append(part)
-        batch.messages += messages
+        batch.counts.append(len(keys))
         self.size = grown
         return full
 
@@ -322,7 +329,7 @@ def pack(
             except (TypeError, ValueError):
                 encoded = None
             if encoded is not None and len(encoded) - 2 <= max_message:
-                full = packer.add([k for k, _ in group], ids, encoded[1:-1], messages)
+                full = packer.add([k for k, _ in group], ids, encoded[1:-1])
                 if full is not None:
                     yield full
                 average = max(len(encoded) // len(group), 1)
@@ -337,7 +344,7 @@ def pack(
                 yield result
                 continue
             message_id, part = result  # type: ignore[misc]
-            full = packer.add([key], [message_id], part, [message])
+            full = packer.add([key], [message_id], part)
             if full is not None:
                 yield full
     rest = packer.rest()
