@@ -333,9 +333,14 @@ class _Run:
         self.stop.set()
         producer.cancel()
         await asyncio.gather(producer, return_exceptions=True)
-        pending = [w for w in workers if not w.done()]
-        if pending:
-            await asyncio.wait(pending, timeout=self.config.cancel_grace)
+        # Idle workers wait on the queue: end markers let them go; busy ones get the grace.
+        deadline = time.monotonic() + self.config.cancel_grace
+        while (pending := [w for w in workers if not w.done()]) and time.monotonic() < deadline:
+            for _ in pending:
+                if self.queue.full():
+                    break
+                self.queue.put_nowait(None)
+            await asyncio.wait(pending, timeout=min(0.05, max(deadline - time.monotonic(), 0)))
         for w in workers:
             w.cancel()
         await asyncio.gather(*workers, return_exceptions=True)

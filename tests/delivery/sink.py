@@ -138,6 +138,7 @@ class Sink:
     def stop(self) -> None:
         if self._server is not None:
             self._server.should_exit = True
+            self._server.force_exit = True  # do not wait for answers the tests left hanging
         if self._thread is not None:
             self._thread.join(timeout=5)
 
