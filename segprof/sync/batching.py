@@ -94,15 +94,6 @@ class Batch:
     def body_bytes(self) -> int:
         return ENVELOPE_BYTES + self.payload_bytes
 
-    def append(self, key: Any, message_id: str | None, part: bytes) -> None:
-        if self.parts:
-            self.payload_bytes += 1
-        self.payload_bytes += len(part)
-        self.keys.append(key)
-        self.message_ids.append(message_id)
-        self.parts.append(part)
-        self.counts.append(1)
-
     def body(self, sent_at: str) -> bytes:
         """The request body `{"batch":[...],"sentAt":"..."}` with this `sentAt`."""
         return b"".join((_HEAD, b",".join(self.parts), _SENT_AT, sent_at.encode("ascii"), _TAIL))
