@@ -22,8 +22,8 @@ from segprof.plan.resources import (
     KIND_ORDER,
     DesiredResource,
     Kind,
+    LiveIndex,
     LiveResource,
-    LiveWorkspace,
     Ref,
     address_kind,
     is_masked,
@@ -39,7 +39,7 @@ MAPPING_RESET_WARNING = (
 def compute_plan(
     desired: list[DesiredResource],
     state: State,
-    live: LiveWorkspace,
+    live: LiveIndex,
     *,
     targets: Iterable[str] | None = None,
 ) -> Plan:
@@ -109,7 +109,7 @@ def _resolve(value: Any, resolved: dict[str, str]) -> Any:
 def _plan_one(
     d: DesiredResource,
     entry: StateEntry | None,
-    live: LiveWorkspace,
+    live: LiveIndex,
     resolved: dict[str, str],
     claimed_ids: set[tuple[str, str]],
 ) -> ResourceChange:
@@ -303,7 +303,7 @@ def _drift(d: DesiredResource, entry: StateEntry, live_values: dict[str, Any]) -
     return drift
 
 
-def _plan_delete(address: str, entry: StateEntry, live: LiveWorkspace) -> ResourceChange:
+def _plan_delete(address: str, entry: StateEntry, live: LiveIndex) -> ResourceChange:
     kind = address_kind(address)
     live_resource = live.get(kind, entry.id)
     change = ResourceChange(
@@ -368,7 +368,7 @@ def config_fingerprint(desired: list[DesiredResource]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def live_fingerprint(live: LiveWorkspace) -> str:
+def live_fingerprint(live: LiveIndex) -> str:
     payload = [
         {"kind": kind.value, "id": r.id, "parent": r.parent_id, "attributes": r.attributes}
         for kind in KIND_ORDER

@@ -77,7 +77,7 @@ class LiveResource:
 
 
 @dataclass
-class LiveWorkspace:
+class LiveIndex:
     """Everything read from the workspace in one refresh, indexed for lookups."""
 
     resources: dict[Kind, dict[str, LiveResource]] = field(

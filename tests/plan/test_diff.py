@@ -11,7 +11,7 @@ from segprof.plan.diff import compute_plan
 from segprof.plan.model import SENSITIVE, Action
 from segprof.plan.render_markdown import MAX_CHARS, render_markdown
 from segprof.plan.render_text import render_text
-from segprof.plan.resources import DesiredResource, Kind, LiveResource, LiveWorkspace, Ref
+from segprof.plan.resources import DesiredResource, Kind, LiveIndex, LiveResource, Ref
 from segprof.plan.secrets import redact_for_storage
 from segprof.state.store import State, StateEntry
 
@@ -75,8 +75,8 @@ def mapping(traits: dict | None = None) -> DesiredResource:
     )
 
 
-def live_with(*resources: LiveResource) -> LiveWorkspace:
-    live = LiveWorkspace()
+def live_with(*resources: LiveResource) -> LiveIndex:
+    live = LiveIndex()
     for r in resources:
         live.add(r)
     return live
@@ -115,7 +115,7 @@ def live_model(query: str = "SELECT id FROM users") -> LiveResource:
 
 
 def test_empty_workspace_creates_everything_in_dependency_order() -> None:
-    plan = compute_plan([mapping(), model(), source()], State(), LiveWorkspace())
+    plan = compute_plan([mapping(), model(), source()], State(), LiveIndex())
     assert [c.address for c in plan.changes] == ["source.wh", "model.users", "mapping.identify"]
     assert all(c.action is Action.create for c in plan.changes)
     assert plan.summary_line() == "Plan: 3 to add, 0 to change, 0 to destroy."
@@ -233,11 +233,11 @@ def test_deleted_outside_segprof_is_recreated() -> None:
 
 def test_target_selects_the_resource_and_what_it_depends_on() -> None:
     plan = compute_plan(
-        [source(), model(), model(name="other")], State(), LiveWorkspace(), targets=["model.users"]
+        [source(), model(), model(name="other")], State(), LiveIndex(), targets=["model.users"]
     )
     assert [c.address for c in plan.changes] == ["source.wh", "model.users"]
     with pytest.raises(SegprofError, match=r"model\.nope"):
-        compute_plan([source()], State(), LiveWorkspace(), targets=["model.nope"])
+        compute_plan([source()], State(), LiveIndex(), targets=["model.nope"])
 
 
 def test_secrets_never_reach_any_rendering() -> None:
@@ -285,7 +285,7 @@ def test_nested_settings_show_field_level_paths() -> None:
 
 def test_markdown_stays_under_the_comment_limit_with_a_notice() -> None:
     big = [model(name=f"m{i:04d}", query="SELECT id FROM t -- " + "x" * 300) for i in range(400)]
-    plan = compute_plan([source(), *big], State(), LiveWorkspace())
+    plan = compute_plan([source(), *big], State(), LiveIndex())
     text = render_markdown(plan)
     assert len(text) < MAX_CHARS
     assert "more resource change(s) not shown" in text
