@@ -1,0 +1,46 @@
+"""`segprof validate`: check a project offline and report every problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from segprof.cli.common import OutputFormat, ProjectDir, stdout_console
+
+ORDER = 10
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("validate")
+    def validate(
+        project_dir: ProjectDir = Path("."),
+        output: Annotated[
+            OutputFormat, typer.Option("--format", help="text (grouped by file) or json.")
+        ] = OutputFormat.text,
+        schema_snapshot: Annotated[
+            Path | None,
+            typer.Option(
+                "--schema-snapshot", help="JSON schema snapshot of the warehouse for column checks."
+            ),
+        ] = None,
+    ) -> None:
+        """Check the project offline (YAML, references, SQL, columns, action rules); exit 1 on any error."""
+        from segprof.validate import validate_project
+        from segprof.validate.report import render_json, render_text
+
+        report = validate_project(project_dir, schema_snapshot=schema_snapshot)
+        if output == OutputFormat.json:
+            typer.echo(render_json(report.diagnostics))
+        else:
+            subject = ""
+            if report.project is not None:
+                p = report.project
+                subject = (
+                    f": {len(p.sources)} source(s), {len(p.models)} model(s), "
+                    f"{len(p.destinations)} destination(s), {len(p.mappings)} mapping(s)"
+                )
+            render_text(report.diagnostics, stdout_console(), summary_subject=subject)
+        if report.errors or report.project is None:
+            raise typer.Exit(1)

@@ -1,0 +1,333 @@
+"""The pydantic models of the segprof configuration language (docs/config-language.md).
+
+Owns the typed shape of a project: workspace, sources (one class per warehouse type), models,
+destinations and mappings, each resource knowing its address and where its keys and values sit
+in the user's files. Must never print a secret: every credential is a `SecretStr`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    StrictBool,
+    StrictStr,
+    StringConstraints,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from segprof.config.fields import ACTIONS, Fields
+from segprof.config.schedule import Schedule
+from segprof.config.sqltext import SqlText
+from segprof.config.yamltree import YNode, node_at
+from segprof.errors import Location
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+SOURCE_TYPES = ("duckdb", "postgres", "snowflake", "bigquery", "redshift", "databricks", "azure")
+Region = Literal["north_america", "europe"]
+Trigger = Literal["new", "updated", "deleted"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, hide_input_in_errors=True)
+
+
+class Resource(_Strict):
+    """A named resource; knows its address and the positions of its key and values."""
+
+    KIND: ClassVar[str] = ""
+
+    _name: str = PrivateAttr("")
+    _location: Location | None = PrivateAttr(None)
+    _node: Any = PrivateAttr(None)
+
+    @property
+    def resource_name(self) -> str:
+        return self._name
+
+    @property
+    def address(self) -> str:
+        return f"{self.KIND}.{self._name}"
+
+    @property
+    def key_location(self) -> Location | None:
+        """Where the resource's key (its name) is written."""
+        return self._location
+
+    def field_location(self, *path: str | int, key: bool = False) -> Location | None:
+        """Where a value (or with `key=True`, its key) is written, e.g. `("fields", "traits", "email")`."""
+        node: YNode | None = self._node
+        found, key_loc = node_at(node, tuple(path))
+        if key and key_loc is not None:
+            return key_loc
+        if found is None or (path and found is node):
+            return self._location
+        return found.loc
+
+    def attach(self, name: str, location: Location | None, node: Any) -> None:
+        self._name = name
+        self._location = location
+        self._node = node
+
+
+# --- sources ----------------------------------------------------------------------------------
+
+
+class SourceBase(Resource):
+    KIND: ClassVar[str] = "source"
+
+    segment_source_id: StrictStr | None = None
+    prevent_destroy: StrictBool = False
+
+
+class DuckDBSource(SourceBase):
+    type: Literal["duckdb"]
+    path: StrictStr = Field(description='DuckDB file relative to segprof.yaml (":memory:" allowed)')
+
+
+class PostgresSource(SourceBase):
+    type: Literal["postgres"]
+    host: StrictStr
+    port: int = 5432
+    database: StrictStr
+    user: StrictStr
+    password: SecretStr | None = None
+    db_schema: StrictStr | None = Field(None, alias="schema")
+
+
+class RedshiftSource(SourceBase):
+    type: Literal["redshift"]
+    host: StrictStr
+    port: int = 5439
+    database: StrictStr
+    user: StrictStr
+    password: SecretStr | None = None
+    db_schema: StrictStr | None = Field(None, alias="schema")
+
+
+class SnowflakeSource(SourceBase):
+    type: Literal["snowflake"]
+    account: StrictStr
+    database: StrictStr | None = None
+    warehouse: StrictStr | None = None
+    user: StrictStr
+    password: SecretStr | None = None
+    role: StrictStr | None = None
+    db_schema: StrictStr | None = Field(None, alias="schema")
+
+
+class BigQuerySource(SourceBase):
+    type: Literal["bigquery"]
+    project: StrictStr
+    dataset: StrictStr | None = None
+    location: StrictStr | None = None
+    credentials_file: StrictStr | None = None
+
+
+class DatabricksSource(SourceBase):
+    type: Literal["databricks"]
+    host: StrictStr
+    http_path: StrictStr
+    token: SecretStr | None = None
+    catalog: StrictStr | None = None
+    db_schema: StrictStr | None = Field(None, alias="schema")
+
+
+class AzureSource(SourceBase):
+    type: Literal["azure"]
+    host: StrictStr
+    port: int = 1433
+    database: StrictStr
+    user: StrictStr
+    password: SecretStr | None = None
+    db_schema: StrictStr | None = Field(None, alias="schema")
+
+
+SOURCE_CLASSES: dict[str, type[SourceBase]] = {
+    "duckdb": DuckDBSource,
+    "postgres": PostgresSource,
+    "snowflake": SnowflakeSource,
+    "bigquery": BigQuerySource,
+    "redshift": RedshiftSource,
+    "databricks": DatabricksSource,
+    "azure": AzureSource,
+}
+
+Source = Annotated[
+    DuckDBSource
+    | PostgresSource
+    | SnowflakeSource
+    | BigQuerySource
+    | RedshiftSource
+    | DatabricksSource
+    | AzureSource,
+    Field(discriminator="type"),
+]
+
+
+# --- models, destinations, mappings -------------------------------------------------------------
+
+
+class Model(Resource):
+    """A SQL query with its unique identifier column (Segment's Reverse ETL model)."""
+
+    KIND: ClassVar[str] = "model"
+
+    source: StrictStr | None = None
+    identifier: StrictStr
+    query: StrictStr | None = None
+    query_file: StrictStr | None = None
+    description: StrictStr | None = None
+    enabled: StrictBool = True
+    name: StrictStr | None = None
+    moved_from: StrictStr | None = None
+    prevent_destroy: StrictBool = False
+
+    _sql: SqlText | None = PrivateAttr(None)
+    _source_name: str | None = PrivateAttr(None)
+
+    @property
+    def sql(self) -> SqlText | None:
+        """The SQL text and where it starts (inline scalar or `query_file`), once loaded."""
+        return self._sql
+
+    @property
+    def source_name(self) -> str | None:
+        """The source this model reads, resolved (the only source when `source:` is omitted)."""
+        return self._source_name or self.source
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self._name
+
+
+class Destination(Resource):
+    """A Segment Profiles destination instance."""
+
+    KIND: ClassVar[str] = "destination"
+
+    type: Literal["segment_profiles"] = "segment_profiles"
+    source: StrictStr | None = None
+    region: Region = "north_america"
+    write_key: SecretStr | None = None
+    tracking_url: StrictStr | None = None
+    enabled: StrictBool = True
+    name: StrictStr | None = None
+    moved_from: StrictStr | None = None
+    prevent_destroy: StrictBool = False
+
+    _source_name: str | None = PrivateAttr(None)
+
+    @property
+    def source_name(self) -> str | None:
+        return self._source_name or self.source
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self._name
+
+
+class Mapping(Resource):
+    """Model → Segment Profiles action: which record changes, which fields, which schedule."""
+
+    KIND: ClassVar[str] = "mapping"
+
+    model: StrictStr
+    destination: StrictStr
+    action: Literal[ACTIONS]  # type: ignore[valid-type]
+    on: list[Trigger] = Field(default_factory=lambda: ["new", "updated"], min_length=1)
+    schedule: Schedule = "manual"
+    enabled: StrictBool = True
+    sync_nulls: StrictBool = True
+    name: StrictStr | None = None
+    moved_from: StrictStr | None = None
+    prevent_destroy: StrictBool = False
+    fields: Fields = Field(default_factory=Fields)
+    raw_settings: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("on", mode="before")
+    @classmethod
+    def _non_empty(cls, value: Any) -> Any:
+        if value is None or value == []:
+            raise PydanticCustomError("trigger.empty", "`on` must list at least one of new, updated, deleted")
+        if isinstance(value, str):
+            return [value]
+        return value
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self._name
+
+
+class Workspace(_Strict):
+    """Which workspace segprof manages: the embedded local one, or Segment's Public API."""
+
+    backend: Literal["local", "segment"] = "local"
+    token: SecretStr | None = None
+    region: Region = "north_america"
+    api_url: StrictStr | None = None
+
+
+class Project(_Strict):
+    """A whole project: `segprof.yaml` plus every other YAML file below it."""
+
+    version: Literal[1]
+    workspace: Workspace = Field(default_factory=Workspace)
+    sources: dict[Name, Source] = Field(default_factory=dict)
+    models: dict[Name, Model] = Field(default_factory=dict)
+    destinations: dict[Name, Destination] = Field(default_factory=dict)
+    mappings: dict[Name, Mapping] = Field(default_factory=dict)
+
+    _root: Path | None = PrivateAttr(None)
+    _files: list[str] = PrivateAttr(default_factory=list)
+    _workspace_node: Any = PrivateAttr(None)
+    _declared: dict[str, set[str]] = PrivateAttr(default_factory=dict)
+
+    def declared(self, kind: str) -> set[str]:
+        """Every name declared under `kind` (e.g. "models"), including ones that failed to validate."""
+        table: dict[str, Any] = getattr(self, kind)
+        return self._declared.get(kind, set(table))
+
+    def workspace_location(self, *path: str, key: bool = False) -> Location | None:
+        """Where a workspace value (or its key) is written in segprof.yaml."""
+        found, key_loc = node_at(self._workspace_node, tuple(path))
+        if key:
+            return key_loc
+        return found.loc if found is not None else key_loc
+
+    @property
+    def root(self) -> Path | None:
+        """The project folder (the one holding segprof.yaml)."""
+        return self._root
+
+    @property
+    def files(self) -> list[str]:
+        """The YAML files read, relative to the project folder."""
+        return list(self._files)
+
+    def resources(self) -> list[Resource]:
+        """Every resource, sources first, then models, destinations, mappings."""
+        return [
+            *self.sources.values(),
+            *self.models.values(),
+            *self.destinations.values(),
+            *self.mappings.values(),
+        ]
+
+    def by_address(self, address: str) -> Resource | None:
+        kind, _, name = address.partition(".")
+        table = {
+            "source": self.sources,
+            "model": self.models,
+            "destination": self.destinations,
+            "mapping": self.mappings,
+        }.get(kind)
+        return table.get(name) if table is not None else None

@@ -1,0 +1,104 @@
+"""Offline analysis of one model query: parse, read-only check, output columns, schema checks.
+
+Owns `analyze_query` and the values it returns (`QueryAnalysis`, `OutputColumn`, `SqlProblem`).
+Every problem carries a 1-based (line, col) inside the SQL text; columns count characters, not
+bytes (a tab or a multi-byte UTF-8 character is one column), and point at the first character
+of the offending token. Must never raise for bad SQL (every failure becomes a problem), never
+connect to a warehouse, and never import sqlglot before a query is analysed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from segprof.sql.dialects import check_dialect
+from segprof.sql.positions import LineIndex, position_of
+
+if TYPE_CHECKING:
+    from sqlglot.tokens import Token
+
+# Segment's limit on a Reverse ETL model's query text.
+MAX_QUERY_CHARS = 65_535
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class SqlProblem:
+    """One finding about a query, positioned inside the SQL text."""
+
+    code: str
+    severity: str
+    message: str
+    line: int
+    col: int
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    """One column of the query's result set."""
+
+    name: str
+    type: str | None
+
+
+@dataclass(frozen=True)
+class QueryAnalysis:
+    """What offline analysis learnt about a query."""
+
+    columns: list[OutputColumn]
+    has_star: bool
+    problems: list[SqlProblem]
+    tables: list[str]
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem is an error."""
+        return not any(p.severity == ERROR for p in self.problems)
+
+
+@dataclass
+class Context:
+    """Per-call state: the text, its line index, tokens and the problems found so far."""
+
+    sql: str
+    dialect: str
+    index: LineIndex
+    tokens: list[Token] = field(default_factory=list)
+    problems: list[SqlProblem] = field(default_factory=list)
+
+    def add(self, code: str, severity: str, message: str, offset: int, hint: str | None = None) -> None:
+        line, col = self.index.position(offset)
+        self.problems.append(SqlProblem(code, severity, message, line, col, hint))
+
+
+def analyze_query(sql: str, dialect: str, schema: dict[str, dict[str, str]] | None = None) -> QueryAnalysis:
+    """Analyse one model query written in `dialect` (a name from `dialect_for`).
+
+    With `schema` (table → column → type; table names may be qualified, e.g. `analytics.users`;
+    names are read as SQL identifiers, so unquoted names fold per dialect and `"Name"` keeps its
+    case) tables and columns are checked, `*` is expanded and output types are inferred.
+    """
+    check_dialect(dialect)
+    if len(sql) > MAX_QUERY_CHARS:
+        # Checked before any parsing so a huge text is refused in constant-ish time.
+        line, col = position_of(sql, MAX_QUERY_CHARS)
+        problem = SqlProblem(
+            "sql.too_long",
+            ERROR,
+            f"the query is {len(sql):,} characters long; Segment accepts at most {MAX_QUERY_CHARS:,}",
+            line,
+            col,
+            "move logic into a view in the warehouse and select from it",
+        )
+        return QueryAnalysis([], False, [problem], [])
+
+    from segprof.sql import engine
+
+    ctx = Context(sql, dialect, LineIndex(sql))
+    columns, has_star, tables = engine.run(ctx, schema)
+    problems = sorted(ctx.problems, key=lambda p: (p.line, p.col))
+    return QueryAnalysis(columns, has_star, problems, tables)

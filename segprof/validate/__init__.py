@@ -1,0 +1,72 @@
+"""Every offline check of a project, producing diagnostics (`segprof validate`).
+
+Owns `validate_project`: load (syntax, schema, names), then references, action rules, SQL and
+columns, in one pass that reports every problem. Must never reach the network or a warehouse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from segprof.config.diagnostic import Diagnostic
+from segprof.config.models import Project
+
+__all__ = ["ValidationReport", "validate_project"]
+
+
+@dataclass
+class ValidationReport:
+    project: Project | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if not d.is_error]
+
+    @property
+    def ok(self) -> bool:
+        return self.project is not None and not self.errors
+
+
+def validate_project(
+    path: Path,
+    *,
+    schema_snapshot: Path | None = None,
+    environ: MappingABC[str, str] | None = None,
+) -> ValidationReport:
+    """Load and check the project in `path`; every problem is a diagnostic, none is raised."""
+    from segprof.config.loader import load_project
+    from segprof.validate.actions import check_mapping
+    from segprof.validate.references import check_references
+    from segprof.validate.snapshot import read_snapshot
+    from segprof.validate.sqlcheck import check_sql
+
+    result = load_project(path, environ)
+    diagnostics = list(result.diagnostics)
+    project = result.project
+    snapshot = None
+    if schema_snapshot is not None:
+        snapshot, problems = read_snapshot(schema_snapshot, str(schema_snapshot))
+        diagnostics.extend(problems)
+    if project is not None:
+        diagnostics.extend(check_references(project))
+        for mapping in project.mappings.values():
+            diagnostics.extend(check_mapping(mapping))
+        # a model whose own definition already failed is not analysed again
+        failed = {
+            d.address.partition(".")[2]
+            for d in diagnostics
+            if d.is_error and (d.address or "").startswith("model.")
+        }
+        diagnostics.extend(check_sql(project, snapshot, failed))
+    unique: dict[tuple[object, ...], Diagnostic] = {}
+    for diagnostic in diagnostics:
+        unique.setdefault((diagnostic.code, diagnostic.location, diagnostic.message), diagnostic)
+    ordered = sorted(unique.values(), key=Diagnostic.sort_key)
+    return ValidationReport(project, ordered)

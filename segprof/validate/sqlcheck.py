@@ -1,0 +1,148 @@
+"""Model SQL and column checks: each model's query through `segprof.sql` in its source's dialect,
+then the identifier and every mapped column against the query's output columns.
+
+Owns placing SQL problems at the line and column inside the YAML or .sql file, and the
+`columns.*` diagnostics. Must never connect to a warehouse; sqlglot is imported only when a
+project has SQL to check.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from segprof.config.diagnostic import Diagnostic, error, warning
+from segprof.config.fields import OBJECT_FIELDS, ColumnField, TemplateField
+from segprof.config.models import Mapping, Model, Project
+from segprof.config.pydantic_errors import suggest
+from segprof.validate.snapshot import SchemaSnapshot
+
+
+def _matcher(columns: list[str], dialect: str):  # type: ignore[no-untyped-def]
+    from segprof.sql.dialects import normalize_identifier
+
+    names = set(columns)
+
+    def has(name: str) -> bool:
+        return name in names or normalize_identifier(name, dialect) in names
+
+    return has
+
+
+def _column_hint(name: str, columns: list[str]) -> str:
+    best = suggest(name, columns) or suggest(name.lower(), [c.lower() for c in columns])
+    if best:
+        return f"did you mean `{best}`? the model outputs: " + ", ".join(columns[:20])
+    return "the model outputs: " + ", ".join(columns[:20]) + (" …" if len(columns) > 20 else "")
+
+
+def _mapped_columns(mapping: Mapping) -> list[tuple[str, tuple[Any, ...]]]:
+    """(column, YAML path of the value naming it) for every column a mapping reads."""
+    found: list[tuple[str, tuple[Any, ...]]] = []
+
+    def scalar(field: Any, path: tuple[Any, ...]) -> None:
+        if isinstance(field, str):
+            found.append((field, path))
+        elif isinstance(field, ColumnField):
+            found.append((field.column, (*path, "column")))
+        elif isinstance(field, TemplateField):
+            found.extend((column, (*path, "template")) for column in field.columns())
+
+    for key, field in mapping.fields.given().items():
+        if key in OBJECT_FIELDS and isinstance(field, dict):
+            for name, value in field.items():
+                scalar(value, ("fields", key, name))
+        elif field is not None:
+            scalar(field, ("fields", key))
+    return found
+
+
+def check_sql(
+    project: Project,
+    snapshot: SchemaSnapshot | None,
+    skip_models: set[str],
+) -> list[Diagnostic]:
+    """SQL and column diagnostics for every model with loaded SQL, except those in `skip_models`."""
+    out: list[Diagnostic] = []
+    todo = [m for m in project.models.values() if m.sql is not None and m.resource_name not in skip_models]
+    if not todo:
+        return out
+    from segprof.sql.dialects import dialect_for
+
+    mappings_by_model: dict[str, list[Mapping]] = {}
+    for mapping in project.mappings.values():
+        mappings_by_model.setdefault(mapping.model, []).append(mapping)
+    warned_dialect = False
+    for model in todo:
+        source = project.sources.get(model.source_name or "")
+        if source is None:
+            continue  # reported by the reference checks (or the source itself is invalid)
+        dialect = dialect_for(getattr(source, "type", "duckdb"))
+        schema = None
+        if snapshot is not None:
+            if snapshot.dialect in (None, dialect) or dialect_for(snapshot.dialect) == dialect:
+                schema = snapshot.tables
+            elif not warned_dialect:
+                warned_dialect = True
+                out.append(
+                    warning(
+                        "snapshot.dialect",
+                        f"the schema snapshot is for {snapshot.dialect}; "
+                        f"models on {dialect} are checked without it",
+                        model.field_location("query") or model.key_location,
+                        address=model.address,
+                    )
+                )
+        out.extend(_check_model(model, dialect, schema, mappings_by_model.get(model.resource_name, [])))
+    return out
+
+
+def _check_model(
+    model: Model,
+    dialect: str,
+    schema: dict[str, dict[str, str]] | None,
+    mappings: list[Mapping],
+) -> list[Diagnostic]:
+    from segprof.sql.analyze import analyze_query
+
+    out: list[Diagnostic] = []
+    sql = model.sql
+    assert sql is not None
+    analysis = analyze_query(sql.text, dialect, schema)
+    for problem in analysis.problems:
+        make = error if problem.severity == "error" else warning
+        out.append(
+            make(
+                problem.code,
+                problem.message,
+                sql.location(problem.line, problem.col),
+                address=model.address,
+                hint=getattr(problem, "hint", None),
+            )
+        )
+    if not analysis.columns or any(d.is_error for d in out) or (analysis.has_star and schema is None):
+        return out  # without a trustworthy column list, column checks would only add noise
+    columns = [column.name for column in analysis.columns]
+    has = _matcher(columns, dialect)
+    if not has(model.identifier):
+        out.append(
+            error(
+                "columns.unknown_identifier",
+                f"identifier column `{model.identifier}` is not in the query's output",
+                model.field_location("identifier"),
+                address=model.address,
+                hint=_column_hint(model.identifier, columns),
+            )
+        )
+    for mapping in mappings:
+        for column, path in _mapped_columns(mapping):
+            if not has(column):
+                out.append(
+                    error(
+                        "columns.unknown",
+                        f"column `{column}` is not in the output of model `{model.resource_name}`",
+                        mapping.field_location(*path),
+                        address=mapping.address,
+                        hint=_column_hint(column, columns),
+                    )
+                )
+    return out

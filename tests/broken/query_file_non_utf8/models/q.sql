@@ -1,0 +1,2 @@
+SELECT user_id, email -- café
+FROM users

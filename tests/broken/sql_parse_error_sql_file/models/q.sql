@@ -1,0 +1,4 @@
+-- active users
+SELECT user_id, email
+FROM users
+WHERE (active
