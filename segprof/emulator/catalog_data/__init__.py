@@ -1,0 +1,1 @@
+"""Package data: catalog JSON of the emulated workspace (no code)."""

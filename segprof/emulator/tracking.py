@@ -1,0 +1,242 @@
+"""The emulated Segment Tracking API (`/v1/identify`, `/v1/group`, `/v1/track`, `/v1/batch`, …).
+
+Owns: write-key authentication (HTTP Basic `base64(key:)` or `writeKey` in the body), gzip bodies,
+Segment's size and count limits, and dedup by `messageId`. Every request is stored in one write
+transaction; profiles are folded from stored messages on read (`profiles.py`). Must never store
+the write key (it is stripped from stored messages) and never apply a message twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import hmac
+import json
+import uuid
+import zlib
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from segprof.emulator.store import Store
+
+MAX_MESSAGE_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 500 * 1024
+MAX_BATCH_ITEMS = 2500
+MAX_MESSAGE_ID_CHARS = 100
+# Bytes that ingestion itself may add to a message (receivedAt, timestamp, messageId, rejection note).
+ADDED_FIELDS_SLACK = 256
+# ensure_ascii (the default) keeps len() equal to the byte size.
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+# Decompressed bodies beyond this are refused outright (protects against gzip bombs).
+MAX_INFLATED_BYTES = 8 * MAX_BATCH_BYTES
+SINGLE_TYPES = ("identify", "group", "track", "page", "screen", "alias")
+
+ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
+
+
+class TrackingError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(
+            {"success": False, "code": self.code, "message": self.message}, status_code=self.status
+        )
+
+
+SUCCESS = b'{"success":true}'
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _basic_key(header: str) -> str | None:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    # "key:" is the documented form; a bare "key" is accepted for backward compatibility.
+    return decoded.split(":", 1)[0]
+
+
+def _rejection(message: dict[str, Any], kind: str) -> str | None:
+    """Why Segment would silently drop this message (it still answers 200), or None."""
+    if kind not in SINGLE_TYPES:
+        return "unknown or missing type"
+    if kind != "alias" and not message.get("userId") and not message.get("anonymousId"):
+        return "no_user_anon_id"
+    if kind == "track" and not message.get("event"):
+        return "track without event"
+    if kind == "group" and not message.get("groupId"):
+        return "group without groupId"
+    message_id = message.get("messageId")
+    if message_id is not None and len(str(message_id)) > MAX_MESSAGE_ID_CHARS:
+        return "messageId longer than 100 characters"
+    return None
+
+
+class TrackingApi:
+    """Handlers bound to one store and an optional expected write key."""
+
+    def __init__(self, store: Store, *, write_key: str | None) -> None:
+        self.store = store
+        self.write_key = write_key
+
+    def routes(self) -> list[Route]:
+        routes = [Route("/v1/batch", self._endpoint(None), methods=["POST"])]
+        routes += [Route(f"/v1/{kind}", self._endpoint(kind), methods=["POST"]) for kind in SINGLE_TYPES]
+        return routes
+
+    def _endpoint(self, kind: str | None):
+        async def endpoint(request: Request) -> Response:
+            try:
+                return await self.handle(request, kind)
+            except TrackingError as err:
+                return err.response()
+
+        return endpoint
+
+    async def _body(self, request: Request, limit: int) -> tuple[dict[str, Any], int]:
+        raw = await request.body()
+        encoding = request.headers.get("content-encoding", "").lower().strip()
+        if encoding == "gzip":
+            try:
+                inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                raw = inflater.decompress(raw, MAX_INFLATED_BYTES + 1)
+            except (zlib.error, gzip.BadGzipFile, EOFError):
+                raise TrackingError(
+                    400, "invalid_request", "The gzip body could not be decompressed"
+                ) from None
+            if len(raw) > MAX_INFLATED_BYTES:
+                raise TrackingError(400, "too_large", "Request body too large")
+        elif encoding not in ("", "identity"):
+            raise TrackingError(400, "invalid_request", f"Unsupported Content-Encoding {encoding!r}")
+        if len(raw) > limit:
+            raise TrackingError(400, "too_large", f"Request body is larger than {limit // 1024} KB")
+        try:
+            body = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise TrackingError(400, "invalid_json", "Invalid JSON") from None
+        if not isinstance(body, dict):
+            raise TrackingError(400, "invalid_request", "The body must be a JSON object")
+        return body, len(raw)
+
+    def _authorize(self, request: Request, body: dict[str, Any]) -> None:
+        if self.write_key is None:
+            return
+        given = _basic_key(request.headers.get("authorization", ""))
+        if given is None:
+            key = body.get("writeKey")
+            given = key if isinstance(key, str) else None
+        if not given or not hmac.compare_digest(given.encode(), self.write_key.encode()):
+            raise TrackingError(401, "unauthorized", "Invalid or missing write key")
+
+    async def handle(self, request: Request, kind: str | None) -> Response:
+        body, size = await self._body(request, MAX_BATCH_BYTES if kind is None else MAX_MESSAGE_BYTES)
+        self._authorize(request, body)
+        received_at = _now()
+        if kind is None:
+            items = body.get("batch")
+            if not isinstance(items, list):
+                raise TrackingError(400, "invalid_request", 'The batch body must hold a "batch" array')
+            shared_context = body.get("context") if isinstance(body.get("context"), dict) else None
+            shared_integrations = (
+                body.get("integrations") if isinstance(body.get("integrations"), dict) else None
+            )
+            messages: list[Any] = []
+            for item in items:
+                if isinstance(item, dict):
+                    if shared_context is not None:
+                        item["context"] = {**shared_context, **(item.get("context") or {})}
+                    if shared_integrations is not None:
+                        item["integrations"] = {**shared_integrations, **(item.get("integrations") or {})}
+                    if "sentAt" not in item and "sentAt" in body:
+                        item["sentAt"] = body["sentAt"]
+                messages.append(item)
+            over_limit = len(messages) > MAX_BATCH_ITEMS
+        else:
+            message = body
+            message["type"] = kind
+            messages, over_limit = [message], False
+        self.ingest(messages, received_at, over_limit=over_limit, check_sizes=size > MAX_MESSAGE_BYTES)
+        return Response(SUCCESS, media_type="application/json")
+
+    # -- storage ------------------------------------------------------------------------------
+    def ingest(
+        self, messages: list[Any], received_at: str, *, over_limit: bool = False, check_sizes: bool = True
+    ) -> list[str]:
+        """Store messages in arrival order in one transaction, deciding each one's dedup outcome.
+
+        Raises TrackingError (nothing stored) when a message is over 32 KB; callers may skip that
+        check (`check_sizes=False`) when the whole request body is smaller than one message's limit.
+        """
+        prepared: list[tuple[dict[str, Any], str | None]] = []
+        for raw in messages:
+            if not isinstance(raw, dict):
+                invalid = {"type": None, "messageId": f"api-{uuid.uuid4()}", "invalid": raw}
+                prepared.append((invalid, "not a JSON object"))
+                continue
+            message = raw
+            message.pop("writeKey", None)
+            message_id = message.get("messageId")
+            message["messageId"] = f"api-{uuid.uuid4()}" if not message_id else str(message_id)
+            message["receivedAt"] = received_at
+            if "timestamp" not in message:
+                message["timestamp"] = message.get("originalTimestamp") or received_at
+            reason = (
+                "more than 2500 messages in one batch"
+                if over_limit
+                else _rejection(message, message.get("type"))
+            )
+            prepared.append((message, reason))
+        if check_sizes:
+            for message, _ in prepared:
+                if len(_ENCODE(message)) > MAX_MESSAGE_BYTES + ADDED_FIELDS_SLACK:
+                    raise TrackingError(400, "too_large", "A message is larger than 32 KB")
+        rows: list[tuple[Any, ...]] = []
+        outcomes: list[str] = []
+        with self.store.write() as conn:
+            seen = self.store.seen_ids(conn, [m["messageId"] for m, _ in prepared])
+            new_ids: list[tuple[str]] = []
+            for idx, (message, reason) in enumerate(prepared):
+                if reason is not None:
+                    outcome = REJECTED
+                elif message["messageId"] in seen:
+                    outcome = DUPLICATE
+                else:
+                    outcome = ACCEPTED
+                    seen.add(message["messageId"])
+                    new_ids.append((message["messageId"],))
+                profile_id = message.get("userId") or message.get("anonymousId")
+                group_id = message.get("groupId")
+                rows.append(
+                    (
+                        idx,
+                        message["messageId"],
+                        message.get("type"),
+                        None if profile_id is None else str(profile_id),
+                        None if group_id is None else str(group_id),
+                        outcome,
+                        reason,
+                    )
+                )
+                outcomes.append(outcome)
+            request_id = self.store.insert_request(conn, received_at, _ENCODE([m for m, _ in prepared]))
+            conn.executemany(
+                "INSERT INTO messages "
+                "(request_id, idx, message_id, type, profile_id, group_id, outcome, note) "
+                f"VALUES ({request_id}, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            conn.executemany("INSERT OR IGNORE INTO seen_messages (message_id) VALUES (?)", new_ids)
+        return outcomes

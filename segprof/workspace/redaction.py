@@ -1,0 +1,36 @@
+"""Scrubbing of secrets from any text the client produces.
+
+Owns: `Redactor`, which knows the secret values of one client (the API token, plus any value a
+caller registers, such as a write key or a warehouse password) and removes them, and any
+`Bearer …` credential, from messages before they become errors or log lines. Must never store
+secrets anywhere but in memory, nor expose them through `repr`.
+"""
+
+from __future__ import annotations
+
+import re
+
+_BEARER = re.compile(r"(?i)(bearer\s+)[^\s'\",;]+")
+MASK = "[redacted]"
+
+
+class Redactor:
+    """Remembers secret values and removes them from text."""
+
+    def __init__(self, *secrets: str | None) -> None:
+        self._secrets: set[str] = set()
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str | None) -> None:
+        # Very short values would blank out ordinary words; a real secret is never that short.
+        if secret and len(secret) >= 4:
+            self._secrets.add(secret)
+
+    def scrub(self, text: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, MASK)
+        return _BEARER.sub(rf"\g<1>{MASK}", text)
+
+    def __repr__(self) -> str:
+        return f"Redactor({len(self._secrets)} secrets)"

@@ -1,0 +1,241 @@
+"""Reading the live workspace concurrently, and the blocking facade over the async client."""
+
+from __future__ import annotations
+
+import asyncio
+
+import anyio
+import httpx
+import pytest
+
+from segprof.workspace import (
+    SEGMENT_PROFILES_METADATA_ID,
+    AsyncWorkspaceClient,
+    ClientOptions,
+    RateLimits,
+    WorkspaceClient,
+    WorkspaceError,
+    open_workspace,
+    read_workspace,
+)
+
+from .apistub import TOKEN, Api, fail, ok, run
+
+OTHER_METADATA = "54521fd525e721e32a72ee8f"
+
+
+class FakeWorkspace:
+    """Reference-shaped answers for `dests` destinations, with latency and in-flight counting."""
+
+    def __init__(self, dests: int = 4, subs_per_dest: int = 3, latency: float = 0.02) -> None:
+        self.latency = latency
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.log: list[str] = []
+        self.dests = [
+            {
+                "id": f"d{i}",
+                "name": f"Profiles {i}",
+                "enabled": True,
+                "sourceId": "src",
+                "settings": {},
+                "metadata": {"id": SEGMENT_PROFILES_METADATA_ID, "slug": "actions-segment-profiles"},
+            }
+            for i in range(dests)
+        ]
+        self.dests.append(
+            {"id": "other", "sourceId": "src", "enabled": True, "metadata": {"id": OTHER_METADATA}}
+        )
+        self.subs = {
+            d["id"]: [
+                {
+                    "id": f"{d['id']}-s{j}",
+                    "actionId": "vm2tNA5U1zxUusQkdC4D7Z",
+                    "modelId": f"m{j}",
+                    "enabled": True,
+                }
+                for j in range(subs_per_dest)
+            ]
+            for d in self.dests
+        }
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        self.log.append(request.url.path)
+        try:
+            await anyio.sleep(self.latency)
+            return self.answer(request.url.path)
+        finally:
+            self.in_flight -= 1
+
+    def answer(self, path: str) -> httpx.Response:
+        page = {"current": "MA==", "next": None}
+        if path == "/sources":
+            return ok(
+                {
+                    "sources": [{"id": "src", "slug": "wh", "metadata": {"id": "WvlvcGEJsT"}}],
+                    "pagination": page,
+                }
+            )
+        if path == "/reverse-etl-models":
+            models = [
+                {
+                    "id": f"m{j}",
+                    "sourceId": "src",
+                    "name": f"m{j}",
+                    "query": "select 1",
+                    "queryIdentifierColumn": "id",
+                }
+                for j in range(3)
+            ]
+            return ok({"models": models, "pagination": page})
+        if path == "/destinations":
+            return ok({"destinations": self.dests, "pagination": page})
+        if path.startswith("/catalog/destinations/") and not path.endswith(SEGMENT_PROFILES_METADATA_ID):
+            return fail(404, {"type": "not-found", "message": "Destination metadata not found"})
+        if path.startswith("/catalog/destinations/"):
+            return ok(
+                {
+                    "destinationMetadata": {
+                        "id": SEGMENT_PROFILES_METADATA_ID,
+                        "actions": [{"id": "vm2tNA5U1zxUusQkdC4D7Z", "slug": "sendIdentify"}],
+                    }
+                }
+            )
+        dest = path.split("/")[2]
+        if dest not in self.subs:
+            return fail(404, {"type": "not-found", "message": "Destination not found"})
+        return ok({"subscriptions": self.subs[dest], "pagination": page})
+
+
+def async_client(handler) -> AsyncWorkspaceClient:
+    return AsyncWorkspaceClient(
+        base_url="https://api.segmentapis.com",
+        token=TOKEN,
+        transport=httpx.MockTransport(handler),
+        limits=RateLimits.off(),
+    )
+
+
+def test_read_workspace_reads_levels_concurrently() -> None:
+    fake = FakeWorkspace(dests=4, subs_per_dest=3)
+    client = async_client(fake)
+    live = run(lambda: read_workspace(client))
+    assert [d.id for d in live.destinations] == ["d0", "d1", "d2", "d3"]  # the non-Profiles one is left out
+    assert len(live.all_subscriptions()) == 12
+    assert live.subscription("d2-s1").destination_id == "d2"
+    assert live.action_ids() == {"sendIdentify": "vm2tNA5U1zxUusQkdC4D7Z"}
+    assert [m.id for m in live.models] == ["m0", "m1", "m2"] and live.source("src").slug == "wh"
+    assert "/destinations/other/subscriptions" not in fake.log
+    # Level 1 (4 requests) then level 2 (4 requests): each level in flight at once.
+    assert sorted(fake.log[:4]) == sorted(
+        [
+            "/sources",
+            "/reverse-etl-models",
+            "/destinations",
+            f"/catalog/destinations/{SEGMENT_PROFILES_METADATA_ID}",
+        ]
+    )
+    assert all(p.endswith("/subscriptions") for p in fake.log[4:]) and len(fake.log) == 8
+    assert fake.max_in_flight == 4
+    assert client.requests_sent == 8
+
+
+def test_known_destinations_are_read_in_the_first_round_trip() -> None:
+    fake = FakeWorkspace(dests=3, subs_per_dest=2)
+    client = async_client(fake)
+    live = run(lambda: read_workspace(client, destination_ids=["d0", "d2", "gone", "other"]))
+    first_level = fake.log[:8]
+    assert {"/destinations/d0/subscriptions", "/destinations/d2/subscriptions"} <= set(first_level)
+    assert fake.log[8:] == ["/destinations/d1/subscriptions"]  # the one state did not know
+    assert sorted(live.subscriptions) == ["d0", "d1", "d2"]  # gone (404) and non-Profiles dropped
+    assert [s.id for s in live.subscriptions_of("d2")] == ["d2-s0", "d2-s1"]
+
+
+def test_read_workspace_concurrency_is_bounded() -> None:
+    fake = FakeWorkspace(dests=10, subs_per_dest=1)
+    client = AsyncWorkspaceClient(
+        base_url="https://api.segmentapis.com",
+        token=TOKEN,
+        transport=httpx.MockTransport(fake),
+        limits=RateLimits.off(),
+        max_concurrency=3,
+    )
+    live = run(lambda: read_workspace(client))
+    assert len(live.destinations) == 10
+    assert fake.max_in_flight == 3
+
+
+def test_read_workspace_failure_is_one_clear_error() -> None:
+    client = async_client(lambda r: fail(401, {"type": "unauthorized", "message": "Unauthorized"}))
+    with pytest.raises(WorkspaceError, match="401"):
+        run(lambda: read_workspace(client))
+
+
+def test_blocking_facade() -> None:
+    fake = FakeWorkspace(dests=2, subs_per_dest=2, latency=0)
+    with WorkspaceClient(async_client(fake)) as ws:
+        assert [s.id for s in ws.list_subscriptions("d1")] == ["d1-s0", "d1-s1"]
+        assert len(ws.read_workspace().all_subscriptions()) == 4
+        assert ws.requests_sent == 7
+        with pytest.raises(WorkspaceError):
+            ws.get_destination_metadata("x", address="destination.p").actions[5]
+    assert "Bearer" not in repr(ws)
+
+
+def test_blocking_facade_works_inside_a_running_event_loop() -> None:
+    fake = FakeWorkspace(dests=1, latency=0)
+
+    async def caller() -> int:
+        with WorkspaceClient(async_client(fake)) as ws:
+            return len(ws.list_destinations())
+
+    assert asyncio.run(caller()) == 2
+
+
+def test_open_workspace_with_a_given_transport_and_env_token(monkeypatch) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return ok({"sources": []})
+
+    monkeypatch.setenv("SEGMENT_API_TOKEN", "env-token-1234")
+    api = Api(handler)
+    with open_workspace(
+        "segment", region="europe", options=ClientOptions(transport=httpx.MockTransport(api))
+    ) as ws:
+        ws.list_sources()
+    assert str(seen[0].url).startswith("https://eu1.api.segmentapis.com/sources")
+    assert seen[0].headers["authorization"] == "Bearer env-token-1234"
+
+
+def test_segment_backend_without_token_is_a_clear_error(monkeypatch) -> None:
+    from segprof.errors import SegprofError
+
+    for var in ("SEGMENT_API_TOKEN", "PUBLIC_API_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(SegprofError, match="no Segment Public API token") as info:
+        open_workspace("segment")
+    assert info.value.address == "workspace.token"
+
+
+def test_an_unclosed_client_does_not_keep_the_process_alive(tmp_path) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import httpx\n"
+        "from segprof.workspace import AsyncWorkspaceClient, WorkspaceClient\n"
+        "t = httpx.MockTransport(lambda r: httpx.Response(200, json={'data': {'sources': []}}))\n"
+        "c = AsyncWorkspaceClient(base_url='https://api.segmentapis.com', token='t', transport=t)\n"
+        "ws = WorkspaceClient(c)\n"
+        "print(len(ws.list_sources()))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "0"
