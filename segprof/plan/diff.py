@@ -63,6 +63,7 @@ def compute_plan(
     deletes = [c for c in changes if c.action is Action.delete]
     ordered = creates + deletes
 
+    targets = list(targets or [])
     if targets:
         ordered = _select_targets(ordered, by_address, set(targets))
 
@@ -70,6 +71,7 @@ def compute_plan(
         changes=ordered,
         config_fingerprint=config_fingerprint(desired),
         live_fingerprint=live_fingerprint(live),
+        targets=sorted(targets or []),
     )
 
 

@@ -98,6 +98,7 @@ class Plan:
     config_fingerprint: str = ""
     live_fingerprint: str = ""
     diagnostics: list[str] = field(default_factory=list)  # warnings to show above the plan
+    targets: list[str] = field(default_factory=list)  # --target addresses the plan was limited to
 
     def counts(self) -> dict[str, int]:
         add = sum(1 for c in self.changes if c.action in (Action.create, Action.replace))
@@ -136,5 +137,6 @@ class Plan:
             "config_fingerprint": self.config_fingerprint,
             "live_fingerprint": self.live_fingerprint,
             "diagnostics": list(self.diagnostics),
+            "targets": list(self.targets),
             "resource_changes": [c.to_json() for c in self.changes],
         }
