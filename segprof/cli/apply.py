@@ -83,7 +83,7 @@ def register(app: typer.Typer) -> None:
             out.print(f"  [green]done[/]  {step.verb:<15} {step.address}")
         if outcome.failed is not None:
             step, message = outcome.failed
-            err.print(f"  [red]failed[/] {step.verb:<15} {step.address}: {message}")
+            err.print(f"  [red]failed[/] {step.verb:<15} {message}")
             for pending in outcome.not_started:
                 err.print(f"  [yellow]not done[/] {pending.verb:<13} {pending.address}")
             err.print(

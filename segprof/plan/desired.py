@@ -25,7 +25,7 @@ SOURCE_METADATA_IDS: dict[str, str] = {
     "redshift": "0yMe8VfuDc",
     "databricks": "aSPS4yE0CZ",
     "azure": "xNpohElkX2",
-    "duckdb": "sgprfDuckDB",
+    "duckdb": "sgpDuckDB1",
 }
 
 ACTION_SLUGS: dict[str, str] = {
