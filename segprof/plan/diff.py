@@ -146,11 +146,13 @@ def _plan_one(
             return change
     else:
         parent = after.get("destinationId") if d.kind is Kind.mapping else None
-        candidates = [
-            r
-            for r in live.by_name(d.kind, d.display_name, parent_id=parent if parent != UNKNOWN else None)
-            if (d.kind.value, r.id) not in claimed_ids
-        ]
+        matches = live.by_name(d.kind, d.display_name, parent_id=parent if parent != UNKNOWN else None)
+        if d.kind is Kind.source and after.get("slug"):
+            # A source's slug is unique in a workspace, and set even when naming it failed.
+            matches = [
+                r for r in live.resources[Kind.source].values() if r.attributes.get("slug") == after["slug"]
+            ]
+        candidates = [r for r in matches if (d.kind.value, r.id) not in claimed_ids]
         if d.kind is Kind.mapping and parent == UNKNOWN:
             candidates = []
         if len(candidates) > 1:

@@ -23,11 +23,17 @@ def main(folders: list[str]) -> None:
 
     app = build_app()
     for folder in folders:
-        result = CliRunner().invoke(app, ["validate", "-C", folder, "--format", "json"], catch_exceptions=True)
+        result = CliRunner().invoke(
+            app, ["validate", "-C", folder, "--format", "json"], catch_exceptions=True
+        )
         stderr = result.stderr
         if result.exc_info and not isinstance(result.exc_info[1], SystemExit):
             stderr += "".join(traceback.format_exception(*result.exc_info))
-        print(json.dumps({"folder": folder, "code": result.exit_code, "stdout": result.stdout, "stderr": stderr}))
+        print(
+            json.dumps(
+                {"folder": folder, "code": result.exit_code, "stdout": result.stdout, "stderr": stderr}
+            )
+        )
 
 
 if __name__ == "__main__":
