@@ -87,12 +87,23 @@ def register(app: typer.Typer) -> None:
             raise SegprofError(f"invalid fault setting: {err}") from None
         if not 0 <= port <= 65535:
             raise SegprofError(f"--port must be between 0 and 65535, not {port}")
+        if port == 0:
+            import socket
+
+            with socket.socket() as sock:
+                sock.bind((host, 0))
+                port = sock.getsockname()[1]
         try:
             application = create_app(
                 data, token=token, write_key=write_key, rate_limits=not no_rate_limits, faults=faults
             )
         except OSError as err:
             raise SegprofError(f"cannot use data folder {data}: {err.strerror or err}") from None
+        import logging
+
+        from segprof.emulator.faults import quiet_dropped_connections
+
+        logging.getLogger("uvicorn.error").addFilter(quiet_dropped_connections)
         console = stderr_console()
         auth = "token required" if token else "any token"
         console.print(f"segprof emulator on http://{host}:{port} (data: {data}; Public API: {auth})")

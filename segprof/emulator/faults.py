@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import threading
 from dataclasses import asdict, dataclass, field, fields
@@ -24,6 +25,12 @@ APIS = ("public", "tracking")
 
 class DroppedConnection(Exception):
     """Raised after the response has started so the server closes the connection mid-response."""
+
+
+def quiet_dropped_connections(record: logging.LogRecord) -> bool:
+    """Logging filter for the server: an injected drop is expected, not worth a traceback."""
+    exc = record.exc_info[1] if record.exc_info else None
+    return not isinstance(exc, DroppedConnection)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The emulator's own endpoints under `/emulator/v1/`: received messages, profiles, faults.
 
 Owns: reading what the Tracking API received (arrival order, dedup outcome, `after` cursor or
-pagination), materialised profiles, and the fault-injection admin endpoint. Guarded by the same
-bearer token as the Public API when one is set. Must never change tracking or workspace state.
+pagination; `DELETE` forgets it all, dedup memory included), materialised profiles, and the
+fault-injection admin endpoint. Guarded by the same bearer token as the Public API when one is
+set. Must never change workspace state.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class Inspection:
 
     def routes(self) -> list[Route]:
         return [
-            Route("/emulator/v1/messages", self._guard(self.messages), methods=["GET"]),
+            Route("/emulator/v1/messages", self._guard(self.messages), methods=["GET", "DELETE"]),
             Route("/emulator/v1/profiles/{profile_id:path}", self._guard(self.profile), methods=["GET"]),
             Route("/emulator/v1/faults", self._guard(self.faults), methods=["GET", "POST", "DELETE"]),
         ]
@@ -58,6 +59,8 @@ class Inspection:
         return endpoint
 
     async def messages(self, request: Request) -> Response:
+        if request.method == "DELETE":
+            return JSONResponse({"data": {"deleted": self.store.clear_messages()}})
         params = query_params(request.scope.get("query_string", b""))
         after = 0
         if params.get("after"):

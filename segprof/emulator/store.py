@@ -274,6 +274,14 @@ class Store:
         bodies = self._bodies(rows)
         return [bodies[request_id][idx] for request_id, idx in rows]
 
+    def clear_messages(self) -> int:
+        """Forget every received message and the dedup memory; returns how many messages were dropped."""
+        with self.write() as conn:
+            count = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+            for table in ("messages", "requests", "seen_messages"):
+                conn.execute(f"DELETE FROM {table}")
+        return int(count)
+
     def list_messages(self, after: int, limit: int) -> tuple[list[tuple[int, str, str | None, Any]], int]:
         """(seq, outcome, note, message) in arrival order after `after`, and the total count."""
         conn = self.read()

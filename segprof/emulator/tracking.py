@@ -157,9 +157,16 @@ class TrackingApi:
             for item in items:
                 if isinstance(item, dict):
                     if shared_context is not None:
-                        item["context"] = {**shared_context, **(item.get("context") or {})}
+                        own = item.get("context")
+                        item["context"] = (
+                            {**shared_context, **own} if isinstance(own, dict) else shared_context
+                        )
                     if shared_integrations is not None:
-                        item["integrations"] = {**shared_integrations, **(item.get("integrations") or {})}
+                        own = item.get("integrations")
+                        merged = (
+                            {**shared_integrations, **own} if isinstance(own, dict) else shared_integrations
+                        )
+                        item["integrations"] = merged
                     if "sentAt" not in item and "sentAt" in body:
                         item["sentAt"] = body["sentAt"]
                 messages.append(item)

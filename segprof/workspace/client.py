@@ -19,7 +19,9 @@ from urllib.parse import quote
 
 import anyio
 import httpx
+from pydantic import BaseModel, ValidationError
 
+from segprof import __version__
 from segprof.workspace.api_error import WorkspaceError, parse_error_details
 from segprof.workspace.redaction import Redactor
 from segprof.workspace.resources import (
@@ -41,6 +43,7 @@ from segprof.workspace.throttle import RateLimits, Throttle, WaitCallback, WaitE
 log = logging.getLogger("segprof.workspace")
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 #: Page size sent on every list call: valid under both the old (≤200) and new (≤1000) bounds.
 DEFAULT_PAGE_SIZE = 200
@@ -74,7 +77,7 @@ class AsyncWorkspaceClient:
         on_wait: WaitCallback | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         max_concurrency: int = 16,
-        user_agent: str = "segprof",
+        user_agent: str = f"segprof/{__version__}",
         redactor: Redactor | None = None,
     ) -> None:
         self.retry = retry or RetryPolicy()
@@ -111,6 +114,10 @@ class AsyncWorkspaceClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+    def eta(self, endpoint_class_name: str, count: int) -> float:
+        """Seconds until `count` more requests of a limited class (e.g. "subscription_writes") can go."""
+        return self.throttle.eta(endpoint_class_name, count)
 
     def add_secret(self, secret: str | None) -> None:
         """Register another value (write key, password) to scrub from every message."""
@@ -207,16 +214,28 @@ class AsyncWorkspaceClient:
             status = response.status_code
             payload = _json_or_none(response)
             if 200 <= status < 300:
-                data = payload.get("data") if isinstance(payload, dict) else None
-                if payload is not None and not isinstance(payload, dict):
+                if (payload is None and response.content.strip()) or (
+                    payload is not None and not isinstance(payload, dict)
+                ):
                     raise self._error(
-                        f"{method} {path} returned an unexpected body",
+                        f"{method} {path} returned a body that is not a JSON object",
                         method=method,
                         path=path,
                         address=address,
                         status=status,
                     )
-                return parse(data if isinstance(data, dict) else {})
+                data = payload.get("data") if isinstance(payload, dict) else None
+                try:
+                    return parse(data if isinstance(data, dict) else {})
+                except (ValidationError, WorkspaceError) as exc:
+                    problem = _shape_problem(exc)
+                raise self._error(
+                    f"{method} {path} returned an unexpected response: {problem}",
+                    method=method,
+                    path=path,
+                    address=address,
+                    status=status,
+                )
             if status == 404 and (missing_ok or (maybe_applied and method == "DELETE")):
                 # Gone already: a DELETE whose earlier attempt went through, or the caller accepts absence.
                 return parse({})
@@ -371,10 +390,17 @@ class AsyncWorkspaceClient:
         )
 
     async def _list_all(
-        self, path: str, key: str, *, address: str | None = None, params: dict[str, Any] | None = None
-    ) -> list[dict[str, Any]]:
+        self,
+        path: str,
+        keys: str | tuple[str, ...],
+        model: type[M],
+        *,
+        address: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> list[M]:
         """Every item under `data.<key>` across all pages (cursor `next` until null/absent)."""
-        items: list[dict[str, Any]] = []
+        keys = (keys,) if isinstance(keys, str) else keys
+        items: list[M] = []
         cursor: str | None = None
         seen: set[str] = set()
         while True:
@@ -382,45 +408,68 @@ class AsyncWorkspaceClient:
             query["pagination.count"] = self.page_size
             if cursor is not None:
                 query["pagination.cursor"] = cursor
-            data = await self.request("GET", path, params=query, address=address)
-            page = data.get(key) or []
-            items.extend(item for item in page if isinstance(item, dict))
-            cursor = _next_cursor(data)
+            page, cursor = await self._call(
+                "GET",
+                path,
+                params=query,
+                address=address,
+                parse=lambda data: (_items(data, keys, model), _next_cursor(data)),
+            )
+            items.extend(page)
             if cursor is None or cursor in seen:
                 return items
             seen.add(cursor)
+
+    async def _get_optional(self, path: str, key: str, model: type[M], address: str | None) -> M | None:
+        """GET one resource; None when the workspace answers 404."""
+        return await self._call(
+            "GET",
+            path,
+            address=address,
+            missing_ok=True,
+            parse=lambda d: model.model_validate(_require(d, key, f"GET {path}")) if d else None,
+        )
 
     # --- catalog -------------------------------------------------------------------------
 
     async def get_destination_metadata(
         self, metadata_id: str = SEGMENT_PROFILES_METADATA_ID, *, address: str | None = None
     ) -> DestinationMetadata:
-        data = await self.request("GET", f"/catalog/destinations/{_seg(metadata_id)}", address=address)
-        return DestinationMetadata.model_validate(data.get("destinationMetadata") or {})
+        path = f"/catalog/destinations/{_seg(metadata_id)}"
+        return await self._call(
+            "GET",
+            path,
+            address=address,
+            parse=lambda d: DestinationMetadata.model_validate(
+                _require(d, "destinationMetadata", f"GET {path}")
+            ),
+        )
 
     async def get_source_metadata(self, metadata_id: str, *, address: str | None = None) -> SourceMetadata:
-        data = await self.request("GET", f"/catalog/sources/{_seg(metadata_id)}", address=address)
-        return SourceMetadata.model_validate(data.get("sourceMetadata") or {})
+        path = f"/catalog/sources/{_seg(metadata_id)}"
+        return await self._call(
+            "GET",
+            path,
+            address=address,
+            parse=lambda d: SourceMetadata.model_validate(_require(d, "sourceMetadata", f"GET {path}")),
+        )
 
     async def list_source_catalog(self, *, address: str | None = None) -> list[SourceMetadata]:
-        items = await self._list_all("/catalog/sources", "sourcesCatalog", address=address)
-        return [SourceMetadata.model_validate(i) for i in items]
+        return await self._list_all("/catalog/sources", "sourcesCatalog", SourceMetadata, address=address)
 
     async def list_destination_catalog(self, *, address: str | None = None) -> list[DestinationMetadata]:
-        items = await self._list_all("/catalog/destinations", "destinationsCatalog", address=address)
-        return [DestinationMetadata.model_validate(i) for i in items]
+        return await self._list_all(
+            "/catalog/destinations", "destinationsCatalog", DestinationMetadata, address=address
+        )
 
     # --- sources -------------------------------------------------------------------------
 
     async def list_sources(self, *, address: str | None = None) -> list[Source]:
-        return [
-            Source.model_validate(i) for i in await self._list_all("/sources", "sources", address=address)
-        ]
+        return await self._list_all("/sources", "sources", Source, address=address)
 
     async def get_source(self, source_id: str, *, address: str | None = None) -> Source | None:
         """The source, or None when the workspace has no such source (404)."""
-        data = await self.request("GET", f"/sources/{_seg(source_id)}", address=address, missing_ok=True)
-        return Source.model_validate(data["source"]) if data.get("source") else None
+        return await self._get_optional(f"/sources/{_seg(source_id)}", "source", Source, address)
 
     async def create_source(
         self,
@@ -433,6 +482,7 @@ class AsyncWorkspaceClient:
         address: str | None = None,
     ) -> Source:
         """POST /sources (v1 has no `name`), then PATCH the name when one is given."""
+        self.redactor.add_from_settings(settings)
         body: dict[str, Any] = {"slug": slug, "enabled": enabled, "metadataId": metadata_id}
         if settings is not None:
             body["settings"] = settings
@@ -464,6 +514,7 @@ class AsyncWorkspaceClient:
         address: str | None = None,
     ) -> Source:
         """PATCH the given fields only; settings are merged by the API (send a key as None to remove it)."""
+        self.redactor.add_from_settings(settings)
         body = _present(name=name, enabled=enabled, slug=slug, settings=settings)
         path = f"/sources/{_seg(source_id)}"
         return await self._call(
@@ -482,16 +533,14 @@ class AsyncWorkspaceClient:
     # --- Reverse ETL models ----------------------------------------------------------------
 
     async def list_models(self, *, address: str | None = None) -> list[ReverseEtlModel]:
-        items = await self._list_all("/reverse-etl-models", "models", address=address)
-        return [ReverseEtlModel.model_validate(i) for i in items]
+        # Older API versions (and Segment's TypeScript SDK) call the list `reverseEtlModels`.
+        return await self._list_all(
+            "/reverse-etl-models", ("models", "reverseEtlModels"), ReverseEtlModel, address=address
+        )
 
     async def get_model(self, model_id: str, *, address: str | None = None) -> ReverseEtlModel | None:
-        data = await self.request(
-            "GET", f"/reverse-etl-models/{_seg(model_id)}", address=address, missing_ok=True
-        )
-        return (
-            ReverseEtlModel.model_validate(data["reverseEtlModel"]) if data.get("reverseEtlModel") else None
-        )
+        path = f"/reverse-etl-models/{_seg(model_id)}"
+        return await self._get_optional(path, "reverseEtlModel", ReverseEtlModel, address)
 
     async def create_model(
         self,
@@ -564,14 +613,11 @@ class AsyncWorkspaceClient:
     # --- destinations ----------------------------------------------------------------------
 
     async def list_destinations(self, *, address: str | None = None) -> list[Destination]:
-        items = await self._list_all("/destinations", "destinations", address=address)
-        return [Destination.model_validate(i) for i in items]
+        return await self._list_all("/destinations", "destinations", Destination, address=address)
 
     async def get_destination(self, destination_id: str, *, address: str | None = None) -> Destination | None:
-        data = await self.request(
-            "GET", f"/destinations/{_seg(destination_id)}", address=address, missing_ok=True
-        )
-        return Destination.model_validate(data["destination"]) if data.get("destination") else None
+        path = f"/destinations/{_seg(destination_id)}"
+        return await self._get_optional(path, "destination", Destination, address)
 
     async def create_destination(
         self,
@@ -583,6 +629,7 @@ class AsyncWorkspaceClient:
         metadata_id: str = SEGMENT_PROFILES_METADATA_ID,
         address: str | None = None,
     ) -> Destination:
+        self.redactor.add_from_settings(settings)
         body: dict[str, Any] = {
             "sourceId": source_id,
             "metadataId": metadata_id,
@@ -616,6 +663,7 @@ class AsyncWorkspaceClient:
         settings: dict[str, Any] | None = None,
         address: str | None = None,
     ) -> Destination:
+        self.redactor.add_from_settings(settings)
         body = _present(name=name, enabled=enabled, settings=settings)
         path = f"/destinations/{_seg(destination_id)}"
         return await self._call(
@@ -636,17 +684,25 @@ class AsyncWorkspaceClient:
     async def list_subscriptions(
         self, destination_id: str, *, address: str | None = None
     ) -> list[Subscription]:
-        items = await self._list_all(
-            f"/destinations/{_seg(destination_id)}/subscriptions", "subscriptions", address=address
+        subs = await self._list_all(
+            f"/destinations/{_seg(destination_id)}/subscriptions",
+            "subscriptions",
+            Subscription,
+            address=address,
         )
-        return [_subscription(i, destination_id) for i in items]
+        for sub in subs:
+            if sub.destination_id is None:
+                sub.destination_id = destination_id
+        return subs
 
     async def get_subscription(
         self, destination_id: str, subscription_id: str, *, address: str | None = None
     ) -> Subscription | None:
         path = f"/destinations/{_seg(destination_id)}/subscriptions/{_seg(subscription_id)}"
-        data = await self.request("GET", path, address=address, missing_ok=True)
-        return _subscription(data["subscription"], destination_id) if data.get("subscription") else None
+        found = await self._get_optional(path, "subscription", Subscription, address)
+        if found is not None and found.destination_id is None:
+            found.destination_id = destination_id
+        return found
 
     async def create_subscription(
         self,
@@ -667,6 +723,7 @@ class AsyncWorkspaceClient:
         created subscription as `.resource` so the caller can record its id.
         """
         path = f"/destinations/{_seg(destination_id)}/subscriptions"
+        self.redactor.add_from_settings(settings)
         body: dict[str, Any] = {"name": name, "actionId": action_id, "trigger": trigger, "enabled": enabled}
         if model_id is not None:
             body["modelId"] = model_id
@@ -724,6 +781,7 @@ class AsyncWorkspaceClient:
         address: str | None = None,
     ) -> Subscription:
         """PATCH with the body wrapped in `input`; the model goes as `reverseETLModelId`."""
+        self.redactor.add_from_settings(settings)
         inner = _present(
             name=name,
             trigger=trigger,
@@ -809,11 +867,14 @@ class AsyncWorkspaceClient:
             params: dict[str, Any] = {"count": count}
             if cursor is not None:
                 params["cursor"] = cursor
-            data = await self.request("GET", path, params=params, address=address)
-            result.extend(
-                SyncStatus.model_validate(s) for s in data.get("syncStatuses") or [] if isinstance(s, dict)
+            page, cursor = await self._call(
+                "GET",
+                path,
+                params=params,
+                address=address,
+                parse=lambda data: (_items(data, ("syncStatuses",), SyncStatus), _next_cursor(data)),
             )
-            cursor = _next_cursor(data)
+            result.extend(page)
             if cursor is None or cursor in seen or (limit is not None and len(result) >= limit):
                 return result if limit is None else result[:limit]
             seen.add(cursor)
@@ -824,8 +885,9 @@ class AsyncWorkspaceClient:
         path = f"/reverse-etl-models/{_seg(model_id)}/syncs/{_seg(sync_id)}/cancel"
         body = {} if reason is None else {"reasonForCanceling": reason}
         # Cancelling twice is harmless, so this POST may be re-sent blindly.
-        data = await self.request("POST", path, body=body, address=address, idempotent=True)
-        return CancelResult.model_validate(data)
+        return await self._call(
+            "POST", path, body=body, address=address, idempotent=True, parse=CancelResult.model_validate
+        )
 
     async def wait_for_sync(
         self,
@@ -862,6 +924,32 @@ def _subscription(raw: dict[str, Any], destination_id: str) -> Subscription:
     if sub.destination_id is None:
         sub.destination_id = destination_id
     return sub
+
+
+def _items(data: dict[str, Any], keys: tuple[str, ...], model: type[M]) -> list[M]:
+    for key in keys:
+        if key in data:
+            raw = data[key] or []
+            if not isinstance(raw, list):
+                raise WorkspaceError(f"`data.{key}` is not a list")
+            items = []
+            for index, item in enumerate(raw):
+                try:
+                    items.append(model.model_validate(item))
+                except ValidationError as exc:
+                    raise WorkspaceError(f"data.{key}[{index}].{_shape_problem(exc)}") from None
+            return items
+    raise WorkspaceError(f"the response has no `data.{keys[0]}` list")
+
+
+def _shape_problem(exc: Exception) -> str:
+    """What was wrong with a response, without echoing its values (they may hold secrets)."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        return f"{where}: {first.get('msg', 'invalid')}{more}"
+    return getattr(exc, "message", None) or str(exc)
 
 
 def _present(**fields: Any) -> dict[str, Any]:

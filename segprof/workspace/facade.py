@@ -95,6 +95,10 @@ class WorkspaceClient:
     def requests_sent(self) -> int:
         return self.async_client.requests_sent
 
+    def eta(self, endpoint_class_name: str, count: int) -> float:
+        """Seconds until `count` more requests of a limited class (e.g. "subscription_writes") can go."""
+        return self.async_client.eta(endpoint_class_name, count)
+
     def add_secret(self, secret: str | None) -> None:
         self.async_client.add_secret(secret)
 

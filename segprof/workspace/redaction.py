@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import re
 
+#: Settings keys whose values are secrets (warehouse credentials, the Profile Space write key).
+SECRET_KEY = re.compile(
+    r"(?i)(password|passwd|secret|token|private_?key|key_?pair|passphrase|credential|write_?key|engage_space|api_?key)"
+)
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s'\",;]+")
 MASK = "[redacted]"
 
@@ -26,6 +30,18 @@ class Redactor:
         # Very short values would blank out ordinary words; a real secret is never that short.
         if secret and len(secret) >= 4:
             self._secrets.add(secret)
+
+    def add_from_settings(self, settings: object) -> None:
+        """Remember the values of secret-looking keys anywhere in a settings object."""
+        if isinstance(settings, dict):
+            for key, value in settings.items():
+                if isinstance(value, str) and SECRET_KEY.search(str(key)):
+                    self.add(value)
+                else:
+                    self.add_from_settings(value)
+        elif isinstance(settings, list):
+            for item in settings:
+                self.add_from_settings(item)
 
     def scrub(self, text: str) -> str:
         for secret in sorted(self._secrets, key=len, reverse=True):

@@ -99,6 +99,27 @@ class Throttle:
             return held
         return max(held, sent[0] + limit.per_seconds - self._clock.monotonic())
 
+    def eta(self, name: str, count: int) -> float:
+        """Seconds from now until the last of `count` more requests of this class may be sent.
+
+        For progress and plan output ("12 mapping writes: about 2 minutes"); 0 when unlimited.
+        """
+        limit = self.limits.for_class(name)
+        now = self._clock.monotonic()
+        start = max(now, self._held_until.get(name, 0.0))
+        if limit is None or count <= 0:
+            return start - now if count > 0 else 0.0
+        times = list(self._window(name, limit))
+        at = start
+        for _ in range(count):
+            while True:
+                recent = [t for t in times if t > at - limit.per_seconds]
+                if len(recent) < limit.requests:
+                    break
+                at = recent[-limit.requests] + limit.per_seconds
+            times.append(at)
+        return at - now
+
     async def acquire(
         self, name: str | None, *, method: str, path: str, address: str | None, on_wait: WaitCallback | None
     ) -> None:

@@ -233,3 +233,31 @@ def test_segment_python_client_delivers_with_gzip(live_server):
     assert [e["event"] for e in profile["events"]] == ["Signed Up"]
     stored = httpx.get(f"{live_server.url}/emulator/v1/messages").json()["data"]["messages"]
     assert stored[0]["message"]["context"]["library"]["name"] == "analytics-python"
+
+
+def test_clearing_messages_forgets_dedup_memory(client):
+    client.post("/v1/identify", json={"userId": "u", "messageId": "same", "traits": {"v": 1}})
+    cleared = client.delete("/emulator/v1/messages")
+    assert cleared.json()["data"]["deleted"] == 1
+    assert client.get("/emulator/v1/profiles/u").status_code == 404
+    client.post("/v1/identify", json={"userId": "u", "messageId": "same", "traits": {"v": 2}})
+    assert [m["outcome"] for m in messages(client)["messages"]] == ["accepted"]
+
+
+def test_odd_shapes_never_crash(client):
+    odd = {
+        "batch": [
+            {"type": "track", "userId": 7, "event": "E", "context": ["not", "an", "object"], "messageId": 99},
+            "not an object",
+            {"type": 5, "userId": "u"},
+        ],
+        "context": {"ip": "0.0.0.0"},
+        "integrations": {"All": False},
+    }
+    assert client.post("/v1/batch", json=odd).status_code == 200
+    stored = messages(client)["messages"]
+    assert [m["outcome"] for m in stored] == ["accepted", "rejected", "rejected"]
+    assert stored[0]["message"]["messageId"] == "99" and stored[0]["message"]["context"] == {"ip": "0.0.0.0"}
+    assert client.get("/emulator/v1/profiles/7").json()["data"]["profile"]["events"][0]["event"] == "E"
+    assert client.post("/v1/batch", json={"batch": "nope"}).status_code == 400
+    assert client.post("/v1/track", json=["x"]).status_code == 400

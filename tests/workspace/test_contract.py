@@ -399,18 +399,62 @@ def test_timeouts_are_retried(emulator: Emulator) -> None:
     assert any("timed out" in w.reason for w in emulator.waits)
 
 
-def test_lost_create_response_is_reconciled_not_duplicated(emulator: Emulator) -> None:
-    def lose(app: Any) -> Any:
-        return LoseFirstResponse(app, "POST", "/reverse-etl-models")
+@pytest.mark.parametrize("what", ["source", "model", "destination", "subscription", "sync"])
+def test_lost_create_response_is_reconciled_not_duplicated(emulator: Emulator, what: str) -> None:
+    lose: dict[str, Any] = {}
 
-    with emulator.client(wrap=lose) as ws:
-        source = ws.create_source(slug="pg", metadata_id=POSTGRES)
-        model = ws.create_model(
-            source_id=source.id, name="users", query="SELECT 1 AS id", query_identifier_column="id"
-        )
-        models = ws.list_models()
-    assert [m.id for m in models] == [model.id]
+    def wrap(app: Any) -> Any:
+        lose["mw"] = LoseFirstResponse(app, "POST", "")
+        return lose["mw"]
+
+    with emulator.client(wrap=wrap) as ws:
+        # Build what the create needs first, with the wrapper not yet armed.
+        source = model = dest = sub = None
+        if what != "source":
+            source, model, dest, identify = _setup(ws)
+            if what == "sync":
+                sub = _mapping(ws, dest, model, identify)
+        paths = {
+            "source": "/sources",
+            "model": "/reverse-etl-models",
+            "destination": "/destinations",
+            "subscription": f"/destinations/{dest.id}/subscriptions" if dest else "",
+            "sync": "/reverse-etl-syncs",
+        }
+        lose["mw"].path = paths[what]
+        if what == "source":
+            created = ws.create_source(slug="pg2", metadata_id=POSTGRES)
+            assert [s.id for s in ws.list_sources()] == [created.id]
+        elif what == "model":
+            created = ws.create_model(
+                source_id=source.id, name="again", query="SELECT 1 AS id", query_identifier_column="id"
+            )
+            assert sorted(m.name for m in ws.list_models()) == ["again", "users"]
+        elif what == "destination":
+            created = ws.create_destination(source_id=source.id, name="second")
+            assert sorted(d.name for d in ws.list_destinations()) == ["Profiles", "second"]
+        elif what == "subscription":
+            created = _mapping(ws, dest, model, identify, name="lost")
+            assert [s.id for s in ws.list_subscriptions(dest.id)] == [created.id]
+            assert ws.get_subscription(dest.id, created.id).reverse_etl_schedule.strategy == "PERIODIC"
+        else:
+            created = ws.start_sync(source_id=source.id, model_id=model.id, subscription_id=sub.id)
+            assert [s.sync_id for s in ws.list_syncs(model.id, sub.id)] == [created.sync_id]
+    assert lose["mw"].lost == 1
     assert any(w.kind == "retry" and w.method == "POST" for w in emulator.waits)
+
+
+def test_subscription_and_history_pagination(emulator: Emulator) -> None:
+    with emulator.client(page_size=2) as ws:
+        source, model, dest, identify = _setup(ws)
+        subs = [_mapping(ws, dest, model, identify, name=f"m{i}") for i in range(5)]
+        before = ws.requests_sent
+        assert sorted(s.id for s in ws.list_subscriptions(dest.id)) == sorted(s.id for s in subs)
+        assert ws.requests_sent - before == 3
+        for _ in range(3):
+            ws.start_sync(source_id=source.id, model_id=model.id, subscription_id=subs[0].id)
+        assert len(ws.list_syncs(model.id, subs[0].id)) == 3
+        assert len(ws.list_syncs(model.id, subs[0].id, limit=2)) == 2
 
 
 # --- redaction -----------------------------------------------------------------------------------

@@ -239,3 +239,18 @@ def test_an_unclosed_client_does_not_keep_the_process_alive(tmp_path) -> None:
         [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=30
     )
     assert done.returncode == 0 and done.stdout.strip() == "0"
+
+
+def test_local_backend_needs_a_project_folder() -> None:
+    from segprof.errors import SegprofError
+
+    with pytest.raises(SegprofError, match="project folder"):
+        open_workspace("local")
+
+
+def test_unknown_backend_is_a_clear_error() -> None:
+    from segprof.errors import SegprofError
+
+    with pytest.raises(SegprofError, match="unknown workspace backend") as info:
+        open_workspace("cloud")  # type: ignore[arg-type]
+    assert info.value.address == "workspace.backend"

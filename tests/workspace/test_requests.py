@@ -28,6 +28,7 @@ def test_headers_on_every_request(make_client) -> None:
     (request,) = api.requests
     assert request.headers["authorization"] == f"Bearer {TOKEN}"
     assert request.headers["accept"] == "application/json"
+    assert request.headers["user-agent"].startswith("segprof/")
     assert "content-type" not in request.headers  # GET carries no body
     assert str(request.url).startswith("https://api.segmentapis.com/sources?")
 
@@ -476,3 +477,41 @@ def test_failed_schedule_patch_reports_the_created_subscription(make_client) -> 
     err = info.value
     assert err.resource.id == SUB and f"created subscription {SUB}" in str(err)
     assert "interval too short (field input.reverseETLSchedule)" in str(err) and err.address == "mapping.m"
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        (httpx.Response(200, content=b"<html>proxy error</html>"), "not a JSON object"),
+        (httpx.Response(200, json=["not", "an", "object"]), "not a JSON object"),
+        (ok({"unexpected": []}), "no `data.sources` list"),
+        (
+            ok({"sources": [{"slug": "no-id", "writeKeys": ["wk_SECRET_VALUE_123"]}]}),
+            "data.sources[0].id: Field required",
+        ),
+        (ok({"sources": {"id": "x"}}), "`data.sources` is not a list"),
+    ],
+)
+def test_malformed_answers_are_clear_errors(make_client, response, expected) -> None:
+    from segprof.workspace import WorkspaceError
+
+    client, _ = make_client(lambda r: response)
+    with pytest.raises(WorkspaceError) as info:
+        run(lambda: client.list_sources(address="source.warehouse"))
+    text = str(info.value)
+    assert expected in text and text.startswith("source.warehouse: GET /sources")
+    assert "wk_SECRET_VALUE_123" not in text
+
+
+def test_get_with_an_unexpected_body_is_an_error_not_none(make_client) -> None:
+    from segprof.workspace import WorkspaceError
+
+    client, _ = make_client(lambda r: ok({"somethingElse": {}}))
+    with pytest.raises(WorkspaceError, match=r"no `data\.reverseEtlModel` object"):
+        run(lambda: client.get_model(MODEL))
+
+
+def test_models_list_under_the_older_key(make_client) -> None:
+    model = {"id": MODEL, "sourceId": SOURCE, "name": "u", "query": "q", "queryIdentifierColumn": "id"}
+    client, _ = make_client(lambda r: ok({"reverseEtlModels": [model]}))
+    assert [m.id for m in run(client.list_models)] == [MODEL]

@@ -309,3 +309,138 @@ def test_a_429_holds_back_the_whole_endpoint_class(make_client, fake_clock, wait
     fake_clock.now = 1005.0
     run(lambda: client.delete_model(MODEL))
     assert len([w for w in waits if w.kind == "throttle"]) == 1
+
+
+def test_retry_after_http_date(make_client, fake_clock) -> None:
+    when = datetime.fromtimestamp(fake_clock.now + fake_clock.wall_offset + 12, tz=UTC)
+    headers = {"Retry-After": format_datetime(when, usegmt=True)}
+    client, _ = make_client(scripted(httpx.Response(503, headers=headers), ok({"sources": []})))
+    run(client.list_sources)
+    assert 11 <= fake_clock.sleeps[0] <= 12.5
+
+
+def test_unparseable_hints_fall_back_to_backoff(make_client, fake_clock) -> None:
+    bad = httpx.Response(
+        429,
+        json={"errors": [{"type": "RequestError", "data": {"msBeforeNext": "soon"}}]},
+        headers={"X-RateLimit-Reset": "not a date"},
+    )
+    client, _ = make_client(scripted(bad, ok({"sources": []})), retry=RetryPolicy(base_delay=2.0))
+    fake_clock.rand = 0.25
+    run(client.list_sources)
+    assert fake_clock.sleeps == [0.5]  # 0.25 × 2 s: the jittered back-off of attempt 1
+
+
+def test_manual_sync_lost_response_adopts_the_running_sync(make_client, fake_clock) -> None:
+    def handler(request: httpx.Request):
+        if request.method == "POST":
+            raise httpx.ReadTimeout("answer lost")
+        assert request.url.path == f"/reverse-etl-models/{MODEL}/subscriptionId/S1/syncs"
+        return ok(
+            {
+                "syncStatuses": [
+                    {"syncId": "42", "syncStatus": "IN_PROGRESS", "startedAt": "2026-01-01T00:16:40Z"},
+                    {"syncId": "41", "syncStatus": "SUCCESS", "startedAt": "2025-12-31T00:00:00Z"},
+                ]
+            }
+        )
+
+    client, api = make_client(handler)
+    sync = run(lambda: client.start_sync(source_id=SOURCE, model_id=MODEL, subscription_id="S1"))
+    assert sync.sync_id == "42"
+    assert [m for m, _ in api.calls()] == ["POST", "GET"]
+
+
+def test_manual_sync_lost_response_without_a_new_sync_is_resent(make_client) -> None:
+    posts = {"n": 0}
+
+    def handler(request: httpx.Request):
+        if request.method == "POST":
+            posts["n"] += 1
+            if posts["n"] == 1:
+                raise httpx.WriteTimeout("lost while sending")
+            return ok({"reverseETLManualSync": {"syncId": "43"}})
+        # Only an old, finished sync: the first attempt never arrived.
+        return ok(
+            {"syncStatuses": [{"syncId": "41", "syncStatus": "SUCCESS", "startedAt": "2025-12-31T00:00:00Z"}]}
+        )
+
+    client, api = make_client(handler)
+    assert (
+        run(lambda: client.start_sync(source_id=SOURCE, model_id=MODEL, subscription_id="S1")).sync_id == "43"
+    )
+    assert [m for m, _ in api.calls()] == ["POST", "GET", "POST"]
+
+
+def test_wait_for_sync_polls_until_finished(make_client, fake_clock) -> None:
+    states = iter(["IN_PROGRESS", "IN_PROGRESS", "PARTIAL_SUCCESS"])
+    client, api = make_client(
+        lambda r: ok({"reverseETLSyncStatus": {"syncId": "7", "syncStatus": next(states)}})
+    )
+    seen = []
+    final = run(lambda: client.wait_for_sync(MODEL, "7", poll_interval=5, on_status=seen.append))
+    assert final.sync_status == "PARTIAL_SUCCESS" and final.finished
+    assert [s.sync_status for s in seen] == ["IN_PROGRESS", "IN_PROGRESS", "PARTIAL_SUCCESS"]
+    assert fake_clock.sleeps == [5, 5] and len(api.requests) == 3
+
+
+def test_wait_for_sync_gives_back_the_last_status_at_its_timeout(make_client, fake_clock) -> None:
+    client, _ = make_client(
+        lambda r: ok({"reverseETLSyncStatus": {"syncId": "7", "syncStatus": "IN_PROGRESS"}})
+    )
+    final = run(lambda: client.wait_for_sync(MODEL, "7", poll_interval=5, timeout=12))
+    assert final.sync_status == "IN_PROGRESS" and not final.finished
+    assert sum(fake_clock.sleeps) <= 12
+
+
+def test_eta_of_throttled_writes(make_client, fake_clock) -> None:
+    client, _ = make_client(
+        lambda r: ok({"status": "SUCCESS"}), limits=RateLimits(subscription_writes=RateLimit(5, 60))
+    )
+    assert client.eta("subscription_writes", 5) == 0
+    assert client.eta("subscription_writes", 6) == pytest.approx(60)
+    assert client.eta("subscription_writes", 11) == pytest.approx(120)
+    assert client.eta("manual_syncs", 0) == 0
+
+    async def three() -> None:
+        for i in range(3):
+            fake_clock.now += 10
+            await client.delete_subscription(DEST, f"s{i}")
+
+    run(three)  # sent at +10, +20, +30; now +30
+    assert client.eta("subscription_writes", 2) == 0
+    assert client.eta("subscription_writes", 3) == pytest.approx(40)  # the +10 write leaves the window at +70
+    assert client.eta("subscription_writes", 4) == pytest.approx(50)
+
+
+def test_secret_settings_are_scrubbed_from_api_errors(make_client) -> None:
+    password, write_key = "hunter2-Very-Secret", "wk_profile_space_0123456789"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        # An API that echoes the input back in its error text.
+        return fail(
+            422,
+            {
+                "type": "input-validation",
+                "message": f"cannot use {request.content.decode()}",
+                "field": "settings",
+            },
+        )
+
+    client, _ = make_client(handler)
+    with pytest.raises(WorkspaceError) as info:
+        run(
+            lambda: client.create_source(
+                slug="pg",
+                metadata_id="WvlvcGEJsT",
+                settings={"hostname": "db.internal", "password": password},
+            )
+        )
+    assert password not in str(info.value) and "db.internal" in str(info.value)
+    with pytest.raises(WorkspaceError) as info:
+        run(
+            lambda: client.update_subscription(
+                DEST, "s", settings={"engage_space": write_key, "traits": {"x": {"@path": "$.properties.x"}}}
+            )
+        )
+    assert write_key not in str(info.value) and "[redacted]" in str(info.value)
