@@ -115,6 +115,10 @@ def open_async_workspace(
                 "or the SEGMENT_API_TOKEN variable",
             )
     elif backend == "local":
+        # The emulator enforces its own limits (429 with msBeforeNext, which the client honours):
+        # throttling here too would only slow local runs and tests down.
+        if options.limits is None:
+            limits = RateLimits.off()
         if api_url:
             # An emulator already serving on a loopback port.
             base_url = base_url_for(None, api_url)
@@ -122,8 +126,6 @@ def open_async_workspace(
             base_url = LOCAL_BASE_URL
             if transport is None:
                 transport = InProcessTransport(_local_app(project_dir, token, options.local_app_options))
-                if options.limits is None:
-                    limits = RateLimits.off()
     else:
         raise SegprofError(
             f"unknown workspace backend {backend!r}; expected local or segment", address="workspace.backend"

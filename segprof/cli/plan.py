@@ -1,0 +1,88 @@
+"""`segprof plan`: validate, refresh the workspace, and show what apply would change."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from segprof.cli.common import ProjectDir, stderr_console, stdout_console
+
+ORDER = 20
+
+
+class PlanFormat(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+Targets = Annotated[
+    list[str] | None,
+    typer.Option("--target", help="Limit to this address (and what it depends on); repeatable."),
+]
+LockTimeout = Annotated[
+    float, typer.Option("--lock-timeout", help="Seconds to wait for the state lock held by another run.")
+]
+
+
+def load_valid_project(project_dir: Path):  # type: ignore[no-untyped-def]
+    """Validate first: plan and apply never run on a project with errors."""
+    from segprof.validate import validate_project
+    from segprof.validate.report import render_text
+
+    report = validate_project(project_dir)
+    if report.errors or report.project is None:
+        render_text(report.diagnostics, stderr_console(), summary_subject="")
+        raise typer.Exit(1)
+    if report.warnings:
+        render_text(report.warnings, stderr_console(), summary_subject="")
+    return report.project
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("plan")
+    def plan(
+        project_dir: ProjectDir = Path("."),
+        output: Annotated[
+            PlanFormat,
+            typer.Option("--format", help="text, json (stable schema) or markdown (for a PR comment)."),
+        ] = PlanFormat.text,
+        out: Annotated[
+            Path | None, typer.Option("--out", help="Save the plan for `segprof apply FILE`.")
+        ] = None,
+        detailed_exitcode: Annotated[
+            bool,
+            typer.Option("--detailed-exitcode", help="Exit 0 with no changes, 2 with changes, 1 on error."),
+        ] = False,
+        target: Targets = None,
+        lock_timeout: LockTimeout = 0.0,
+    ) -> None:
+        """Show what apply would change in the workspace (create, update, replace, delete, adopt)."""
+        import json
+
+        from segprof.plan.planfile import save_plan
+        from segprof.plan.render_markdown import render_markdown
+        from segprof.plan.render_text import render_text
+        from segprof.plan.run import RunOptions, plan_project
+
+        project = load_valid_project(project_dir)
+        result = plan_project(
+            project_dir, project, RunOptions(targets=target or [], lock_timeout=lock_timeout)
+        )
+        if output == PlanFormat.json:
+            typer.echo(json.dumps(result.to_json(), indent=2, default=str))
+        elif output == PlanFormat.markdown:
+            typer.echo(render_markdown(result))
+        else:
+            stdout_console().print(render_text(result))
+        if out is not None:
+            save_plan(result, out)
+            if output == PlanFormat.text:
+                stdout_console().print(
+                    f"\nSaved the plan to {out}. Apply exactly it with: segprof apply {out}"
+                )
+        if detailed_exitcode and result.has_changes:
+            raise typer.Exit(2)

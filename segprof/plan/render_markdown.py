@@ -1,0 +1,88 @@
+"""The plan as Markdown for a pull-request comment: summary first, details folded, size-bounded.
+
+Owns: formatting only (reads a `Plan`). GitHub rejects comments over 65,536 characters, so the
+output stays under `MAX_CHARS`, cutting whole resource blocks and saying how many were left out.
+"""
+
+from __future__ import annotations
+
+from segprof.plan.model import Action, Plan, ResourceChange
+from segprof.plan.render_text import format_value
+
+MAX_CHARS = 60_000
+
+_EMOJI_FREE_LABEL = {
+    Action.create: "create",
+    Action.update: "update",
+    Action.replace: "replace",
+    Action.delete: "destroy",
+    Action.adopt: "adopt",
+    Action.noop: "no-op",
+}
+
+
+def _code(text: str) -> str:
+    return "`" + text.replace("`", "ˋ") + "`"
+
+
+def _block(change: ResourceChange) -> str:
+    label = _EMOJI_FREE_LABEL[change.action]
+    if change.moved_from:
+        label = f"move from {change.moved_from}" + ("" if change.action is Action.noop else f", {label}")
+    lines = [
+        f"<details><summary><code>{change.action.symbol}</code> <b>{change.address}</b> ({label})</summary>",
+        "",
+    ]
+    if change.reason:
+        lines.append(f"_{change.reason}_")
+        lines.append("")
+    lines.append("```diff")
+    if change.action is Action.create and change.after:
+        lines.extend(f"+ {key} = {format_value(value, 200)}" for key, value in change.after.items())
+    for drift in change.drift:
+        lines.append(
+            f"! {drift.path}: {format_value(drift.before, 200)} → {format_value(drift.after, 200)} (changed outside segprof)"
+        )
+    for fc in change.changes:
+        suffix = "  # forces replacement" if fc.forces_replace else ""
+        if fc.before is not None:
+            lines.append(f"- {fc.path} = {format_value(fc.before, 200)}{suffix}")
+        if fc.after is not None:
+            lines.append(f"+ {fc.path} = {format_value(fc.after, 200)}{suffix}")
+    lines.append("```")
+    for warning in change.warnings:
+        lines.append(f"> **Warning:** {warning}")
+    lines.append("</details>")
+    return "\n".join(lines)
+
+
+def render_markdown(plan: Plan, title: str = "segprof plan") -> str:
+    counts = plan.counts()
+    head = [f"### {title}", "", f"**{plan.summary_line()}**", ""]
+    if plan.has_changes:
+        head.append("| add | change | destroy | adopt | move |")
+        head.append("|---:|---:|---:|---:|---:|")
+        head.append(
+            f"| {counts['add']} | {counts['change']} | {counts['destroy']} | {counts['adopt']} | {counts['move']} |"
+        )
+        head.append("")
+    for diagnostic in plan.diagnostics:
+        head.append(f"> **Warning:** {diagnostic}")
+    warnings = [w for c in plan.changes for w in c.warnings]
+    if any("resets its sync state" in w for w in warnings):
+        head.append("> **Warning:** this plan replaces a mapping; its next sync resends every record.")
+    text = "\n".join(head).rstrip() + "\n"
+    blocks = [_block(c) for c in plan.changes if c.is_change or c.drift]
+    omitted = 0
+    for i, block in enumerate(blocks):
+        notice_room = 200
+        if len(text) + len(block) + 2 + notice_room > MAX_CHARS:
+            omitted = len(blocks) - i
+            break
+        text += "\n" + block + "\n"
+    if omitted:
+        text += (
+            f"\n_…{omitted} more resource change(s) not shown to keep this comment under "
+            f"{MAX_CHARS:,} characters; run `segprof plan` for the full plan._\n"
+        )
+    return text

@@ -1,0 +1,174 @@
+"""Plan and apply as whole operations: lock, read state, refresh the workspace, diff, execute.
+
+Owns the sequence every `plan` and `apply` goes through, under one state lock, so that a
+concurrent apply is refused and a saved plan is checked against exactly what it would change.
+Must never render anything (the CLI does) nor decide field-level differences (the diff does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from segprof.apply.executor import ApplyOutcome, ProgressCallback, check_destroy_allowed, execute
+from segprof.config.models import Project
+from segprof.errors import SegprofError
+from segprof.plan.desired import build_desired
+from segprof.plan.diff import compute_plan
+from segprof.plan.model import Plan
+from segprof.plan.planfile import check_not_stale, load_plan_header
+from segprof.plan.resources import DesiredResource
+from segprof.state.store import LocalStateStore, State, StateEntry
+from segprof.workspace.factory import ClientOptions, open_async_workspace
+from segprof.workspace.throttle import WaitCallback
+
+
+def state_folder(project_dir: Path) -> Path:
+    return project_dir / ".segprof"
+
+
+@dataclass
+class RunOptions:
+    targets: list[str] = field(default_factory=list)
+    lock_timeout: float = 0.0
+    on_wait: WaitCallback | None = None
+    client_options: ClientOptions | None = None
+
+
+def _client(project: Project, project_dir: Path, options: RunOptions):  # type: ignore[no-untyped-def]
+    ws = project.workspace
+    client_options = options.client_options or ClientOptions()
+    if options.on_wait is not None:
+        client_options.on_wait = options.on_wait
+    return open_async_workspace(
+        ws.backend,
+        project_dir=project_dir,
+        token=ws.token.get_secret_value() if ws.token else None,
+        region=ws.region,
+        api_url=ws.api_url,
+        options=client_options,
+    )
+
+
+async def _refresh_and_plan(client, desired: list[DesiredResource], state: State, targets: list[str]):  # type: ignore[no-untyped-def]
+    from segprof.plan.refresh import to_index
+    from segprof.workspace.live import read_workspace
+
+    known_destinations = [e.id for e in state.resources.values() if e.kind == "destination"]
+    live = await read_workspace(client, destination_ids=known_destinations)
+    plan = compute_plan(desired, state, to_index(live), targets=targets or None)
+    return plan, live
+
+
+def plan_project(project_dir: Path, project: Project, options: RunOptions) -> Plan:
+    desired = build_desired(project)
+    store = LocalStateStore(state_folder(project_dir))
+
+    async def run() -> Plan:
+        async with _client(project, project_dir, options) as client:
+            state = store.read()
+            plan, _ = await _refresh_and_plan(client, desired, state, options.targets)
+            return plan
+
+    with store.lock("plan", options.lock_timeout):
+        return asyncio.run(run())
+
+
+@dataclass
+class ApplyRequest:
+    plan_file: Path | None = None
+    confirm: Callable[[Plan], bool] | None = None  # None: approved (auto-approve or saved plan)
+    allow_destroy: bool = False
+    parallelism: int = 4
+    progress: ProgressCallback | None = None
+
+
+@dataclass
+class ApplyResult:
+    plan: Plan
+    outcome: ApplyOutcome | None  # None: nothing to do, or not approved
+    approved: bool
+
+
+def apply_project(
+    project_dir: Path, project: Project, options: RunOptions, request: ApplyRequest
+) -> ApplyResult:
+    desired = build_desired(project)
+    store = LocalStateStore(state_folder(project_dir))
+    saved = load_plan_header(request.plan_file) if request.plan_file else None
+
+    async def run() -> ApplyResult:
+        async with _client(project, project_dir, options) as client:
+            state = store.read()
+            targets = options.targets
+            if saved is not None:
+                targets = list(saved.get("targets") or [])
+            plan, live = await _refresh_and_plan(client, desired, state, targets)
+            if saved is not None and request.plan_file is not None:
+                check_not_stale(saved, plan, request.plan_file)
+            if not plan.has_changes:
+                return ApplyResult(plan, None, approved=True)
+            check_destroy_allowed(plan, state, request.allow_destroy)
+            if request.confirm is not None and not request.confirm(plan):
+                return ApplyResult(plan, None, approved=False)
+            from segprof.apply.writer import WorkspaceWriter
+
+            writer = WorkspaceWriter(client, live.action_ids())
+            outcome = await execute(
+                plan,
+                desired,
+                state,
+                store,
+                writer,
+                parallelism=request.parallelism,
+                progress=request.progress,
+            )
+            return ApplyResult(plan, outcome, approved=True)
+
+    with store.lock("apply", options.lock_timeout):
+        return asyncio.run(run())
+
+
+def import_resource(
+    project_dir: Path, project: Project, address: str, live_id: str, options: RunOptions
+) -> StateEntry:
+    """Tie an address of the project to an existing live resource (`segprof import`)."""
+    from segprof.plan.refresh import to_index
+    from segprof.plan.resources import address_kind
+
+    desired = {d.address: d for d in build_desired(project)}
+    if address not in desired:
+        raise SegprofError(
+            f"{address} is not a resource of this project", hint="check the address in the config"
+        )
+    kind = address_kind(address)
+    store = LocalStateStore(state_folder(project_dir))
+
+    async def run() -> StateEntry:
+        from segprof.workspace.live import read_workspace
+
+        async with _client(project, project_dir, options) as client:
+            live = to_index(await read_workspace(client))
+        resource = live.get(kind, live_id)
+        if resource is None:
+            raise SegprofError(f"the workspace has no {kind.value} with id {live_id}", address=address)
+        return StateEntry(kind=kind.value, id=live_id, parent_id=resource.parent_id, attributes={})
+
+    with store.lock("import", options.lock_timeout):
+        state = store.read()
+        if address in state.resources:
+            raise SegprofError(
+                f"{address} is already tied to {state.resources[address].id}",
+                hint="remove it from state first if you mean to re-import it",
+            )
+        claimed = {(e.kind, e.id) for e in state.resources.values()}
+        if (kind.value, live_id) in claimed:
+            raise SegprofError(
+                f"{kind.value} {live_id} is already managed under another address", address=address
+            )
+        entry = asyncio.run(run())
+        state.resources[address] = entry
+        store.write(state)
+        return entry

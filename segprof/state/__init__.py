@@ -1,0 +1,1 @@
+"""State: which live id belongs to which address. Never a secret."""
