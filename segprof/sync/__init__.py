@@ -1,0 +1,1 @@
+"""The sync engine: change detection in the warehouse, payloads, delivery, bookkeeping."""
