@@ -218,7 +218,7 @@ class PostgresConnector:
 
 # PostgreSQL type OIDs we convert to a fixed Arrow type; anything else travels as text.
 _OID_ARROW = {
-    16: "bool",
+    16: "bool_",
     20: "int64",
     21: "int16",
     23: "int32",
