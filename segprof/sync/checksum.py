@@ -76,10 +76,10 @@ def checksum_sql(columns: Sequence[tuple[str, str]], alias: str = "q") -> str:
         ref = f"{alias}.{quote(name)}"
         text = canonical_text_sql(ref, types[name])
         pieces.append(_sql_literal(f"{len(name)}:{name}"))
-        pieces.append(
-            f"CASE WHEN {ref} IS NULL THEN 'N' "
-            f"ELSE 'V' || CAST(length({text}) AS VARCHAR) || ':' || {text} END"
-        )
+        # One flat concat (no NULL argument ever reaches it) is markedly faster than a || chain.
+        pieces.append(f"CASE WHEN {ref} IS NULL THEN 'N' ELSE 'V' END")
+        pieces.append(f"CASE WHEN {ref} IS NULL THEN '' ELSE concat(CAST(length({text}) AS VARCHAR), ':') END")
+        pieces.append(f"coalesce({text}, '')")
     if not pieces:
         return "md5('')"
-    return "md5(" + " || ".join(pieces) + ")"
+    return "md5(concat(" + ", ".join(pieces) + "))"
