@@ -35,7 +35,7 @@ from segprof.sync.managed_schema import (
     ddl_for,
     mapping_key,
 )
-from segprof.warehouses.base import ColumnInfo, Connector
+from segprof.warehouses.base import ColumnInfo, Connector, as_subquery
 from segprof.warehouses.dialects import to_dialect
 
 if TYPE_CHECKING:
@@ -213,7 +213,7 @@ class ChangeTracker:
 
     def _sql(self, neutral: str) -> str:
         """Translate segprof's SQL to the warehouse's dialect, then put the model query in place."""
-        return to_dialect(neutral, self.dialect).replace(MODEL, f"({self._model_sql})")
+        return to_dialect(neutral, self.dialect).replace(MODEL, as_subquery(self._model_sql))
 
     def _exec(self, neutral: str) -> None:
         self.con.execute(self._sql(neutral))

@@ -77,3 +77,12 @@ def qualified(schema: str | None, name: str, quote: str = '"') -> str:
     if schema:
         return f"{quote_ident(schema, quote)}.{quote_ident(name, quote)}"
     return quote_ident(name, quote)
+
+
+def as_subquery(sql: str) -> str:
+    """A model query wrapped for use in FROM: trailing `;` removed, and the closing parenthesis on
+    its own line so that a trailing `-- comment` cannot swallow it."""
+    text = sql.strip()
+    while text.endswith(";"):
+        text = text[:-1].rstrip()
+    return f"(\n{text}\n)"

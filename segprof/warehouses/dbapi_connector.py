@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from segprof.warehouses.base import ColumnInfo, TableInfo
+from segprof.warehouses.base import ColumnInfo, TableInfo, as_subquery
 from segprof.warehouses.dialects import dialect_for
 from segprof.warehouses.errors import WarehouseError, first_line
 
@@ -139,7 +139,7 @@ class DbApiConnector:
             cur.close()
 
     def describe(self, sql: str) -> list[ColumnInfo]:
-        cur = self._run(f"SELECT * FROM ({sql}) AS __segprof_q WHERE 1 = 0")
+        cur = self._run(f"SELECT * FROM {as_subquery(sql)} AS __segprof_q WHERE 1 = 0")
         try:
             return [ColumnInfo(d[0], str(d[1])) for d in cur.description]
         finally:

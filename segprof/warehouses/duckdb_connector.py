@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from segprof.warehouses.base import ColumnInfo, TableInfo, qualified
+from segprof.warehouses.base import ColumnInfo, TableInfo, as_subquery, qualified
 from segprof.warehouses.errors import WarehouseError, first_line
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ class DuckDBConnector:
         import duckdb
 
         try:
-            rel = self._con.sql(f"SELECT * FROM ({sql}) AS __segprof_q LIMIT 0")
+            rel = self._con.sql(f"SELECT * FROM {as_subquery(sql)} AS __segprof_q LIMIT 0")
         except duckdb.Error as err:
             raise self._fail(err, "cannot describe query") from None
         return [ColumnInfo(name, str(t)) for name, t in zip(rel.columns, rel.types, strict=True)]

@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from segprof.warehouses.base import ColumnInfo, TableInfo
+from segprof.warehouses.base import ColumnInfo, TableInfo, as_subquery
 from segprof.warehouses.errors import WarehouseError, first_line
 
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ class PostgresConnector:
 
         try:
             with self._con.cursor() as cur:
-                cur.execute(f"SELECT * FROM ({sql}) AS __segprof_q LIMIT 0")
+                cur.execute(f"SELECT * FROM {as_subquery(sql)} AS __segprof_q LIMIT 0")
                 return [ColumnInfo(d.name, _type_name(d)) for d in cur.description or ()]
         except psycopg.Error as err:
             raise self._fail(err, "cannot describe query") from None

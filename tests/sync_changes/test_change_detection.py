@@ -344,3 +344,13 @@ def test_stream_batches_respect_batch_size(open_wh):
     assert first.num_rows + rest == 100
     tracker.finish(run)
     assert tracker.begin().counts.new == 100 - first.num_rows
+
+
+def test_model_with_trailing_comment_and_semicolon(open_wh):
+    con = open_wh()
+    make_users(con, BASE)
+    model = "-- active users\nSELECT user_id, email, plan\nFROM users -- all of them\n;\n"
+    tracker = ChangeTracker(con, spec(model=model))
+    assert tracker.dry_run().counts.new == 4
+    run = tracker.begin()
+    assert set(changed(tracker, run)) == {"1", "2", "3", "4"}

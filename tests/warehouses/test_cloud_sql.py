@@ -100,7 +100,7 @@ def test_change_detection_sql_per_dialect(dialect: str, md5: str, quote: str):
     tracker.finish(run)
     diff = next(s for s in con.statements if "changes_" in s and s.startswith("CREATE TABLE"))
     assert md5 in diff
-    assert f"({model})" in diff  # the model runs verbatim, in its own dialect
+    assert f"(\n{model}\n)" in diff  # the model runs verbatim, in its own dialect
     assert f"{quote}." in diff
     # the identifier and mapped columns are found despite the warehouse folding names to upper case
     q = "`" if quote.startswith("`") else '"'
