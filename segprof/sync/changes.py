@@ -413,6 +413,7 @@ class ChangeTracker:
             mapping_id=self.spec.mapping_id,
             started_at=now,
         )
+        self._acquire()
         self._recover(now)
         self._exec(
             f"INSERT INTO {RUNS} (run_id, mapping_id, started_at, status) VALUES "
@@ -426,8 +427,25 @@ class ChangeTracker:
             run.finished_at = self.clock()
             self._drop_work_tables()
             self._write_run(run)
+            self._release()
             raise
         return run
+
+    def _lock_name(self) -> str:
+        return f"segprof:{self.spec.mapping_id}"
+
+    def _acquire(self) -> None:
+        try_lock = getattr(self.con, "try_lock", None)
+        if try_lock is not None and not try_lock(self._lock_name()):
+            raise SegprofError(
+                "another sync of this mapping is running; try again when it has finished",
+                address=self.spec.address,
+            )
+
+    def _release(self) -> None:
+        unlock = getattr(self.con, "unlock", None)
+        if unlock is not None:
+            unlock(self._lock_name())
 
     def _begin(self, run: Run, now: datetime, allow_mass_delete: bool) -> None:
         t = self.tables
@@ -580,6 +598,7 @@ class ChangeTracker:
                 f"{_lit(CHECKSUM_VERSION)})"
             )
         self._drop_work_tables()
+        self._release()
         return run
 
     # ---- operations ---------------------------------------------------------------------------
@@ -616,12 +635,16 @@ class ChangeTracker:
         would reveal them is gone), and pending failures are dropped with it.
         """
         self._ensure()
-        self._recover(self.clock())
-        t = self.tables
-        with self.con.transaction():
-            self._exec(f"DELETE FROM {t.snapshot}")
-            self._exec(f"DELETE FROM {t.pending}")
-            self._exec(f"DELETE FROM {t.acks}")
+        self._acquire()
+        try:
+            self._recover(self.clock())
+            t = self.tables
+            with self.con.transaction():
+                self._exec(f"DELETE FROM {t.snapshot}")
+                self._exec(f"DELETE FROM {t.pending}")
+                self._exec(f"DELETE FROM {t.acks}")
+        finally:
+            self._release()
 
     def rebaseline(self) -> int:
         """Accept the model as it is now as synced (nothing sent); returns the records recorded.
@@ -629,6 +652,13 @@ class ChangeTracker:
         Rows with a null or duplicated identifier are left out, as in a run.
         """
         self._ensure()
+        self._acquire()
+        try:
+            return self._rebaseline()
+        finally:
+            self._release()
+
+    def _rebaseline(self) -> int:
         self._recover(self.clock())
         _cols, ident, pairs = self._resolve_columns()
         t = self.tables

@@ -66,6 +66,14 @@ class Connector(Protocol):
     def close(self) -> None: ...
 
 
+class Lockable(Protocol):
+    """Optional: connectors that can hold a named lock for the length of a sync run."""
+
+    def try_lock(self, name: str) -> bool: ...
+
+    def unlock(self, name: str) -> None: ...
+
+
 def quote_ident(name: str, quote: str = '"') -> str:
     """Quote one identifier part, doubling embedded quote characters."""
     close = "]" if quote == "[" else ("`" if quote == "`" else quote)

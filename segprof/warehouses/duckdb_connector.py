@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     import pyarrow
 
 
+_LOCKS: set[tuple[str, str]] = set()
+
+
 class DuckDBConnector:
     dialect = "duckdb"
     placeholder = "?"
@@ -28,6 +31,7 @@ class DuckDBConnector:
         import duckdb
 
         self.address = address
+        self._locks: set[tuple[str, str]] = set()
         raw = str(settings.get("path") or ":memory:")
         if raw == ":memory:":
             target = raw
@@ -149,7 +153,25 @@ class DuckDBConnector:
             raise
         self.execute("COMMIT")
 
+    def try_lock(self, name: str) -> bool:
+        """Locks within this process (DuckDB itself lets only one process write a file); like a
+        database session lock, the connection holding it may take it again."""
+        key = (self.path, name)
+        if key in _LOCKS and key not in self._locks and self.path != ":memory:":
+            return False
+        _LOCKS.add(key)
+        self._locks.add(key)
+        return True
+
+    def unlock(self, name: str) -> None:
+        key = (self.path, name)
+        _LOCKS.discard(key)
+        self._locks.discard(key)
+
     def close(self) -> None:
+        for key in list(self._locks):
+            _LOCKS.discard(key)
+        self._locks.clear()
         with contextlib.suppress(Exception):
             self._con.close()
 

@@ -64,6 +64,7 @@ class PostgresConnector:
         self._params = conninfo_from_settings(settings)
         self._secret = self._params.get("password")
         self.schema = settings.get("schema")
+        self._locks: set[str] = set()
         self._con = self._connect()
         _ = psycopg
 
@@ -207,6 +208,20 @@ class PostgresConnector:
                 yield
         except psycopg.Error as err:
             raise self._fail(err) from None
+
+    def try_lock(self, name: str) -> bool:
+        """A session-level advisory lock (released at disconnect, so a crash never leaves it held)."""
+        if name in self._locks:
+            return True
+        got = bool(self.query_rows("SELECT pg_try_advisory_lock(hashtext(%s))", [name])[0][0])
+        if got:
+            self._locks.add(name)
+        return got
+
+    def unlock(self, name: str) -> None:
+        if name in self._locks:
+            self._locks.discard(name)
+            self.query_rows("SELECT pg_advisory_unlock(hashtext(%s))", [name])
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

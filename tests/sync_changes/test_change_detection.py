@@ -311,9 +311,7 @@ def test_full_resync_and_rebaseline(open_wh):
     sync_all(tracker)
     tracker.full_resync()
     assert tracker.begin().counts.new == 4
-    con2 = open_wh() if con.dialect == "postgres" else con
-    tracker = ChangeTracker(con2, spec())
-    con2.execute("UPDATE users SET plan = 'pro'")
+    con.execute("UPDATE users SET plan = 'pro'")
     assert tracker.rebaseline() == 4
     run = tracker.begin()
     assert run.counts.total == 0
@@ -354,3 +352,16 @@ def test_model_with_trailing_comment_and_semicolon(open_wh):
     assert tracker.dry_run().counts.new == 4
     run = tracker.begin()
     assert set(changed(tracker, run)) == {"1", "2", "3", "4"}
+
+
+def test_one_run_per_mapping_at_a_time(open_wh):
+    con = open_wh()
+    make_users(con, BASE)
+    other = open_wh()
+    first = ChangeTracker(con, spec())
+    run = first.begin()
+    with pytest.raises(SegprofError, match="another sync of this mapping is running"):
+        ChangeTracker(other, spec()).begin()
+    first.finish(run)
+    run = ChangeTracker(other, spec()).begin()
+    assert run.counts.new == 4  # nothing was acknowledged by the first run
