@@ -298,7 +298,7 @@ class ChangeTracker:
             f"WHERE q.{quote(ident)} IS NOT NULL) AS m "
             f"FULL OUTER JOIN {snapshot} AS s ON m.{ID_COLUMN} = s.id "
             f"WHERE (s.id IS NULL OR m.{ID_COLUMN} IS NULL OR m.{CHECKSUM_COLUMN} <> s.checksum) "
-            f"AND coalesce(m.{ID_COLUMN}, s.id) NOT IN (SELECT d.id FROM {dups} AS d)"
+            f"AND NOT EXISTS (SELECT 1 FROM {dups} AS d WHERE d.id = coalesce(m.{ID_COLUMN}, s.id))"
         )
 
     def _read_keystats(self, rows: list[tuple]) -> tuple[int, KeyReport]:
@@ -487,7 +487,8 @@ class ChangeTracker:
         with self.con.transaction():
             # A failure whose record no longer differs from the snapshot has nothing left to send.
             self._exec(
-                f"DELETE FROM {t.pending} WHERE id NOT IN (SELECT c.{ID_COLUMN} FROM {t.changes} AS c)"
+                f"DELETE FROM {t.pending} WHERE id IN (SELECT p.id FROM {t.pending} AS p WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {t.changes} AS c WHERE c.{ID_COLUMN} = p.id))"
             )
             if skip:
                 kinds = ", ".join(_lit(k) for k in skip)
@@ -528,7 +529,7 @@ class ChangeTracker:
         t = self.tables
         fresh = (
             f"FROM {t.changes} AS c WHERE c.{ID_COLUMN} IN (SELECT b.id FROM {t.idbuf} AS b) "
-            f"AND c.{ID_COLUMN} NOT IN (SELECT a.id FROM {t.acks} AS a)"
+            f"AND NOT EXISTS (SELECT 1 FROM {t.acks} AS a WHERE a.id = c.{ID_COLUMN})"
         )
         with self.con.transaction():
             self._load_ids(identifiers)
@@ -549,27 +550,30 @@ class ChangeTracker:
         now = _ts(self.clock())
         err = _lit((error or "")[:1000])
         rid = _lit(run.run_id)
-        in_buf = f"IN (SELECT b.id FROM {t.idbuf} AS b)"
-        not_acked = f"NOT IN (SELECT a.id FROM {t.acks} AS a)"
+        # the given ids that are changes of this run and not acknowledged already
+        failing = (
+            f"(SELECT b.id FROM {t.idbuf} AS b WHERE NOT EXISTS (SELECT 1 FROM {t.acks} AS a "
+            f"WHERE a.id = b.id) AND EXISTS (SELECT 1 FROM {t.changes} AS c WHERE c.{ID_COLUMN} = b.id))"
+        )
         with self.con.transaction():
             self._load_ids(identifiers)
-            n = self._scalar(
-                f"SELECT count(*) FROM {t.changes} AS c "
-                f"WHERE c.{ID_COLUMN} {in_buf} AND c.{ID_COLUMN} {not_acked}"
-            )
+            # a record counts once per run, however often it is reported failed
             self._exec(
-                f"UPDATE {t.pending} SET attempts = attempts + 1, last_failed_at = {now}, "
-                f"last_run_id = {rid}, last_error = {err}, "
-                f"checksum = (SELECT c.{CHECKSUM_COLUMN} FROM {t.changes} AS c WHERE c.{ID_COLUMN} = id), "
-                f"kind = (SELECT c.{KIND_COLUMN} FROM {t.changes} AS c WHERE c.{ID_COLUMN} = id) "
-                f"WHERE id {in_buf} AND id {not_acked} AND last_run_id <> {rid} "
-                f"AND id IN (SELECT c.{ID_COLUMN} FROM {t.changes} AS c)"
+                f"DELETE FROM {t.idbuf} WHERE id IN "
+                f"(SELECT p.id FROM {t.pending} AS p WHERE p.last_run_id = {rid})"
             )
+            n = self._scalar(f"SELECT count(*) FROM {failing} AS f")
+            # new pending rows carry the attempt count forward; then the old rows go
             self._exec(
                 f"INSERT INTO {t.pending} (id, checksum, kind, attempts, first_failed_at, last_failed_at, "
-                f"last_run_id, last_error) SELECT c.{ID_COLUMN}, c.{CHECKSUM_COLUMN}, c.{KIND_COLUMN}, 1, "
-                f"{now}, {now}, {rid}, {err} FROM {t.changes} AS c WHERE c.{ID_COLUMN} {in_buf} "
-                f"AND c.{ID_COLUMN} {not_acked} AND c.{ID_COLUMN} NOT IN (SELECT p.id FROM {t.pending} AS p)"
+                f"last_run_id, last_error) SELECT c.{ID_COLUMN}, c.{CHECKSUM_COLUMN}, c.{KIND_COLUMN}, "
+                f"coalesce(p.attempts, 0) + 1, coalesce(p.first_failed_at, {now}), {now}, {rid}, {err} "
+                f"FROM {t.changes} AS c JOIN {failing} AS f ON f.id = c.{ID_COLUMN} "
+                f"LEFT JOIN {t.pending} AS p ON p.id = c.{ID_COLUMN}"
+            )
+            self._exec(
+                f"DELETE FROM {t.pending} WHERE id IN (SELECT f.id FROM {failing} AS f) "
+                f"AND last_run_id <> {rid}"
             )
             self._exec(f"DELETE FROM {t.idbuf}")
         run.failed += n
@@ -610,8 +614,8 @@ class ChangeTracker:
         extracted, keys = self._read_keystats(self._rows(self._keystats_select(ident)))
         if self._managed_exists():
             snapshot = (
-                f"(SELECT s0.id, s0.checksum FROM {t.snapshot} AS s0 WHERE s0.id NOT IN "
-                f"(SELECT a0.id FROM {t.acks} AS a0) UNION ALL SELECT a1.id, a1.checksum "
+                f"(SELECT s0.id, s0.checksum FROM {t.snapshot} AS s0 WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {t.acks} AS a0 WHERE a0.id = s0.id) UNION ALL SELECT a1.id, a1.checksum "
                 f"FROM {t.acks} AS a1 WHERE a1.kind <> 'deleted')"
             )
         else:
@@ -665,9 +669,10 @@ class ChangeTracker:
         q_ident = f"q.{quote(ident)}"
         select = (
             f"SELECT CAST({q_ident} AS VARCHAR) AS id, {checksum_sql(pairs, 'q')} AS checksum "
-            f"FROM {MODEL} AS q WHERE {q_ident} IS NOT NULL AND CAST({q_ident} AS VARCHAR) NOT IN "
-            f"(SELECT CAST(r.{quote(ident)} AS VARCHAR) FROM {MODEL} AS r WHERE r.{quote(ident)} IS NOT NULL "
-            f"GROUP BY CAST(r.{quote(ident)} AS VARCHAR) HAVING count(*) > 1)"
+            f"FROM {MODEL} AS q WHERE {q_ident} IS NOT NULL AND NOT EXISTS "
+            f"(SELECT 1 FROM (SELECT CAST(r.{quote(ident)} AS VARCHAR) AS id FROM {MODEL} AS r "
+            f"WHERE r.{quote(ident)} IS NOT NULL GROUP BY CAST(r.{quote(ident)} AS VARCHAR) "
+            f"HAVING count(*) > 1) AS d WHERE d.id = CAST({q_ident} AS VARCHAR))"
         )
         with self.con.transaction():
             self._exec(f"DELETE FROM {t.snapshot}")

@@ -365,3 +365,27 @@ def test_one_run_per_mapping_at_a_time(open_wh):
     first.finish(run)
     run = ChangeTracker(other, spec()).begin()
     assert run.counts.new == 4  # nothing was acknowledged by the first run
+
+
+def test_model_columns_named_like_bookkeeping_columns(open_wh):
+    con = open_wh()
+    con.execute("CREATE TABLE things (id INTEGER, kind VARCHAR(10), checksum VARCHAR(10), attempts INTEGER)")
+    con.insert_rows("things", ["id", "kind", "checksum", "attempts"], [(1, "a", "x", 0), (2, "b", "y", 0)])
+    s = MappingSpec("sub_t", "SELECT * FROM things", "id", ["kind", "checksum", "attempts"])
+    tracker = ChangeTracker(con, s)
+    run = tracker.begin()
+    rows = changed(tracker, run)
+    assert rows["1"]["kind"] == "a" and rows["1"][KIND_COLUMN] == "new"
+    tracker.ack(run, ["1"])
+    tracker.fail(run, ["2"], "boom")
+    tracker.finish(run)
+    con.execute("UPDATE things SET kind = 'c' WHERE id = 2")
+    run = tracker.begin()
+    assert tracker.pending() == [
+        ("2", checksum_of({"kind": "b", "checksum": "y", "attempts": "0"}), "new", 1)
+    ]
+    tracker.fail(run, ["2"], "again")
+    assert tracker.pending() == [
+        ("2", checksum_of({"kind": "c", "checksum": "y", "attempts": "0"}), "new", 2)
+    ]
+    tracker.finish(run)
