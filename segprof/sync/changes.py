@@ -301,20 +301,29 @@ class ChangeTracker:
             f"AND NOT EXISTS (SELECT 1 FROM {dups} AS d WHERE d.id = coalesce(m.{ID_COLUMN}, s.id))"
         )
 
+    def _key_report_select(self, source: str) -> str:
+        """Summarise a keystats relation in a few rows (never all duplicates: there may be millions):
+        the total, the null row, and the first duplicates, each carrying the duplicate totals."""
+        is_null = "CASE WHEN k2.id IS NULL THEN 1 ELSE 0 END"
+        return (
+            "SELECT z.id, z.total, z.n, z.groups, z.grows FROM (SELECT k2.id, k2.total, k2.n, "
+            f"count(*) OVER (PARTITION BY k2.total, {is_null}) AS groups, "
+            f"sum(k2.n) OVER (PARTITION BY k2.total, {is_null}) AS grows FROM {source} AS k2) AS z "
+            f"ORDER BY z.total DESC, CASE WHEN z.id IS NULL THEN 0 ELSE 1 END, z.id LIMIT {EXAMPLES + 2}"
+        )
+
     def _read_keystats(self, rows: list[tuple]) -> tuple[int, KeyReport]:
         extracted = nulls = dup_ids = dup_rows = 0
         examples: list[str] = []
-        for ident, total, n in rows:
+        for ident, total, n, groups, grows in rows:
             if int(total) == 1:
                 extracted = int(n)
             elif ident is None:
                 nulls = int(n)
             else:
-                dup_ids += 1
-                dup_rows += int(n)
+                dup_ids, dup_rows = int(groups), int(grows)
                 examples.append(str(ident))
-        report = KeyReport(dup_ids, dup_rows, nulls, tuple(sorted(examples)[:EXAMPLES]))
-        return extracted, report
+        return extracted, KeyReport(dup_ids, dup_rows, nulls, tuple(examples[:EXAMPLES]))
 
     def _count_kinds(self, rows: list[tuple]) -> ChangeCounts:
         got = {str(k): int(n) for k, n in rows}
@@ -459,7 +468,7 @@ class ChangeTracker:
         run.columns_changed = old_columns_fp is not None and old_columns_fp != columns_fp
 
         self._exec(f"CREATE TABLE {t.keystats} AS {self._keystats_select(ident)}")
-        run.extracted, run.keys = self._read_keystats(self._rows(f"SELECT id, total, n FROM {t.keystats}"))
+        run.extracted, run.keys = self._read_keystats(self._rows(self._key_report_select(t.keystats)))
         dups = f"(SELECT k.id FROM {t.keystats} AS k WHERE k.total = 0 AND k.id IS NOT NULL)"
         self._exec(f"CREATE TABLE {t.changes} AS {self._diff_select(cols, ident, pairs, t.snapshot, dups)}")
         run.counts = self._count_kinds(
@@ -611,7 +620,8 @@ class ChangeTracker:
         """Counts of new / updated / deleted records and identifier problems; writes nothing."""
         cols, ident, pairs = self._resolve_columns()
         t = self.tables
-        extracted, keys = self._read_keystats(self._rows(self._keystats_select(ident)))
+        stats = f"({self._keystats_select(ident)})"
+        extracted, keys = self._read_keystats(self._rows(self._key_report_select(stats)))
         if self._managed_exists():
             snapshot = (
                 f"(SELECT s0.id, s0.checksum FROM {t.snapshot} AS s0 WHERE NOT EXISTS "

@@ -389,3 +389,18 @@ def test_model_columns_named_like_bookkeeping_columns(open_wh):
         ("2", checksum_of({"kind": "c", "checksum": "y", "attempts": "0"}), "new", 2)
     ]
     tracker.finish(run)
+
+
+def test_many_duplicates_are_summarised(open_wh):
+    con = open_wh()
+    rows = [(i, f"u{i}", "p", 0) for i in range(100, 130) for _ in range(3)]
+    rows += [(i, f"u{i}", "p", 0) for i in range(1, 11)] + [(None, "x", "p", 0)] * 4
+    make_users(con, rows)
+    tracker = ChangeTracker(con, spec())
+    dry = tracker.dry_run()
+    run = tracker.begin()
+    for keys in (dry.keys, run.keys):
+        assert (keys.duplicate_ids, keys.duplicate_rows, keys.null_ids) == (30, 90, 4)
+        assert keys.duplicate_examples == ("100", "101", "102", "103", "104")
+    assert run.extracted == dry.extracted == 104
+    assert run.counts.new == dry.counts.new == 10
