@@ -52,4 +52,17 @@ def to_dialect(sql: str, target: str) -> str:
         return sql
     import sqlglot
 
-    return sqlglot.transpile(sql, read="duckdb", write=target)[0]
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    if target == "tsql":
+        tree = tree.transform(_tsql_hex_md5)
+    return tree.sql(dialect=target)
+
+
+def _tsql_hex_md5(node):  # type: ignore[no-untyped-def]
+    """SQL Server's HASHBYTES returns binary; checksums are compared and stored as lowercase hex."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.MD5):
+        inner = node.this.sql(dialect="tsql")
+        return exp.maybe_parse(f"LOWER(CONVERT(VARCHAR(32), HASHBYTES('MD5', {inner}), 2))", dialect="tsql")
+    return node
