@@ -17,6 +17,7 @@ is derived again — with the same checksum, hence the same message id — on th
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -423,20 +424,27 @@ class ChangeTracker:
             started_at=now,
         )
         self._acquire()
-        self._recover(now)
-        self._exec(
-            f"INSERT INTO {RUNS} (run_id, mapping_id, started_at, status) VALUES "
-            f"({_lit(run.run_id)}, {_lit(run.mapping_id)}, {_ts(now)}, 'running')"
-        )
+        try:
+            self._recover(now)
+            self._exec(
+                f"INSERT INTO {RUNS} (run_id, mapping_id, started_at, status) VALUES "
+                f"({_lit(run.run_id)}, {_lit(run.mapping_id)}, {_ts(now)}, 'running')"
+            )
+        except BaseException:
+            self._release()
+            raise
         try:
             self._begin(run, now, allow_mass_delete)
         except BaseException as err:
             run.status = "refused" if getattr(err, "_segprof_refused", False) else "failed"
             run.error = getattr(err, "message", None) or type(err).__name__
             run.finished_at = self.clock()
-            self._drop_work_tables()
-            self._write_run(run)
-            self._release()
+            # best effort: the original error matters more than a failed cleanup
+            with contextlib.suppress(Exception):
+                self._drop_work_tables()
+                self._write_run(run)
+            with contextlib.suppress(Exception):
+                self._release()
             raise
         return run
 
@@ -591,6 +599,12 @@ class ChangeTracker:
     def finish(self, run: Run, *, error: str | None = None) -> Run:
         """Advance the snapshot for everything acknowledged, write run history, drop work tables."""
         self._check_run(run)
+        try:
+            return self._finish(run, error)
+        finally:
+            self._release()
+
+    def _finish(self, run: Run, error: str | None) -> Run:
         self._fold()
         run.finished_at = self.clock()
         run.error = error
@@ -611,7 +625,6 @@ class ChangeTracker:
                 f"{_lit(CHECKSUM_VERSION)})"
             )
         self._drop_work_tables()
-        self._release()
         return run
 
     # ---- operations ---------------------------------------------------------------------------
