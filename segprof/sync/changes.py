@@ -137,6 +137,7 @@ class Run:
     delivered: int = 0
     failed: int = 0
     model_columns: tuple[ColumnInfo, ...] = ()
+    identifier_column: str = ""  # the model's identifier column, as the warehouse names it
     mapped_columns: tuple[str, ...] = ()
     columns_changed: bool = False  # mapped columns or checksum encoding differ from the last run
     model_changed: bool = False  # model SQL or its output columns differ from the last run
@@ -285,21 +286,40 @@ class ChangeTracker:
             "GROUP BY ROLLUP (k.id) HAVING count(*) > 1 OR k.id IS NULL"
         )
 
-    def _diff_select(self, cols: list[ColumnInfo], ident: str, pairs: list, snapshot: str, dups: str) -> str:
-        model_cols = ", ".join(f"m.{quote(c.name)}" for c in cols)
+    def _diff_select(self, ident: str, pairs: list, snapshot: str, dups: str) -> str:
+        """Changed identifiers with their kind and checksum; narrow on purpose (carrying every model
+        column through a join of the whole model against the whole snapshot costs several times the
+        join itself), the columns are joined back for the few changed rows when streaming."""
         return (
             f"SELECT coalesce(m.{ID_COLUMN}, s.id) AS {ID_COLUMN}, "
             f"CASE WHEN s.id IS NULL THEN 'new' WHEN m.{ID_COLUMN} IS NULL THEN 'deleted' "
             f"ELSE 'updated' END AS {KIND_COLUMN}, "
             f"CASE WHEN m.{ID_COLUMN} IS NULL THEN s.checksum ELSE m.{CHECKSUM_COLUMN} END "
-            f"AS {CHECKSUM_COLUMN}, "
-            f"{model_cols} FROM "
-            f"(SELECT q.*, CAST(q.{quote(ident)} AS VARCHAR) AS {ID_COLUMN}, "
+            f"AS {CHECKSUM_COLUMN} FROM "
+            f"(SELECT CAST(q.{quote(ident)} AS VARCHAR) AS {ID_COLUMN}, "
             f"{checksum_sql(pairs, 'q')} AS {CHECKSUM_COLUMN} FROM {MODEL} AS q "
             f"WHERE q.{quote(ident)} IS NOT NULL) AS m "
             f"FULL OUTER JOIN {snapshot} AS s ON m.{ID_COLUMN} = s.id "
             f"WHERE (s.id IS NULL OR m.{ID_COLUMN} IS NULL OR m.{CHECKSUM_COLUMN} <> s.checksum) "
             f"AND NOT EXISTS (SELECT 1 FROM {dups} AS d WHERE d.id = coalesce(m.{ID_COLUMN}, s.id))"
+        )
+
+    def _stream_select(self, cols: Sequence[ColumnInfo], ident: str, kinds: Sequence[str]) -> str:
+        """The changed rows with every model column, read back from the model by identifier.
+
+        Deleted records get nulls. A new or updated record that vanished from the model since the
+        diff is left out (not acknowledged, so the next run derives it again, as deleted).
+        """
+        model_cols = ", ".join(f"m.{quote(c.name)}" for c in cols)
+        wanted = ", ".join(_lit(k) for k in kinds)
+        return (
+            f"SELECT c.{ID_COLUMN}, c.{KIND_COLUMN}, c.{CHECKSUM_COLUMN}, {model_cols} "
+            f"FROM {self.tables.changes} AS c LEFT JOIN "
+            f"(SELECT q.*, CAST(q.{quote(ident)} AS VARCHAR) AS {ID_COLUMN} FROM {MODEL} AS q "
+            f"WHERE q.{quote(ident)} IS NOT NULL) AS m "
+            f"ON m.{ID_COLUMN} = c.{ID_COLUMN} AND c.{KIND_COLUMN} <> 'deleted' "
+            f"WHERE c.{KIND_COLUMN} IN ({wanted}) "
+            f"AND (c.{KIND_COLUMN} = 'deleted' OR m.{ID_COLUMN} IS NOT NULL)"
         )
 
     def _key_report_select(self, source: str) -> str:
@@ -469,6 +489,7 @@ class ChangeTracker:
         run.dropped = self._expire_pending(run.run_id, now)
         cols, ident, pairs = self._resolve_columns()
         run.model_columns = tuple(cols)
+        run.identifier_column = ident
         run.mapped_columns = tuple(canonical_columns(n for n, _ in pairs))
         model_fp, columns_fp = self._fingerprints(cols, pairs)
         old_model_fp, old_columns_fp = self._checkpoint()
@@ -478,7 +499,7 @@ class ChangeTracker:
         self._exec(f"CREATE TABLE {t.keystats} AS {self._keystats_select(ident)}")
         run.extracted, run.keys = self._read_keystats(self._rows(self._key_report_select(t.keystats)))
         dups = f"(SELECT k.id FROM {t.keystats} AS k WHERE k.total = 0 AND k.id IS NOT NULL)"
-        self._exec(f"CREATE TABLE {t.changes} AS {self._diff_select(cols, ident, pairs, t.snapshot, dups)}")
+        self._exec(f"CREATE TABLE {t.changes} AS {self._diff_select(ident, pairs, t.snapshot, dups)}")
         run.counts = self._count_kinds(
             self._rows(f"SELECT {KIND_COLUMN}, count(*) FROM {t.changes} GROUP BY {KIND_COLUMN}")
         )
@@ -526,8 +547,8 @@ class ChangeTracker:
         `__segprof_checksum`, then every model column (all null for deleted records).
         """
         self._check_run(run)
-        kinds = ", ".join(_lit(k) for k in KINDS if k in self.spec.triggers)
-        sql = self._sql(f"SELECT * FROM {self.tables.changes} WHERE {KIND_COLUMN} IN ({kinds})")
+        kinds = [k for k in KINDS if k in self.spec.triggers]
+        sql = self._sql(self._stream_select(run.model_columns, run.identifier_column, kinds))
         return self.con.stream_arrow(sql, batch_rows)
 
     def _check_run(self, run: Run) -> None:
@@ -631,7 +652,7 @@ class ChangeTracker:
 
     def dry_run(self) -> DryRun:
         """Counts of new / updated / deleted records and identifier problems; writes nothing."""
-        cols, ident, pairs = self._resolve_columns()
+        _cols, ident, pairs = self._resolve_columns()
         t = self.tables
         stats = f"({self._keystats_select(ident)})"
         extracted, keys = self._read_keystats(self._rows(self._key_report_select(stats)))
@@ -648,7 +669,7 @@ class ChangeTracker:
             f"WHERE q.{quote(ident)} IS NOT NULL GROUP BY CAST(q.{quote(ident)} AS VARCHAR) "
             "HAVING count(*) > 1)"
         )
-        diff = self._diff_select(cols, ident, pairs, snapshot, dups)
+        diff = self._diff_select(ident, pairs, snapshot, dups)
         counts = self._count_kinds(
             self._rows(f"SELECT x.{KIND_COLUMN}, count(*) FROM ({diff}) AS x GROUP BY x.{KIND_COLUMN}")
         )

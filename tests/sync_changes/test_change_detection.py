@@ -404,3 +404,20 @@ def test_many_duplicates_are_summarised(open_wh):
         assert keys.duplicate_examples == ("100", "101", "102", "103", "104")
     assert run.extracted == dry.extracted == 104
     assert run.counts.new == dry.counts.new == 10
+
+
+def test_record_vanishing_between_diff_and_stream_is_not_sent_empty(open_wh):
+    con = open_wh()
+    make_users(con, BASE)
+    tracker = ChangeTracker(con, spec())
+    sync_all(tracker)
+    con.execute("UPDATE users SET plan = 'x' WHERE user_id IN (1, 2)")
+    run = tracker.begin()
+    assert run.counts.updated == 2
+    con.execute("DELETE FROM users WHERE user_id = 2")  # gone before the rows are read
+    rows = changed(tracker, run)
+    assert set(rows) == {"1"} and rows["1"]["plan"] == "x"
+    tracker.ack(run, rows)
+    assert tracker.finish(run).status == "partial"
+    run = tracker.begin()
+    assert {k: r[KIND_COLUMN] for k, r in changed(tracker, run).items()} == {"2": "deleted"}
