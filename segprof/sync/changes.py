@@ -71,6 +71,10 @@ class MappingSpec:
     address: str | None = None  # e.g. "mapping.identify_users", for messages
 
 
+class MassDeleteRefused(SegprofError):
+    """A run would delete more of the snapshot than allowed; nothing was changed."""
+
+
 @dataclass(frozen=True)
 class KeyReport:
     """Identifier problems found in the model; such rows are left out of the sync."""
@@ -138,6 +142,8 @@ class Run:
     failed: int = 0
     model_columns: tuple[ColumnInfo, ...] = ()
     identifier_column: str = ""  # the model's identifier column, as the warehouse names it
+    model_fingerprint: str = ""
+    columns_fingerprint: str = ""
     mapped_columns: tuple[str, ...] = ()
     columns_changed: bool = False  # mapped columns or checksum encoding differ from the last run
     model_changed: bool = False  # model SQL or its output columns differ from the last run
@@ -456,7 +462,7 @@ class ChangeTracker:
         try:
             self._begin(run, now, allow_mass_delete)
         except BaseException as err:
-            run.status = "refused" if getattr(err, "_segprof_refused", False) else "failed"
+            run.status = "refused" if isinstance(err, MassDeleteRefused) else "failed"
             run.error = getattr(err, "message", None) or type(err).__name__
             run.finished_at = self.clock()
             # best effort: the original error matters more than a failed cleanup
@@ -511,15 +517,13 @@ class ChangeTracker:
             and run.snapshot_size
             and deleted > self.max_delete_share * run.snapshot_size
         ):
-            err = SegprofError(
+            raise MassDeleteRefused(
                 f"refusing to sync: {deleted} of {run.snapshot_size} synced records "
                 f"({deleted / run.snapshot_size:.0%}) are gone from the model, more than the allowed "
                 f"{self.max_delete_share:.0%}; nothing was changed",
                 address=self.spec.address,
                 hint="check the model; if the deletions are real, run again allowing mass deletes",
             )
-            err._segprof_refused = True  # type: ignore[attr-defined]
-            raise err
 
         skip = [k for k in KINDS if k not in self.spec.triggers]
         with self.con.transaction():
@@ -537,8 +541,8 @@ class ChangeTracker:
                 )
                 self._exec(f"DELETE FROM {t.pending} WHERE kind IN ({kinds})")
         run.skipped = sum(run.counts.of(k) for k in skip)
+        run.model_fingerprint, run.columns_fingerprint = model_fp, columns_fp
         self._write_run(run)
-        self._model_fp, self._columns_fp = model_fp, columns_fp
 
     def stream(self, run: Run, batch_rows: int = 10_000) -> Iterator[pyarrow.RecordBatch]:
         """The changed rows the mapping triggers on, as Arrow batches.
@@ -642,7 +646,7 @@ class ChangeTracker:
             self._exec(
                 f"INSERT INTO {CHECKPOINTS} (mapping_id, run_id, checkpoint, model_fingerprint, "
                 f"columns_fingerprint, checksum_version) VALUES ({_lit(run.mapping_id)}, {_lit(run.run_id)}, "
-                f"{_ts(run.finished_at)}, {_lit(self._model_fp)}, {_lit(self._columns_fp)}, "
+                f"{_ts(run.finished_at)}, {_lit(run.model_fingerprint)}, {_lit(run.columns_fingerprint)}, "
                 f"{_lit(CHECKSUM_VERSION)})"
             )
         self._drop_work_tables()

@@ -13,6 +13,7 @@ from segprof.sync.changes import (
     KIND_COLUMN,
     ChangeTracker,
     MappingSpec,
+    MassDeleteRefused,
 )
 from segprof.sync.checksum import checksum_of
 
@@ -275,7 +276,7 @@ def test_mass_delete_guard(open_wh):
     sync_all(tracker)
     con.execute("DELETE FROM users WHERE user_id <= 3")
     before = tracker.dry_run()
-    with pytest.raises(SegprofError, match=r"3 of 4 synced records \(75%\)") as info:
+    with pytest.raises(MassDeleteRefused, match=r"3 of 4 synced records \(75%\)") as info:
         tracker.begin()
     assert info.value.address == "mapping.identify_users"
     assert tracker.dry_run() == before
