@@ -1,0 +1,106 @@
+"""The managed schema `__segprof` inside a warehouse: table names and their DDL.
+
+Owns the layout of segprof's bookkeeping tables (shared run history and checkpoints; per mapping a
+snapshot, a pending-failures table, an acknowledgement log and run-scoped work tables) and the
+idempotent statements that create them, written once and translated per dialect. Must never read
+or write rows (the change tracker does) and never touch a table outside `__segprof`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from segprof.warehouses.dialects import to_dialect
+
+SCHEMA = "__segprof"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table(name: str) -> str:
+    """A fully qualified, quoted managed table name."""
+    return f"{_q(SCHEMA)}.{_q(name)}"
+
+
+def mapping_key(mapping_id: str) -> str:
+    """A short, stable, identifier-safe key for a mapping id (readable slug + digest)."""
+    slug = re.sub(r"[^a-z0-9]+", "_", mapping_id.lower()).strip("_")[:24]
+    digest = hashlib.md5(mapping_id.encode("utf-8")).hexdigest()[:10]
+    return f"{slug}_{digest}" if slug else digest
+
+
+@dataclass(frozen=True)
+class MappingTables:
+    """The per-mapping tables, quoted and qualified."""
+
+    key: str
+
+    @property
+    def snapshot(self) -> str:  # (id, checksum) of every record as last delivered
+        return table(f"snapshot_{self.key}")
+
+    @property
+    def pending(self) -> str:  # records whose delivery failed, retried on later runs
+        return table(f"pending_{self.key}")
+
+    @property
+    def acks(self) -> str:  # acknowledged changes not yet folded into the snapshot
+        return table(f"acks_{self.key}")
+
+    @property
+    def changes(self) -> str:  # run-scoped: the changed rows of the current run
+        return table(f"changes_{self.key}")
+
+    @property
+    def keystats(self) -> str:  # run-scoped: duplicate / null identifiers and the row count
+        return table(f"keystats_{self.key}")
+
+    @property
+    def idbuf(self) -> str:  # scratch: identifiers of one ack/fail call
+        return table(f"idbuf_{self.key}")
+
+
+RUNS = table("runs")
+CHECKPOINTS = table("checkpoints")
+
+RUN_COUNTERS = (
+    "extracted",
+    "new_count",
+    "updated_count",
+    "deleted_count",
+    "delivered",
+    "failed",
+    "dropped",
+    "skipped",
+    "duplicate_ids",
+    "duplicate_rows",
+    "null_ids",
+)
+
+
+def ddl(tables: MappingTables) -> list[str]:
+    """CREATE statements (DuckDB dialect) for everything a mapping needs; all idempotent."""
+    counters = ", ".join(f"{c} BIGINT" for c in RUN_COUNTERS)
+    return [
+        f"CREATE SCHEMA IF NOT EXISTS {_q(SCHEMA)}",
+        f"CREATE TABLE IF NOT EXISTS {RUNS} (run_id VARCHAR, mapping_id VARCHAR, started_at TIMESTAMP, "
+        f"finished_at TIMESTAMP, status VARCHAR, {counters}, error VARCHAR)",
+        f"CREATE TABLE IF NOT EXISTS {CHECKPOINTS} (mapping_id VARCHAR, run_id VARCHAR, "
+        "checkpoint TIMESTAMP, model_fingerprint VARCHAR, columns_fingerprint VARCHAR, "
+        "checksum_version VARCHAR)",
+        f"CREATE TABLE IF NOT EXISTS {tables.snapshot} (id VARCHAR, checksum VARCHAR)",
+        f"CREATE TABLE IF NOT EXISTS {tables.pending} (id VARCHAR, checksum VARCHAR, kind VARCHAR, "
+        "attempts INTEGER, first_failed_at TIMESTAMP, last_failed_at TIMESTAMP, last_run_id VARCHAR, "
+        "last_error VARCHAR)",
+        f"CREATE TABLE IF NOT EXISTS {tables.acks} (run_id VARCHAR, id VARCHAR, checksum VARCHAR, "
+        "kind VARCHAR, outcome VARCHAR)",
+        f"CREATE TABLE IF NOT EXISTS {tables.idbuf} (id VARCHAR)",
+    ]
+
+
+def ddl_for(tables: MappingTables, dialect: str) -> list[str]:
+    return [to_dialect(s, dialect) for s in ddl(tables)]

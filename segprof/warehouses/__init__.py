@@ -1,0 +1,47 @@
+"""Warehouse connectors: one small protocol, one factory.
+
+Owns: `connect(source_type, settings, project_dir)`, which picks the connector for a source type.
+DuckDB and PostgreSQL are built in; the cloud warehouses load their drivers lazily. Must never
+import a driver at package import time (CLI start-up stays fast) or log connection settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from segprof.warehouses.base import ColumnInfo, Connector, TableInfo
+from segprof.warehouses.dialects import DIALECTS, WarehouseDialect, dialect_for, to_dialect
+from segprof.warehouses.errors import WarehouseError
+
+__all__ = [
+    "DIALECTS",
+    "ColumnInfo",
+    "Connector",
+    "TableInfo",
+    "WarehouseDialect",
+    "WarehouseError",
+    "connect",
+    "dialect_for",
+    "to_dialect",
+]
+
+
+def connect(
+    source_type: str, settings: Mapping[str, Any], project_dir: Path, address: str | None = None
+) -> Connector:
+    """Open a connection for a source; `settings` are its YAML keys with secrets already resolved."""
+    dialect_for(source_type)  # unknown type → clear error
+    addr = address or "source"
+    if source_type == "duckdb":
+        from segprof.warehouses.duckdb_connector import DuckDBConnector
+
+        return DuckDBConnector(settings, Path(project_dir), addr)
+    if source_type == "postgres":
+        from segprof.warehouses.postgres_connector import PostgresConnector
+
+        return PostgresConnector(settings, Path(project_dir), addr)
+    from segprof.warehouses.dbapi_connector import DbApiConnector
+
+    return DbApiConnector(source_type, settings, Path(project_dir), addr)

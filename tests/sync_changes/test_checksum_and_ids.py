@@ -1,0 +1,95 @@
+"""The canonical checksum (golden values, engine agreement) and deterministic message ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from segprof.sync.changes import CHECKSUM_COLUMN, ID_COLUMN, ChangeTracker, MappingSpec
+from segprof.sync.checksum import canonical_string, checksum_of
+from segprof.sync.ids import message_id
+from segprof.warehouses import connect
+
+
+def test_golden_checksum_of_a_fixed_row():
+    texts = {"plan": None, "email": "a@x.io"}
+    assert canonical_string(texts) == "5:emailV6:a@x.io4:planN"
+    assert checksum_of(texts) == "30ad3eaf3c4cd96f6e9b862f65e54b64"
+
+
+def test_null_empty_and_the_word_null_differ_and_boundaries_cannot_be_faked():
+    values = {checksum_of({"a": v}) for v in (None, "", "null", "N", "V0:")}
+    assert len(values) == 5
+    assert checksum_of({"a": "x", "b": "y"}) != checksum_of({"a": "xV1:y", "b": None})
+    assert checksum_of({"a": "1", "b": "2"}) != checksum_of({"a": "2", "b": "1"})
+
+
+def test_message_id_is_deterministic_and_short():
+    mid = message_id("sub_1", "42", "abc", "new")
+    assert mid == message_id("sub_1", "42", "abc", "new")
+    assert len(mid) <= 100 and mid.startswith("segprof-")
+    others = {
+        message_id("sub_2", "42", "abc", "new"),
+        message_id("sub_1", "43", "abc", "new"),
+        message_id("sub_1", "42", "abd", "new"),
+        message_id("sub_1", "42", "abc", "updated"),
+        message_id("sub_1", "4", "2abc", "new"),
+    }
+    assert mid not in others and len(others) == 5
+
+
+ROWS_SQL = [
+    "(1, 'plain', 7, TRUE, 12.50, DATE '2024-02-29', TIMESTAMP '2024-01-02 03:04:05.5', "
+    "TIMESTAMPTZ '2024-01-02 03:04:05.123456+02:00', 1.5)",
+    "(2, '', -3, FALSE, 0.00, DATE '1999-12-31', TIMESTAMP '2024-01-02 03:04:05', "
+    "TIMESTAMPTZ '2024-06-30 23:59:59+00:00', 0.1)",
+    "(3, 'null', 0, NULL, -1.05, NULL, NULL, NULL, NULL)",
+    "(4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+    "(5, 'Zoë ''quoted'' 👩‍👩‍👧 ; : V1:', 9007199254740993, TRUE, 99999999.99, DATE '2024-01-01', "
+    "TIMESTAMP '1970-01-01 00:00:00.000001', TIMESTAMPTZ '2024-01-01 00:00:00-08:00', 1e20)",
+]
+COLUMNS = ["txt", "num", "flag", "amount", "day", "ts", "tstz", "dbl"]
+
+
+def _checksums(con) -> dict[str, str]:
+    con.execute(
+        "CREATE TABLE t (id INTEGER, txt VARCHAR(100), num BIGINT, flag BOOLEAN, amount NUMERIC(10,2), "
+        "day DATE, ts TIMESTAMP, tstz TIMESTAMP WITH TIME ZONE, dbl DOUBLE PRECISION)"
+    )
+    con.execute("INSERT INTO t VALUES " + ", ".join(ROWS_SQL))
+    spec = MappingSpec("m1", "SELECT * FROM t", "id", COLUMNS)
+    tracker = ChangeTracker(con, spec)
+    run = tracker.begin()
+    out = {r[ID_COLUMN]: r[CHECKSUM_COLUMN] for b in tracker.stream(run) for r in b.to_pylist()}
+    tracker.finish(run)
+    return out
+
+
+@pytest.mark.postgres
+def test_duckdb_and_postgres_agree_on_checksums(tmp_path: Path, postgres_dsn: str):
+    duck = connect("duckdb", {"path": ":memory:"}, tmp_path)
+    duck.execute("SET TimeZone = 'America/New_York'")
+    pg = connect("postgres", {"dsn": postgres_dsn}, tmp_path)
+    pg.execute("SET TIME ZONE 'Asia/Tokyo'")
+    try:
+        a, b = _checksums(duck), _checksums(pg)
+    finally:
+        duck.close()
+        pg.close()
+    assert len(a) == 5 and a == b
+    expected_4 = checksum_of(dict.fromkeys(COLUMNS))
+    assert a["4"] == expected_4
+    expected_1 = checksum_of(
+        {
+            "txt": "plain",
+            "num": "7",
+            "flag": "true",
+            "amount": "12.50",
+            "day": "2024-02-29",
+            "ts": "2024-01-02 03:04:05.500000",
+            "tstz": "2024-01-02 01:04:05.123456Z",
+            "dbl": "1.5",
+        }
+    )
+    assert a["1"] == expected_1
