@@ -73,7 +73,7 @@ class RecordingConnector:
         pass
 
 
-MODEL_SF = "SELECT user_id, email, updated_at FROM analytics.users QUALIFY ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY updated_at DESC) = 1"  # noqa: E501
+MODEL_SF = "SELECT user_id, email, updated_at FROM analytics.users QUALIFY ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY updated_at DESC) = 1"
 
 
 @pytest.mark.parametrize(
