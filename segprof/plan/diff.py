@@ -264,6 +264,8 @@ def _field_changes(d: DesiredResource, before: dict[str, Any], after: dict[str, 
 
 
 def _differences(prefix: str, old: Any, new: Any) -> list[tuple[str, Any, Any]]:
+    if _equal(old, new):
+        return []  # the common case; deepdiff only runs where something differs
     if isinstance(old, dict) and isinstance(new, dict):
         diff = DeepDiff(old, new, view="tree", verbose_level=2)
         found: list[tuple[str, Any, Any]] = []
@@ -287,7 +289,9 @@ def _missing(value: Any) -> bool:
 def _equal(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
-    return a == b
+    if type(a) is not type(b) and not (isinstance(a, int | float) and isinstance(b, int | float)):
+        return False
+    return bool(a == b)
 
 
 def _drift(d: DesiredResource, entry: StateEntry, live_values: dict[str, Any]) -> list[FieldChange]:

@@ -7,7 +7,6 @@ Must never return or store the secret value itself.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from collections.abc import Iterable
 from typing import Any
@@ -23,16 +22,19 @@ def fingerprint(value: Any) -> str:
 
 
 def _apply(attributes: dict[str, Any], paths: Iterable[str], replace) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    result = copy.deepcopy(attributes)
+    """A copy with the values at `paths` replaced; only the dicts along those paths are copied."""
+    result = dict(attributes)
     for path in paths:
-        node: Any = result
         parts = path.split(".")
+        node: Any = result
         for part in parts[:-1]:
-            if not isinstance(node, dict) or part not in node:
+            child = node.get(part) if isinstance(node, dict) else None
+            if not isinstance(child, dict):
                 node = None
                 break
+            node[part] = dict(child)
             node = node[part]
-        if isinstance(node, dict) and parts[-1] in node and node[parts[-1]] is not None:
+        if isinstance(node, dict) and node.get(parts[-1]) is not None:
             node[parts[-1]] = replace(node[parts[-1]])
     return result
 

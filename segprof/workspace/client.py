@@ -101,6 +101,9 @@ class AsyncWorkspaceClient:
             # The per-attempt timeout is enforced around the call (see _send); this is a backstop.
             timeout=httpx.Timeout(self.retry.request_timeout + 5),
             follow_redirects=False,
+            # Loading the CA bundle costs ~30 ms per client; a plain-http (loopback emulator) base
+            # never uses TLS, so only https bases get a verifying context.
+            verify=str(base_url).startswith("https:"),
         )
 
     def __repr__(self) -> str:
