@@ -170,12 +170,14 @@ def _subscription(mapping: Mapping, given: dict[str, Any]) -> list[Diagnostic]:
         channel_statuses = [s for s, i in STATUS_IDENTIFIER.items() if i == identifier]
         if statuses and not any(s in given for s in channel_statuses):
             out.append(
-                warning(
+                error(
                     "action.subscription_channel_without_status",
                     f"`{identifier}` is mapped but none of {', '.join(channel_statuses)} is: "
-                    "it is sent as an identifier only",
+                    "each channel given needs its subscription status",
                     mapping.field_location("fields", identifier, key=True),
                     address=address,
+                    hint=f"map `{channel_statuses[0]}` too, or leave `{identifier}` out "
+                    "(to send it only as an identity, use Send Identify)",
                 )
             )
     groups = given.get("subscription_groups")
