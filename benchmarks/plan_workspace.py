@@ -25,10 +25,10 @@ import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from segprof.config import load_project_or_raise  # noqa: E402
-from segprof.emulator.app import create_app  # noqa: E402
-from segprof.emulator.faults import FaultConfig  # noqa: E402
-from segprof.plan.run import ApplyRequest, RunOptions, apply_project, plan_project  # noqa: E402
+from segprof.config import load_project_or_raise
+from segprof.emulator.app import create_app
+from segprof.emulator.faults import FaultConfig
+from segprof.plan.run import ApplyRequest, RunOptions, apply_project, plan_project
 
 TOKEN = "bench-token"
 ACTIONS = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from segprof.config.diagnostic import Diagnostic, error, warning
+from segprof.config.diagnostic import Diagnostic, error
 from segprof.config.fields import (
     ACTION_FIELDS,
     STATUS_IDENTIFIER,
