@@ -54,6 +54,18 @@ def _column_location(mapping: Mapping, path: tuple[Any, ...], column: str) -> Lo
     return Location(where.file, where.line, where.col + start + (1 if node.style else 0))
 
 
+def _field_name(path: tuple[Any, ...]) -> str:
+    """`("fields", "traits", "plan", "column")` → `traits.plan`."""
+    names = [str(p) for p in path[1:] if p not in ("column", "template")]
+    return ".".join(names) or "?"
+
+
+def _query_at(model: Any) -> str:
+    """Where the model's query starts, so a removed or renamed column is easy to find."""
+    sql = getattr(model, "sql", None)
+    return f" (query at {sql.file}:{sql.line})" if sql is not None else ""
+
+
 def _mapped_columns(mapping: Mapping) -> list[tuple[str, tuple[Any, ...]]]:
     """(column, YAML path of the value naming it) for every column a mapping reads."""
     found: list[tuple[str, tuple[Any, ...]]] = []
@@ -167,7 +179,8 @@ def _check_model(
                 out.append(
                     error(
                         "columns.unknown",
-                        f"column `{column}` is not in the output of model `{model.resource_name}`",
+                        f"column `{column}` (field {_field_name(path)}) is not in the output of "
+                        f"model `{model.resource_name}`{_query_at(model)}",
                         _column_location(mapping, path, column),
                         address=mapping.address,
                         hint=_column_hint(column, columns),

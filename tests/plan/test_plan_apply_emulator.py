@@ -232,3 +232,17 @@ def test_planted_secrets_appear_nowhere(project: Path, tmp_path: Path) -> None:
     for text in outputs:
         assert TOKEN not in text
         assert WRITE_KEY not in text
+
+
+def test_model_edit_dropping_a_mapped_column_fails_the_plan(project: Path) -> None:
+    assert apply(project).returncode == 0
+    sql = project / "models" / "users.sql"
+    text = sql.read_text()
+    assert "    plan,\n" in text
+    sql.write_text(text.replace("    plan,\n", "    plan AS tier,\n", 1))
+    result = segprof("plan", "-C", str(project))
+    assert result.returncode == 1
+    assert "mapping.identify_users" in result.stderr
+    assert "column `plan` (field traits.plan)" in result.stderr
+    assert "models/users.sql:" in result.stderr
+    assert "Traceback" not in result.stderr
