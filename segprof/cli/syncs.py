@@ -13,69 +13,69 @@ ORDER = 42
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(
-        name="syncs",
-        help="Sync run history from the warehouse's managed schema.",
-        invoke_without_command=True,
-    )
-
-    @group.callback()
-    def runs(
-        ctx: typer.Context,
-        mapping: Annotated[str | None, typer.Argument(help="One mapping (default: all).")] = None,
+    @app.command("syncs")
+    def syncs(
+        args: Annotated[
+            list[str] | None,
+            typer.Argument(
+                help="[MAPPING] to list runs (default: every mapping), or `show RUN` for a run's failed records.",
+                show_default=False,
+            ),
+        ] = None,
         project_dir: ProjectDir = Path("."),
         limit: Annotated[int, typer.Option("--limit", min=1, help="Runs per mapping.")] = 10,
         output: Annotated[OutputFormat, typer.Option("--format", help="text or json.")] = OutputFormat.text,
     ) -> None:
-        """List recent runs: counts, duration, status, errors."""
-        if ctx.invoked_subcommand is not None:
-            return
-        import json
+        """List recent sync runs (counts, duration, status, errors); `syncs show RUN` lists a run's failures."""
+        from segprof.errors import SegprofError
 
-        from segprof.sync.history import list_runs
-
-        project = _project(project_dir)
-        records = list_runs(project_dir, project, mapping, limit)
-        if output == OutputFormat.json:
-            typer.echo(json.dumps({"runs": [r.to_json() for r in records]}, indent=2, default=str))
-            return
-        _render_runs(records)
-
-    @group.command("show")
-    def show(
-        run_id: Annotated[str, typer.Argument(help="A run id (from `segprof syncs`).")],
-        project_dir: ProjectDir = Path("."),
-        output: Annotated[OutputFormat, typer.Option("--format", help="text or json.")] = OutputFormat.text,
-    ) -> None:
-        """A run's failed records, with the payload built and the reason."""
-        import json
-
-        from segprof.sync.history import show_run
-
-        project = _project(project_dir)
-        record, failures = show_run(project_dir, project, run_id)
-        if output == OutputFormat.json:
-            typer.echo(
-                json.dumps(
-                    {"run": record.to_json(), "failures": [f.__dict__ for f in failures]},
-                    indent=2,
-                    default=str,
+        words = list(args or [])
+        if words and words[0] == "show":
+            if len(words) != 2:
+                raise SegprofError(
+                    "usage: segprof syncs show RUN", hint="run ids are listed by `segprof syncs`"
                 )
-            )
+            _show(project_dir, words[1], output)
             return
-        from rich.markup import escape
+        if len(words) > 1:
+            raise SegprofError("name at most one mapping", hint="e.g. segprof syncs identify_users")
+        _list(project_dir, words[0] if words else None, limit, output)
 
-        out = stdout_console()
-        _render_runs([record])
-        if not failures:
-            out.print("No failed records in this run.")
-        for f in failures:
-            out.print(f"[bold]{escape(f.record_id)}[/] ({f.kind}) [red]{escape(f.reason)}[/]")
-            out.print(
-                "  " + escape(json.dumps(f.payload, default=str) if f.payload is not None else "(no payload)")
-            )
 
-    app.add_typer(group)
+def _list(project_dir: Path, mapping: str | None, limit: int, output: OutputFormat) -> None:
+    import json
+
+    from segprof.sync.history import list_runs
+
+    project = _project(project_dir)
+    records = list_runs(project_dir, project, mapping, limit)
+    if output == OutputFormat.json:
+        typer.echo(json.dumps({"runs": [r.to_json() for r in records]}, indent=2, default=str))
+        return
+    _render_runs(records)
+
+
+def _show(project_dir: Path, run_id: str, output: OutputFormat) -> None:
+    import json
+
+    from rich.markup import escape
+
+    from segprof.sync.history import show_run
+
+    project = _project(project_dir)
+    record, failures = show_run(project_dir, project, run_id)
+    if output == OutputFormat.json:
+        body = {"run": record.to_json(), "failures": [f.__dict__ for f in failures]}
+        typer.echo(json.dumps(body, indent=2, default=str))
+        return
+    out = stdout_console()
+    _render_runs([record])
+    if not failures:
+        out.print("No failed records in this run.")
+    for f in failures:
+        out.print(f"[bold]{escape(f.record_id)}[/] ({f.kind}) [red]{escape(f.reason)}[/]")
+        payload = json.dumps(f.payload, default=str) if f.payload is not None else "(no payload)"
+        out.print("  " + escape(payload))
 
 
 def _project(project_dir: Path):  # type: ignore[no-untyped-def]
