@@ -47,6 +47,12 @@ class Emulator:
                     return out
                 after = data["after"]
 
+    def count(self) -> int:
+        """How many messages the Tracking API received so far (every outcome)."""
+        with httpx.Client(base_url=self.url, trust_env=False, timeout=30) as client:
+            data = client.get("/emulator/v1/messages", params={"limit": 1}).json()["data"]
+        return int(data["pagination"]["totalEntries"])
+
     def set_faults(self, **faults: Any) -> None:
         self.app.state.faults.configure(FaultConfig(**faults) if faults else None)
 
