@@ -28,6 +28,11 @@ def _free_port() -> int:
 class Emulator:
     url: str
     app: Any
+    token: str | None = None
+
+    def _client(self) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return httpx.Client(base_url=self.url, trust_env=False, timeout=30, headers=headers)
 
     @property
     def tracking(self) -> str:
@@ -37,7 +42,7 @@ class Emulator:
         """Every message the Tracking API received, in arrival order (with outcome and reason)."""
         out: list[dict[str, Any]] = []
         after = 0
-        with httpx.Client(base_url=self.url, trust_env=False, timeout=30) as client:
+        with self._client() as client:
             while True:
                 data = client.get("/emulator/v1/messages", params={"after": after, "limit": 1000}).json()[
                     "data"
@@ -49,7 +54,7 @@ class Emulator:
 
     def count(self) -> int:
         """How many messages the Tracking API received so far (every outcome)."""
-        with httpx.Client(base_url=self.url, trust_env=False, timeout=30) as client:
+        with self._client() as client:
             data = client.get("/emulator/v1/messages", params={"limit": 1}).json()["data"]
         return int(data["pagination"]["totalEntries"])
 
@@ -76,7 +81,7 @@ def serve(data_dir: Path, **kwargs: Any) -> tuple[Emulator, Callable[[], None]]:
         server.should_exit = True
         thread.join(timeout=10)
 
-    return Emulator(url=f"http://127.0.0.1:{port}", app=app), stop
+    return Emulator(url=f"http://127.0.0.1:{port}", app=app, token=kwargs.get("token")), stop
 
 
 @pytest.fixture()
