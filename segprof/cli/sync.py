@@ -42,6 +42,10 @@ def register(app: typer.Typer) -> None:
             typer.Option("--allow-mass-delete", help="Sync even when most synced records would be deleted."),
         ] = False,
         output: Annotated[OutputFormat, typer.Option("--format", help="text or json.")] = OutputFormat.text,
+        notify_url: Annotated[
+            str | None,
+            typer.Option("--notify", help="Slack-compatible webhook URL told about failed or partial runs."),
+        ] = None,
     ) -> None:
         """Detect record changes in the warehouse and deliver them to Segment Profiles."""
         import json
@@ -71,12 +75,26 @@ def register(app: typer.Typer) -> None:
         )
         try:
             summaries = run_syncs(project_dir, project, options)
+        except SegprofError as failure:
+            if notify_url:
+                from segprof.sync.engine import RunSummary
+                from segprof.sync.notify import notify
+
+                names = ", ".join(mappings or []) or "--all"
+                notify(notify_url, [RunSummary(mapping_id=names, status="failed", errors=[str(failure)])])
+            raise
         finally:
             stop()
         if output == OutputFormat.json:
             typer.echo(json.dumps({"runs": [s.to_json() for s in summaries]}, indent=2, default=str))
         else:
             _render(summaries)
+        if notify_url:
+            from segprof.sync.notify import notify
+
+            warning = notify(notify_url, summaries)
+            if warning:
+                err.print(f"[yellow]warning:[/] {warning}")
         if any(s.status not in ("success", "dry_run", "rebaselined") for s in summaries):
             raise typer.Exit(1)
 

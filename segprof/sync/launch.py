@@ -92,7 +92,9 @@ def run_syncs(project_dir: Path, project: Project, options: SyncOptions) -> list
             address="workspace.backend",
         )
     if options.self_hosted or options.dry_run or options.rebaseline:
-        return [_self_hosted(project_dir, project, n, options) for n in names]
+        if len(names) == 1:
+            return [_self_hosted(project_dir, project, names[0], options)]
+        return [_one_of_many(project_dir, project, n, options) for n in names]
     if options.full_resync:  # reset here; the workspace then runs the sync as usual
         for name in names:
             engine, con = engine_for(project, project_dir, name)
@@ -106,6 +108,22 @@ def run_syncs(project_dir: Path, project: Project, options: SyncOptions) -> list
 
 
 # ---- segprof runs it ----------------------------------------------------------------------------
+
+
+def _one_of_many(project_dir: Path, project: Project, name: str, options: SyncOptions) -> RunSummary:
+    """One mapping of several: a mapping that cannot run is reported, the others still run."""
+    from segprof.sync.changes import MassDeleteRefused
+
+    try:
+        return _self_hosted(project_dir, project, name, options)
+    except SegprofError as err:
+        address = project.mappings[name].address
+        return RunSummary(
+            mapping_id=mapping_id_for(project_dir, address),
+            address=address,
+            status="refused" if isinstance(err, MassDeleteRefused) else "failed",
+            errors=[str(err)],
+        )
 
 
 def _self_hosted(project_dir: Path, project: Project, name: str, options: SyncOptions) -> RunSummary:
