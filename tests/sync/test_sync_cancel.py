@@ -12,8 +12,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from conftest import serve
-from sync_project import Project
+from sync_project import Project, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,8 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from conftest import serve
-from sync_project import Project
+from sync_project import Project, serve
 
 from segprof.sync.deliver import DeliveryConfig
 from segprof.sync.engine import SyncEngine, SyncJob, triggers_of
