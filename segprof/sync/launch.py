@@ -107,6 +107,16 @@ def run_syncs(project_dir: Path, project: Project, options: SyncOptions) -> list
     return _through_workspace(project_dir, project, names, options)
 
 
+def mappings_changed_by(project: Project, steps: list[Any]) -> list[str]:
+    """Enabled mappings an apply created or changed, directly or through their model (`apply --sync`)."""
+    touched = {s.address for s in steps if getattr(s, "verb", "") in ("create", "update", "move", "adopt")}
+    return [
+        name
+        for name, mapping in project.mappings.items()
+        if mapping.enabled and (mapping.address in touched or f"model.{mapping.model}" in touched)
+    ]
+
+
 # ---- segprof runs it ----------------------------------------------------------------------------
 
 

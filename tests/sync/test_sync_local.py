@@ -101,3 +101,26 @@ def test_quickstart_readme_sequence(tmp_path: Path, run_cli):
     assert shown.exit_code == 0, shown.stderr
     profile = json.loads(shown.stdout)
     assert "email" in json.dumps(profile) and "usr_000001" in json.dumps(profile)
+
+
+def test_apply_sync_runs_the_mappings_it_created_or_changed(tmp_path: Path, run_cli):
+    project = Project(tmp_path / "p", {"type": "duckdb", "path": "wh.duckdb"}, tracking=None)
+    project.seed(3)
+    root = str(project.root)
+    first = run_cli("apply", "-C", root, "--auto-approve", "--sync")
+    assert first.exit_code == 0, first.stderr
+    assert "mapping.identify_users  success" in first.stdout
+    assert len(embedded_messages(project.root)) == 3
+
+    # unchanged config: nothing applied, nothing synced
+    run_cli("apply", "-C", root, "--auto-approve", "--sync")
+    assert len(embedded_messages(project.root)) == 3
+
+    project.traits = {"email": "email"}  # the mapping changes: every record goes again
+    project.write()
+    changed = run_cli("apply", "-C", root, "--auto-approve", "--sync")
+    assert changed.exit_code == 0, changed.stderr
+    later = embedded_messages(project.root)[3:]
+    assert len(later) == 3 and all(
+        m["message"]["traits"] == {"email": m["message"]["traits"]["email"]} for m in later
+    )
