@@ -85,40 +85,24 @@ def _project(project_dir: Path):  # type: ignore[no-untyped-def]
 
 
 def _render_runs(records) -> None:  # type: ignore[no-untyped-def]
+    """One line per run: readable in a terminal and in CI logs alike."""
     from rich.markup import escape
-    from rich.table import Table
 
     out = stdout_console()
     if not records:
         out.print("No sync runs recorded yet.")
         return
-    table = Table(box=None)
-    for col in (
-        "run",
-        "mapping",
-        "started",
-        "status",
-        "new",
-        "upd",
-        "del",
-        "delivered",
-        "failed",
-        "duration",
-        "error",
-    ):
-        table.add_column(col)
+    colors = {"success": "green", "partial": "yellow", "running": "cyan"}
     for r in records:
-        table.add_row(
-            r.run_id,
-            escape(r.address or r.mapping_id),
-            f"{r.started_at:%Y-%m-%d %H:%M:%S}" if r.started_at else "",
-            r.status,
-            str(r.counters.get("new_count", 0)),
-            str(r.counters.get("updated_count", 0)),
-            str(r.counters.get("deleted_count", 0)),
-            str(r.counters.get("delivered", 0)),
-            str(r.counters.get("failed", 0)),
-            f"{r.duration:.2f}s" if r.duration is not None else "",
-            escape((r.error or "")[:80]),
+        c = r.counters
+        started = f"{r.started_at:%Y-%m-%d %H:%M:%S}" if r.started_at else "-"
+        duration = f"{r.duration:.2f}s" if r.duration is not None else "-"
+        color = colors.get(r.status, "red")
+        out.print(
+            f"{r.run_id}  {escape(r.address or r.mapping_id)}  [{color}]{r.status}[/]  {started}  "
+            f"{c.get('new_count', 0)} new, {c.get('updated_count', 0)} updated, "
+            f"{c.get('deleted_count', 0)} deleted; {c.get('delivered', 0)} delivered, "
+            f"{c.get('failed', 0)} failed; {duration}"
         )
-    out.print(table)
+        if r.error:
+            out.print(f"  [red]error:[/] {escape(r.error)}")
