@@ -201,7 +201,7 @@ class SyncEngine:
     # ---- messages -----------------------------------------------------------------------------
 
     def messages(
-        self, batch: Any, identifier: str
+        self, batch: Any, identifier: str, *, check_size: bool = True
     ) -> Iterator[tuple[str, str, str, dict[str, Any] | None, str | None]]:
         """(record id, kind, messageId, message or None, reason it failed) for each row of a batch."""
         from segprof.sync.encode import events_from_batch
@@ -221,7 +221,8 @@ class SyncEngine:
             message: dict[str, Any] | None = None
             try:
                 message = self.builder.build(event, mid)
-                check_message_size(message, record_id=rid)
+                if check_size:
+                    check_message_size(message, record_id=rid)
             except PayloadError as err:
                 yield rid, kind, mid, message, f"{err.code}: {err.message}"
                 continue
@@ -314,7 +315,8 @@ class SyncEngine:
                     stopped.set()
                     return
                 rejected = []
-                for rid, kind, mid, message, reason in self.messages(batch, ident):
+                # the deliverer checks each message's size as it encodes it (once, fast)
+                for rid, kind, mid, message, reason in self.messages(batch, ident, check_size=False):
                     if reason is not None:
                         rejected.append((rid, kind, mid, message, reason))
                         continue

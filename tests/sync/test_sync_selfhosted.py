@@ -174,3 +174,21 @@ def test_mass_delete_is_refused_unless_allowed(tmp_path: Path, warehouse, emulat
     allowed = sync(run_cli, project, "--allow-mass-delete")
     assert allowed["deleted"] == 3 and allowed["delivered"] == 3
     assert len(received(emulator, mark)) == 3
+
+
+def test_oversized_message_fails_alone(tmp_path: Path, warehouse, emulator, run_cli):
+    project = Project(tmp_path / "p", warehouse, emulator.tracking)
+    project.traits = {"email": "email", "bio": "bio"}
+    project.write()
+    project.seed(3)
+    project.sql(
+        "ALTER TABLE users ADD COLUMN bio VARCHAR(50000)",
+        f"UPDATE users SET bio = '{'z' * 40000}' WHERE user_id = 3",
+    )
+    run = sync(run_cli, project)
+    assert (run["delivered"], run["failed"], run["status"]) == (2, 1, "partial")
+    assert any("32,768" in e for e in run["errors"])
+    assert sorted(m["message"]["userId"] for m in emulator.messages()) == ["1", "2"]
+    shown = run_cli("syncs", "show", run["run_id"], "-C", str(project.root), "--format", "json")
+    (failure,) = json.loads(shown.stdout)["failures"]
+    assert failure["record_id"] == "3" and failure["payload"]["userId"] == "3"
