@@ -32,6 +32,10 @@ def register(app: typer.Typer) -> None:
         ] = 4,
         target: Targets = None,
         lock_timeout: LockTimeout = 0.0,
+        sync: Annotated[
+            bool,
+            typer.Option("--sync", help="Then sync the mappings created or changed (as `segprof sync`)."),
+        ] = False,
     ) -> None:
         """Apply the plan: sources, models, destinations, mappings, in dependency order."""
         from segprof.plan.render_text import render_text
@@ -97,6 +101,23 @@ def register(app: typer.Typer) -> None:
             f"[bold green]Apply complete![/] {n['add']} added, {n['change']} changed, "
             f"{n['destroy']} destroyed, {n['adopt']} adopted."
         )
+        if sync:
+            _sync_changed(project_dir, project, outcome.done)
+
+
+def _sync_changed(project_dir: Path, project, steps) -> None:  # type: ignore[no-untyped-def]
+    """`apply --sync`: the mappings just created or changed, through the same path as `segprof sync`."""
+    from segprof.cli.sync import _render
+    from segprof.sync.launch import SyncOptions, mappings_changed_by, run_syncs
+
+    names = mappings_changed_by(project, list(steps))
+    if not names:
+        stdout_console().print("No mapping was created or changed: nothing to sync.")
+        return
+    summaries = run_syncs(project_dir, project, SyncOptions(mappings=names))
+    _render(summaries)
+    if any(s.status != "success" for s in summaries):
+        raise typer.Exit(1)
 
 
 def _progress(console):  # type: ignore[no-untyped-def]

@@ -621,20 +621,26 @@ class ChangeTracker:
         run.failed += n
         return n
 
-    def finish(self, run: Run, *, error: str | None = None) -> Run:
-        """Advance the snapshot for everything acknowledged, write run history, drop work tables."""
+    def finish(self, run: Run, *, error: str | None = None, cancelled: bool = False) -> Run:
+        """Advance the snapshot for everything acknowledged, write run history, drop work tables.
+
+        `cancelled`: the run was stopped (Ctrl-C, SIGTERM, a cancel request); what was acknowledged
+        is committed as usual and the run is recorded as `cancelled`.
+        """
         self._check_run(run)
         try:
-            return self._finish(run, error)
+            return self._finish(run, error, cancelled)
         finally:
             self._release()
 
-    def _finish(self, run: Run, error: str | None) -> Run:
+    def _finish(self, run: Run, error: str | None, cancelled: bool = False) -> Run:
         self._fold()
         run.finished_at = self.clock()
         run.error = error
         unresolved = run.to_send - run.delivered - run.failed
-        if error:
+        if cancelled:
+            run.status = "cancelled"
+        elif error:
             run.status = "failed"
         elif run.failed or unresolved > 0:
             run.status = "partial"
@@ -679,6 +685,46 @@ class ChangeTracker:
         )
         size = self._scalar(f"SELECT count(*) FROM {snapshot} AS z") if self._managed_exists() else 0
         return DryRun(counts=counts, keys=keys, extracted=extracted, snapshot_size=size)
+
+    def preview(self, limit: int | None = None, batch_rows: int = 1_000) -> Iterator[pyarrow.RecordBatch]:
+        """The rows a run would stream now (same columns as `stream`), computed without writing.
+
+        Ordered by identifier; at most `limit` rows when given.
+        """
+        cols, ident, pairs = self._resolve_columns()
+        snapshot, dups = self._effective_relations(ident)
+        diff = self._diff_select(ident, pairs, snapshot, dups)
+        kinds = ", ".join(_lit(k) for k in KINDS if k in self.spec.triggers)
+        model_cols = ", ".join(f"m.{quote(c.name)}" for c in cols)
+        sql = (
+            f"SELECT c.{ID_COLUMN}, c.{KIND_COLUMN}, c.{CHECKSUM_COLUMN}, {model_cols} "
+            f"FROM ({diff}) AS c LEFT JOIN "
+            f"(SELECT q.*, CAST(q.{quote(ident)} AS VARCHAR) AS {ID_COLUMN} FROM {MODEL} AS q "
+            f"WHERE q.{quote(ident)} IS NOT NULL) AS m "
+            f"ON m.{ID_COLUMN} = c.{ID_COLUMN} AND c.{KIND_COLUMN} <> 'deleted' "
+            f"WHERE c.{KIND_COLUMN} IN ({kinds}) ORDER BY c.{ID_COLUMN}"
+        )
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self.con.stream_arrow(self._sql(sql), batch_rows)
+
+    def _effective_relations(self, ident: str) -> tuple[str, str]:
+        """(snapshot ⊕ acknowledged log, duplicated identifiers) as read-only relations."""
+        t = self.tables
+        if self._managed_exists():
+            snapshot = (
+                f"(SELECT s0.id, s0.checksum FROM {t.snapshot} AS s0 WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {t.acks} AS a0 WHERE a0.id = s0.id) UNION ALL SELECT a1.id, a1.checksum "
+                f"FROM {t.acks} AS a1 WHERE a1.kind <> 'deleted')"
+            )
+        else:
+            snapshot = "(SELECT CAST(NULL AS VARCHAR) AS id, CAST(NULL AS VARCHAR) AS checksum WHERE 1 = 0)"
+        dups = (
+            f"(SELECT CAST(q.{quote(ident)} AS VARCHAR) AS id FROM {MODEL} AS q "
+            f"WHERE q.{quote(ident)} IS NOT NULL GROUP BY CAST(q.{quote(ident)} AS VARCHAR) "
+            "HAVING count(*) > 1)"
+        )
+        return snapshot, dups
 
     def full_resync(self) -> None:
         """Forget what was synced: the next run sends every record as new.

@@ -1,0 +1,177 @@
+"""`segprof sync`: run mappings' syncs (through the workspace, or self-hosted) and report each run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from segprof.cli.common import OutputFormat, ProjectDir, stderr_console, stdout_console
+
+ORDER = 40
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("sync")
+    def sync(
+        mappings: Annotated[
+            list[str] | None,
+            typer.Argument(help="Mappings to sync (name or mapping.<name>).", show_default=False),
+        ] = None,
+        all_: Annotated[bool, typer.Option("--all", help="Sync every mapping.")] = False,
+        project_dir: ProjectDir = Path("."),
+        self_hosted: Annotated[
+            bool,
+            typer.Option(
+                "--self-hosted", help="Run the sync here, straight to the destination's Tracking API."
+            ),
+        ] = False,
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="Counts and sample payloads; nothing is sent or committed.")
+        ] = False,
+        full_resync: Annotated[
+            bool, typer.Option("--full-resync", help="Forget what was synced: send every record as new.")
+        ] = False,
+        rebaseline: Annotated[
+            bool,
+            typer.Option("--rebaseline", help="Accept the model as it is now as synced; nothing is sent."),
+        ] = False,
+        allow_mass_delete: Annotated[
+            bool,
+            typer.Option("--allow-mass-delete", help="Sync even when most synced records would be deleted."),
+        ] = False,
+        output: Annotated[OutputFormat, typer.Option("--format", help="text or json.")] = OutputFormat.text,
+        notify_url: Annotated[
+            str | None,
+            typer.Option("--notify", help="Slack-compatible webhook URL told about failed or partial runs."),
+        ] = None,
+    ) -> None:
+        """Detect record changes in the warehouse and deliver them to Segment Profiles."""
+        import json
+
+        from segprof.cli.plan import load_valid_project
+        from segprof.errors import SegprofError
+        from segprof.sync.launch import SyncOptions, run_syncs
+
+        if dry_run and (full_resync or rebaseline):
+            raise SegprofError("--dry-run cannot be combined with --full-resync or --rebaseline")
+        if full_resync and rebaseline:
+            raise SegprofError("choose one of --full-resync and --rebaseline")
+        project = load_valid_project(project_dir)
+        err = stderr_console()
+        progress, stop = (
+            _progress(err) if output == OutputFormat.text and not dry_run else (None, lambda: None)
+        )
+        options = SyncOptions(
+            mappings=list(mappings or []),
+            all=all_,
+            self_hosted=self_hosted,
+            dry_run=dry_run,
+            full_resync=full_resync,
+            rebaseline=rebaseline,
+            allow_mass_delete=allow_mass_delete,
+            progress=progress,
+        )
+        try:
+            summaries = run_syncs(project_dir, project, options)
+        except SegprofError as failure:
+            if notify_url:
+                from segprof.sync.engine import RunSummary
+                from segprof.sync.notify import notify
+
+                names = ", ".join(mappings or []) or "--all"
+                notify(notify_url, [RunSummary(mapping_id=names, status="failed", errors=[str(failure)])])
+            raise
+        finally:
+            stop()
+        if output == OutputFormat.json:
+            typer.echo(json.dumps({"runs": [s.to_json() for s in summaries]}, indent=2, default=str))
+        else:
+            _render(summaries)
+        if notify_url:
+            from segprof.sync.notify import notify
+
+            warning = notify(notify_url, summaries)
+            if warning:
+                err.print(f"[yellow]warning:[/] {warning}")
+        if any(s.status not in ("success", "dry_run", "rebaselined") for s in summaries):
+            raise typer.Exit(1)
+
+
+def _progress(console):  # type: ignore[no-untyped-def]
+    """A live line per mapping: delivered of to-send, with rows per second."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>8} rows/s"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+    tasks: dict[str, tuple[int, float]] = {}
+    started = False
+
+    def progress(address: str, delivered: int, failed: int, to_send: int) -> None:
+        nonlocal started
+        if not started:
+            bar.start()
+            started = True
+        if address not in tasks:
+            tasks[address] = (bar.add_task(address, total=to_send or None, rate="-"), time.monotonic())
+        task, since = tasks[address]
+        done = delivered + failed
+        rate = done / max(time.monotonic() - since, 1e-6)
+        bar.update(task, completed=done, total=to_send or None, rate=f"{rate:,.0f}")
+
+    def stop() -> None:
+        if started:
+            bar.stop()
+
+    return progress, stop
+
+
+def _render(summaries) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from rich.markup import escape
+
+    out = stdout_console()
+    if not summaries:
+        out.print("No mappings to sync.")
+        return
+    colors = {"success": "green", "dry_run": "cyan", "rebaselined": "cyan", "partial": "yellow"}
+    for s in summaries:
+        color = colors.get(s.status, "red")
+        name = s.address or s.mapping_id
+        out.print(
+            f"[bold]{escape(name)}[/]  [{color}]{s.status}[/]" + (f"  run {s.run_id}" if s.run_id else "")
+        )
+        if s.status == "rebaselined":
+            out.print(f"  {s.extracted} records recorded as synced; nothing sent")
+            continue
+        out.print(
+            f"  extracted {s.extracted}: {s.new} new, {s.updated} updated, {s.deleted} deleted"
+            + (f", {s.skipped} not triggered" if s.skipped else "")
+        )
+        if s.status != "dry_run":
+            rate = (s.delivered + s.failed) / s.duration if s.duration > 0 else 0.0
+            out.print(
+                f"  delivered {s.delivered}, failed {s.failed}"
+                + (f", given up {s.dropped}" if s.dropped else "")
+                + f" in {s.duration:.2f}s ({rate:,.0f} rows/s)"
+            )
+        if s.duplicates or s.null_ids:
+            out.print(
+                f"  skipped rows: {s.duplicates} with a duplicated identifier, {s.null_ids} with a null one"
+            )
+        for error in s.errors:
+            out.print(f"  [red]error:[/] {escape(error)}")
+        for sample in s.samples:
+            out.print("  " + escape(json.dumps(sample, default=str)))

@@ -1,0 +1,398 @@
+"""The sync engine: one mapping's run from the warehouse diff to acknowledged deliveries.
+
+Owns `SyncJob` (everything a run needs, whoever builds it: the project config for self-hosted
+runs, the workspace's stored objects for the embedded workspace), `SyncEngine.run` (begin → stream
+Arrow batches → events → messages → delivery → ack / fail per batch → finish) and `RunSummary`.
+Payload errors and oversized messages fail only their record, with the reason; a cancelled run
+commits what was acknowledged and leaves the rest to the next run.
+
+Must never: materialise the model in memory (it streams batches), acknowledge a record the
+Tracking API did not acknowledge, send one change under two messageIds (ids come from
+`ids.message_id`), or put the write key in a message, an error or a record of a failure.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from segprof.errors import SegprofError
+from segprof.sync.changes import (
+    CHECKSUM_COLUMN,
+    ID_COLUMN,
+    KIND_COLUMN,
+    KINDS,
+    ChangeTracker,
+    MappingSpec,
+    Run,
+)
+from segprof.sync.failures import FailureLog
+from segprof.sync.ids import message_id
+
+if TYPE_CHECKING:
+    import httpx
+
+    from segprof.sync.deliver import BatchReport, DeliveryConfig
+    from segprof.warehouses.base import Connector
+
+_TRIGGER_EVENT = re.compile(r"""event\s*=\s*["'](new|updated|deleted)["']""")
+_PROPERTY_PATH = re.compile(r"""^\$\.properties(?:\.([^.\[\]]+)|\[["']([^"']+)["']\])?""")
+_TEMPLATE_REF = re.compile(r"\{\{\{?\s*properties(?:\.([^.\s}\[\]]+)|\[[\"']([^\"']+)[\"']\])?")
+_NOT_DELIVERED = "not delivered: the delivery was cancelled"
+MAX_ERRORS = 20
+
+
+def triggers_of(trigger: str) -> frozenset[str]:
+    """`event = "new" or event = "updated"` → {"new", "updated"} (Segment's Reverse ETL triggers)."""
+    found = frozenset(_TRIGGER_EVENT.findall(trigger or ""))
+    if not found:
+        raise SegprofError(
+            f"the mapping's trigger {trigger!r} names no record change (new, updated, deleted)"
+        )
+    return found
+
+
+def referenced_columns(settings: Mapping[str, Any]) -> tuple[list[str], bool]:
+    """The model columns a mapping's settings read, and whether it reads the whole record.
+
+    Paths `$.properties.X` (and `$.properties['X']`) and templates `{{properties.X}}` name column X;
+    a bare `$.properties` or `{{properties}}` reads every column.
+    """
+    names: dict[str, None] = {}
+    whole = False
+
+    def visit(value: Any) -> None:
+        nonlocal whole
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if key in ("@path", "@arrayPath") and isinstance(item, str):
+                    match = _PROPERTY_PATH.match(item.strip())
+                    if match:
+                        name = match.group(1) or match.group(2)
+                        if name:
+                            names[name] = None
+                        else:
+                            whole = True
+                if key == "@arrayPath" and isinstance(item, list) and item and isinstance(item[0], str):
+                    visit({"@path": item[0]})
+                if key == "@template" and isinstance(item, str):
+                    for m in _TEMPLATE_REF.finditer(item):
+                        name = m.group(1) or m.group(2)
+                        if name:
+                            names[name] = None
+                        else:
+                            whole = True
+                visit(item)
+        elif isinstance(value, list):
+            for item in value:
+                visit(item)
+
+    visit({k: v for k, v in settings.items() if k != "engage_space"})
+    return list(names), whole
+
+
+@dataclass(frozen=True)
+class SyncJob:
+    """One mapping, resolved: what to read, how to build each message, where it counts."""
+
+    mapping_id: str  # bookkeeping key: the live subscription id, else the mapping address
+    action: str  # Segment's action key (sendIdentify, …) or ours (send_identify, …)
+    settings: Mapping[str, Any] = field(repr=False)  # the subscription settings (engage_space dropped)
+    triggers: frozenset[str]
+    model_sql: str
+    identifier: str
+    address: str | None = None
+
+    def without_secrets(self) -> dict[str, Any]:
+        return {k: v for k, v in self.settings.items() if k != "engage_space"}
+
+
+@dataclass
+class RunSummary:
+    """The outcome of one run of one mapping."""
+
+    mapping_id: str
+    address: str | None = None
+    run_id: str | None = None
+    status: str = "success"  # success, partial, failed, cancelled, refused, dry_run
+    extracted: int = 0
+    new: int = 0
+    updated: int = 0
+    deleted: int = 0
+    delivered: int = 0
+    failed: int = 0
+    skipped: int = 0  # changes of kinds the mapping does not trigger on
+    duplicates: int = 0  # rows skipped for a duplicated identifier
+    null_ids: int = 0
+    dropped: int = 0  # failed records given up on after too many attempts
+    duration: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    samples: list[dict[str, Any]] = field(default_factory=list)  # dry run: example messages
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("success", "dry_run")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mapping": self.address,
+            "mapping_id": self.mapping_id,
+            "run_id": self.run_id,
+            "status": self.status,
+            "extracted": self.extracted,
+            "new": self.new,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "delivered": self.delivered,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "duplicates": self.duplicates,
+            "null_ids": self.null_ids,
+            "dropped": self.dropped,
+            "duration_seconds": round(self.duration, 3),
+            "errors": list(self.errors),
+            **({"samples": self.samples} if self.samples else {}),
+        }
+
+
+ProgressCallback = Callable[[int, int, int], None]  # (delivered, failed, to send)
+
+
+class SyncEngine:
+    """Runs one `SyncJob` against one warehouse connection and one Tracking API."""
+
+    def __init__(
+        self,
+        connector: Connector,
+        job: SyncJob,
+        *,
+        batch_rows: int = 5_000,
+        tracker_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.con = connector
+        self.job = job
+        self.batch_rows = batch_rows
+        columns, whole = referenced_columns(job.settings)
+        columns = [c.name for c in connector.describe(job.model_sql)] if whole else self._present(columns)
+        self.spec = MappingSpec(
+            mapping_id=job.mapping_id,
+            model_sql=job.model_sql,
+            identifier=job.identifier,
+            columns=tuple(columns),
+            triggers=job.triggers,
+            address=job.address,
+        )
+        self.tracker = ChangeTracker(connector, self.spec, **dict(tracker_options or {}))
+        self.failures = FailureLog(connector)
+        from segprof.sync.payloads import MessageBuilder
+
+        self.builder = MessageBuilder(job.action, job.without_secrets())
+
+    def _present(self, names: Sequence[str]) -> list[str]:
+        """Keep referenced names the model returns (a path into a missing column resolves to nothing)."""
+        model = {c.name for c in self.con.describe(self.job.model_sql)}
+        lowered = {n.lower() for n in model}
+        return [n for n in names if n in model or n.lower() in lowered]
+
+    # ---- messages -----------------------------------------------------------------------------
+
+    def messages(
+        self, batch: Any, identifier: str, *, check_size: bool = True
+    ) -> Iterator[tuple[str, str, str, dict[str, Any] | None, str | None]]:
+        """(record id, kind, messageId, message or None, reason it failed) for each row of a batch."""
+        from segprof.sync.encode import events_from_batch
+        from segprof.sync.payloads import PayloadError, check_message_size
+        from segprof.sync.resolve import MappingError
+
+        ids = batch.column(ID_COLUMN).to_pylist()
+        checksums = batch.column(CHECKSUM_COLUMN).to_pylist()
+        events = events_from_batch(
+            batch, identifier=identifier, kind_column=KIND_COLUMN, exclude=(ID_COLUMN, CHECKSUM_COLUMN)
+        )
+        for rid, checksum, event in zip(ids, checksums, events, strict=True):
+            # the identifier as the warehouse gave it (text), as change detection keys it
+            event["__segment_id"] = rid
+            kind = event["event"]
+            mid = message_id(self.job.mapping_id, rid, checksum, kind)
+            message: dict[str, Any] | None = None
+            try:
+                message = self.builder.build(event, mid)
+                if check_size:
+                    check_message_size(message, record_id=rid)
+            except PayloadError as err:
+                yield rid, kind, mid, message, f"{err.code}: {err.message}"
+                continue
+            except MappingError as err:
+                yield rid, kind, mid, None, f"MAPPING_ERROR: {err.message}"
+                continue
+            yield rid, kind, mid, message, None
+
+    # ---- runs ---------------------------------------------------------------------------------
+
+    def preview(self, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        """The messages a run would send now (or `{"__error": reason, …}` for records that would fail)."""
+        for batch in self.tracker.preview(limit, batch_rows=min(self.batch_rows, 1_000)):
+            for rid, kind, _mid, message, reason in self.messages(batch, self._identifier_column()):
+                if reason is None and message is not None:
+                    yield message
+                else:
+                    yield {"__error": reason, "__segment_id": rid, "event": kind}
+
+    def _identifier_column(self) -> str:
+        cols = [c.name for c in self.con.describe(self.job.model_sql)]
+        if self.job.identifier in cols:
+            return self.job.identifier
+        folded = [c for c in cols if c.lower() == self.job.identifier.lower()]
+        return folded[0] if len(folded) == 1 else self.job.identifier
+
+    def dry_run(self, samples: int = 3) -> RunSummary:
+        """Counts and sample messages; nothing is sent or written."""
+        started = time.monotonic()
+        found = self.tracker.dry_run()
+        summary = RunSummary(
+            mapping_id=self.job.mapping_id,
+            address=self.job.address,
+            status="dry_run",
+            extracted=found.extracted,
+            new=found.counts.new,
+            updated=found.counts.updated,
+            deleted=found.counts.deleted,
+            duplicates=found.keys.duplicate_rows,
+            null_ids=found.keys.null_ids,
+        )
+        summary.skipped = sum(found.counts.of(k) for k in KINDS if k not in self.job.triggers)
+        if not found.keys.clean:
+            summary.errors.append(found.keys.describe())
+        if samples:
+            summary.samples = list(self.preview(samples))
+        summary.duration = time.monotonic() - started
+        return summary
+
+    def run(
+        self,
+        config: DeliveryConfig,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        allow_mass_delete: bool = False,
+        on_progress: ProgressCallback | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> RunSummary:
+        """One run: diff, deliver, commit what was acknowledged. Raises only for a run that could
+        not start (bad model, refused mass delete, lock held); everything after is in the summary."""
+        from segprof.sync.deliver import DeliveryInterrupted, deliver
+
+        started = time.monotonic()
+        run = self.tracker.begin(allow_mass_delete=allow_mass_delete)
+        errors: list[str] = []
+        if not run.keys.clean:
+            errors.append(run.keys.describe())
+        payloads: dict[str, tuple[str, str, str, dict[str, Any] | None]] = {}
+        lock = threading.Lock()
+        stopped = threading.Event()
+        to_send = run.to_send
+
+        def note_error(reason: str) -> None:
+            if len(errors) < MAX_ERRORS and reason not in errors:
+                errors.append(reason)
+
+        def record_failures(failed: Sequence[tuple[str, str, str, dict[str, Any] | None, str]]) -> None:
+            by_reason: dict[str, list[str]] = {}
+            for rid, _kind, _mid, _msg, reason in failed:
+                by_reason.setdefault(reason, []).append(rid)
+            for reason, rids in by_reason.items():
+                self.tracker.fail(run, rids, reason)
+                note_error(reason)
+            self.failures.record(run.run_id, self.job.mapping_id, failed)
+
+        def items() -> Iterator[tuple[str, dict[str, Any]]]:
+            ident = run.identifier_column
+            for batch in self.tracker.stream(run, self.batch_rows):
+                if should_stop is not None and should_stop():
+                    stopped.set()
+                    return
+                rejected = []
+                # the deliverer checks each message's size as it encodes it (once, fast)
+                for rid, kind, mid, message, reason in self.messages(batch, ident, check_size=False):
+                    if reason is not None:
+                        rejected.append((rid, kind, mid, message, reason))
+                        continue
+                    with lock:
+                        payloads[rid] = (kind, mid, reason or "", message)
+                    yield rid, message  # type: ignore[misc]
+                if rejected:
+                    record_failures(rejected)
+                    if on_progress is not None:
+                        on_progress(run.delivered, run.failed, to_send)
+
+        def on_report(report: BatchReport) -> None:
+            if report.delivered:
+                self.tracker.ack(run, report.delivered)
+            failed = []
+            for failure in report.failed:
+                rid = str(failure.key)
+                with lock:
+                    kind, mid, _r, message = payloads.get(rid, ("", failure.message_id or "", "", None))
+                if failure.reason.startswith(_NOT_DELIVERED):
+                    continue  # stays pending: derived again (same messageId) by the next run
+                failed.append((rid, kind, mid, message, failure.reason))
+            if failed:
+                record_failures(failed)
+            with lock:
+                for rid in report.delivered:
+                    payloads.pop(str(rid), None)
+                for failure in report.failed:
+                    payloads.pop(str(failure.key), None)
+            if on_progress is not None:
+                on_progress(run.delivered, run.failed, to_send)
+
+        cancelled = False
+        error: str | None = None
+        try:
+            deliver(items(), config, on_report, transport=transport)
+        except (KeyboardInterrupt, DeliveryInterrupted):
+            cancelled = True
+        except SegprofError as err:
+            error = err.message
+        except Exception as err:  # a broken warehouse stream or transport: record, keep the acks
+            error = f"{type(err).__name__}: {err}"
+        if stopped.is_set():
+            cancelled = True
+        finished = self._finish(run, error, cancelled)
+        if error:
+            note_error(error)
+        summary = self._summary(finished, errors, time.monotonic() - started)
+        return summary
+
+    def _finish(self, run: Run, error: str | None, cancelled: bool) -> Run:
+        try:
+            return self.tracker.finish(run, error=error, cancelled=cancelled)
+        except KeyboardInterrupt:
+            # a second Ctrl-C while committing: the next run's begin folds the acks anyway
+            return run
+
+    def _summary(self, run: Run, errors: list[str], duration: float) -> RunSummary:
+        return RunSummary(
+            mapping_id=run.mapping_id,
+            address=self.job.address,
+            run_id=run.run_id,
+            status=run.status,
+            extracted=run.extracted,
+            new=run.counts.new,
+            updated=run.counts.updated,
+            deleted=run.counts.deleted,
+            delivered=run.delivered,
+            failed=run.failed,
+            skipped=run.skipped,
+            duplicates=run.keys.duplicate_rows,
+            null_ids=run.keys.null_ids,
+            dropped=run.dropped,
+            duration=duration,
+            errors=errors,
+        )
+
+
+__all__ = ["RunSummary", "SyncEngine", "SyncJob", "referenced_columns", "triggers_of"]

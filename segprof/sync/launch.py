@@ -1,0 +1,290 @@
+"""`segprof sync` as one operation: which mappings, where they run, and what came of each.
+
+Owns the choice of path per mapping — the workspace runs it (`backend: local`: a manual sync of
+the embedded workspace, executed by `EngineRunner`; `backend: segment`: Segment's manual sync,
+followed through its status), or segprof runs it itself (`--self-hosted`, `--dry-run`,
+`--full-resync`, `--rebaseline`: the engine straight from the project config) — and turning each
+outcome into a `RunSummary`. Must never render anything (the CLI does) nor send anything in a dry
+run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from segprof.config.models import Project
+from segprof.errors import SegprofError
+from segprof.sync.engine import RunSummary, SyncEngine
+
+Progress = Callable[[str, int, int, int], None]  # (mapping, delivered, failed, to send)
+
+STATUS_FROM_SEGMENT = {
+    "SUCCESS": "success",
+    "PARTIAL_SUCCESS": "partial",
+    "FAIL": "failed",
+    "FAILED": "failed",
+    "CANCELED": "cancelled",
+    "CANCELLED": "cancelled",
+    "IN_PROGRESS": "running",
+}
+
+
+@dataclass
+class SyncOptions:
+    mappings: list[str] = field(default_factory=list)
+    all: bool = False
+    self_hosted: bool = False
+    dry_run: bool = False
+    full_resync: bool = False
+    rebaseline: bool = False
+    allow_mass_delete: bool = False
+    samples: int = 3
+    progress: Progress | None = None
+    poll_interval: float | None = None  # None: 0.1 s for the embedded workspace, 5 s for Segment
+    timeout: float | None = None
+
+
+def _state(project_dir: Path):  # type: ignore[no-untyped-def]
+    from segprof.plan.run import state_folder
+    from segprof.state.store import LocalStateStore
+
+    return LocalStateStore(state_folder(project_dir)).read()
+
+
+def mapping_id_for(project_dir: Path, address: str) -> str:
+    """Bookkeeping key of a mapping: its live subscription id when applied, else its address."""
+    return _state(project_dir).id_of(address) or address
+
+
+def engine_for(project: Project, project_dir: Path, name: str, mapping_id: str | None = None):  # type: ignore[no-untyped-def]
+    """(engine, connection) for one mapping as the project defines it; close the connection after."""
+    from segprof.sync.job import job_from_project, open_source
+
+    mapping = project.mappings[name]
+    mid = mapping_id or mapping_id_for(project_dir, mapping.address)
+    job = job_from_project(project, name, mid)
+    model = project.models[mapping.model]
+    con = open_source(project, project_dir, model.source_name or "")
+    try:
+        return SyncEngine(con, job), con
+    except BaseException:
+        con.close()
+        raise
+
+
+def run_syncs(project_dir: Path, project: Project, options: SyncOptions) -> list[RunSummary]:
+    """Run (or dry-run, reset, rebaseline) the chosen mappings; one summary each, in order."""
+    from segprof.sync.job import mapping_names
+
+    names = mapping_names(project, options.mappings, options.all)
+    if not names:
+        return []
+    local_ops = options.dry_run or options.full_resync or options.rebaseline
+    backend = project.workspace.backend
+    if local_ops and backend == "segment" and not options.self_hosted:
+        raise SegprofError(
+            "--dry-run, --full-resync and --rebaseline work on segprof's own sync state: "
+            "with backend segment, Segment keeps that state; add --self-hosted",
+            address="workspace.backend",
+        )
+    if options.self_hosted or options.dry_run or options.rebaseline:
+        if len(names) == 1:
+            return [_self_hosted(project_dir, project, names[0], options)]
+        return [_one_of_many(project_dir, project, n, options) for n in names]
+    if options.full_resync:  # reset here; the workspace then runs the sync as usual
+        for name in names:
+            engine, con = engine_for(project, project_dir, name)
+            try:
+                engine.tracker.full_resync()
+            finally:
+                con.close()
+    if not options.mappings:  # --all: the workspace does not run disabled mappings
+        names = [n for n in names if project.mappings[n].enabled]
+    return _through_workspace(project_dir, project, names, options)
+
+
+def mappings_changed_by(project: Project, steps: list[Any]) -> list[str]:
+    """Enabled mappings an apply created or changed, directly or through their model (`apply --sync`)."""
+    touched = {s.address for s in steps if getattr(s, "verb", "") in ("create", "update", "move", "adopt")}
+    return [
+        name
+        for name, mapping in project.mappings.items()
+        if mapping.enabled and (mapping.address in touched or f"model.{mapping.model}" in touched)
+    ]
+
+
+# ---- segprof runs it ----------------------------------------------------------------------------
+
+
+def _one_of_many(project_dir: Path, project: Project, name: str, options: SyncOptions) -> RunSummary:
+    """One mapping of several: a mapping that cannot run is reported, the others still run."""
+    from segprof.sync.changes import MassDeleteRefused
+
+    try:
+        return _self_hosted(project_dir, project, name, options)
+    except SegprofError as err:
+        address = project.mappings[name].address
+        return RunSummary(
+            mapping_id=mapping_id_for(project_dir, address),
+            address=address,
+            status="refused" if isinstance(err, MassDeleteRefused) else "failed",
+            errors=[str(err)],
+        )
+
+
+def _self_hosted(project_dir: Path, project: Project, name: str, options: SyncOptions) -> RunSummary:
+    from segprof.sync.deliver import DeliveryConfig
+    from segprof.sync.job import destination_write_key, tracking_base
+
+    mapping = project.mappings[name]
+    engine, con = engine_for(project, project_dir, name)
+    try:
+        if options.full_resync:
+            engine.tracker.full_resync()
+        if options.rebaseline:
+            recorded = engine.tracker.rebaseline()
+            return RunSummary(
+                mapping_id=engine.job.mapping_id,
+                address=mapping.address,
+                status="rebaselined",
+                extracted=recorded,
+            )
+        if options.dry_run:
+            return engine.dry_run(samples=options.samples)
+        destination = project.destinations[mapping.destination]
+        config = DeliveryConfig(
+            write_key=destination_write_key(destination), tracking_base=tracking_base(destination)
+        )
+
+        def on_progress(delivered: int, failed: int, to_send: int) -> None:
+            if options.progress is not None:
+                options.progress(mapping.address, delivered, failed, to_send)
+
+        return engine.run(config, allow_mass_delete=options.allow_mass_delete, on_progress=on_progress)
+    finally:
+        con.close()
+
+
+# ---- the workspace runs it ----------------------------------------------------------------------
+
+
+def _ids(project_dir: Path, project: Project, name: str) -> dict[str, str]:
+    state = _state(project_dir)
+    mapping = project.mappings[name]
+    model = project.models[mapping.model]
+    wanted = {
+        "subscription": mapping.address,
+        "model": model.address,
+        "source": f"source.{model.source_name}",
+    }
+    ids = {}
+    for key, address in wanted.items():
+        live = state.id_of(address)
+        if live is None:
+            raise SegprofError(
+                f"{address} is not in the workspace yet",
+                address=mapping.address,
+                hint="run `segprof apply` first (or sync it yourself with --self-hosted)",
+            )
+        ids[key] = live
+    return ids
+
+
+def _through_workspace(
+    project_dir: Path, project: Project, names: list[str], options: SyncOptions
+) -> list[RunSummary]:
+    from segprof.workspace.factory import ClientOptions, open_async_workspace
+
+    jobs = [(n, _ids(project_dir, project, n)) for n in names]
+    runner = None
+    client_options = ClientOptions()
+    if project.workspace.backend == "local":
+        from segprof.sync.runner import EngineRunner
+
+        runner = EngineRunner(
+            project, project_dir, allow_mass_delete=options.allow_mass_delete, progress=options.progress
+        )
+        client_options.local_app_options = {"sync_runner": runner}
+    ws = project.workspace
+    interval = options.poll_interval
+    if interval is None:
+        interval = 0.1 if ws.backend == "local" else 5.0
+
+    async def run() -> list[RunSummary]:
+        client = open_async_workspace(
+            ws.backend,
+            project_dir=project_dir,
+            token=ws.token.get_secret_value() if ws.token else None,
+            region=ws.region,
+            api_url=ws.api_url,
+            options=client_options,
+        )
+        async with client:
+            # one after the other: mappings of one warehouse share its bookkeeping tables
+            out = []
+            for name, ids in jobs:
+                address = project.mappings[name].address
+                sync = await client.start_sync(
+                    source_id=ids["source"],
+                    model_id=ids["model"],
+                    subscription_id=ids["subscription"],
+                    address=address,
+                )
+                status = await client.wait_for_sync(
+                    ids["model"],
+                    sync.sync_id,
+                    poll_interval=interval,
+                    timeout=options.timeout,
+                    address=address,
+                )
+                out.append(_summary_of(project.mappings[name].address, ids["subscription"], status, runner))
+            return out
+
+    try:
+        return asyncio.run(run())
+    except KeyboardInterrupt:
+        if runner is not None:
+            runner.cancel()
+            runner.join()
+        raise
+    finally:
+        if runner is not None:
+            runner.join()
+
+
+def _summary_of(address: str, subscription_id: str, status: Any, runner: Any) -> RunSummary:
+    if runner is not None and status.sync_id in runner.summaries:
+        summary: RunSummary = runner.summaries[status.sync_id]
+        summary.run_id = summary.run_id or status.sync_id
+        return summary
+    extract = status.extract_phase
+    load = status.load_phase
+    summary = RunSummary(
+        mapping_id=subscription_id,
+        address=address,
+        run_id=status.sync_id,
+        status=STATUS_FROM_SEGMENT.get(status.sync_status or "", (status.sync_status or "unknown").lower()),
+        new=(extract.added_count or 0) if extract else 0,
+        updated=(extract.updated_count or 0) if extract else 0,
+        deleted=(extract.deleted_count or 0) if extract else 0,
+        extracted=(extract.extract_count or 0) if extract else 0,
+        delivered=(load.deliver_success_count or 0) if load else 0,
+        failed=(load.deliver_failure_count or 0) if load else 0,
+    )
+    summary.duration = _seconds(status.duration)
+    if status.error:
+        summary.errors.append(status.error)
+    return summary
+
+
+def _seconds(duration: str | None) -> float:
+    if not duration:
+        return 0.0
+    try:
+        return float(duration.rstrip("s"))
+    except ValueError:
+        return 0.0

@@ -1,0 +1,36 @@
+"""Fixtures for sync engine tests: a project on DuckDB or PostgreSQL, and the emulator on a real port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sync_project import Emulator, serve
+
+
+@pytest.fixture()
+def emulator(tmp_path: Path) -> Iterator[Emulator]:
+    emu, stop = serve(tmp_path / "emulator-data")
+    try:
+        yield emu
+    finally:
+        stop()
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def warehouse(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The source block of a test project (YAML keys) for each engine."""
+    if request.param == "duckdb":
+        return {"type": "duckdb", "path": "wh.duckdb"}
+    from psycopg.conninfo import conninfo_to_dict
+
+    parts = conninfo_to_dict(request.getfixturevalue("postgres_dsn"))
+    return {
+        "type": "postgres",
+        "host": parts["host"],
+        "port": int(parts["port"]),
+        "database": parts["dbname"],
+        "user": parts["user"],
+    }

@@ -1,0 +1,139 @@
+"""A small test project: a `users` table and an identify mapping, on any warehouse, written as YAML."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+import yaml
+
+from segprof.emulator.app import create_app
+from segprof.emulator.faults import FaultConfig
+from segprof.warehouses import connect
+
+WRITE_KEY = "test-space-key"
+
+
+class Project:
+    def __init__(self, root: Path, source: dict[str, Any], tracking: str | None, backend: str = "local"):
+        self.root = root
+        self.source = source
+        root.mkdir(parents=True, exist_ok=True)
+        self.tracking = tracking
+        self.backend = backend
+        self.traits = {"email": "email", "plan": "plan"}
+        self.on = ["new", "updated", "deleted"]
+        self.query = "SELECT * FROM users"
+        self.user_id: Any = {"identifier": True}
+        self.write()
+
+    def write(self) -> None:
+        destination: dict[str, Any] = {"type": "segment_profiles", "write_key": WRITE_KEY}
+        if self.tracking:
+            destination["tracking_url"] = self.tracking
+        doc = {
+            "version": 1,
+            "workspace": {"backend": self.backend},
+            "sources": {"warehouse": self.source},
+            "models": {"users": {"source": "warehouse", "identifier": "user_id", "query": self.query}},
+            "destinations": {"profiles": destination},
+            "mappings": {
+                "identify_users": {
+                    "model": "users",
+                    "destination": "profiles",
+                    "action": "send_identify",
+                    "on": self.on,
+                    "fields": {"user_id": self.user_id, "traits": self.traits},
+                }
+            },
+        }
+        (self.root / "segprof.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+
+    def sql(self, *statements: str) -> None:
+        settings = {k: v for k, v in self.source.items() if k != "type"}
+        con = connect(self.source["type"], settings, self.root)
+        try:
+            for statement in statements:
+                con.execute(statement)
+        finally:
+            con.close()
+
+    def seed(self, n: int) -> None:
+        rows = ", ".join(f"({i}, 'u{i}@example.com', 'free')" for i in range(1, n + 1))
+        self.sql(
+            "CREATE TABLE users (user_id INTEGER, email VARCHAR(200), plan VARCHAR(50))",
+            f"INSERT INTO users VALUES {rows}",
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Emulator:
+    url: str
+    app: Any
+    token: str | None = None
+
+    def _client(self) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return httpx.Client(base_url=self.url, trust_env=False, timeout=30, headers=headers)
+
+    @property
+    def tracking(self) -> str:
+        return f"{self.url}/v1"
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every message the Tracking API received, in arrival order (with outcome and reason)."""
+        out: list[dict[str, Any]] = []
+        after = 0
+        with self._client() as client:
+            while True:
+                data = client.get("/emulator/v1/messages", params={"after": after, "limit": 1000}).json()[
+                    "data"
+                ]
+                out.extend(data["messages"])
+                if not data["pagination"]["next"]:
+                    return out
+                after = data["after"]
+
+    def count(self) -> int:
+        """How many messages the Tracking API received so far (every outcome)."""
+        with self._client() as client:
+            data = client.get("/emulator/v1/messages", params={"limit": 1}).json()["data"]
+        return int(data["pagination"]["totalEntries"])
+
+    def set_faults(self, **faults: Any) -> None:
+        self.app.state.faults.configure(FaultConfig(**faults) if faults else None)
+
+
+def serve(data_dir: Path, **kwargs: Any) -> tuple[Emulator, Callable[[], None]]:
+    app = create_app(data_dir, rate_limits=False, **kwargs)
+    port = _free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="critical", lifespan="off", timeout_graceful_shutdown=1
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the emulator server did not start")
+        time.sleep(0.02)
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+    return Emulator(url=f"http://127.0.0.1:{port}", app=app, token=kwargs.get("token")), stop
