@@ -1,7 +1,8 @@
 """Every offline check of a project, producing diagnostics (`segprof validate`).
 
 Owns `validate_project`: load (syntax, schema, names), then references, action rules, SQL and
-columns, in one pass that reports every problem. Must never reach the network or a warehouse.
+columns, in one pass that reports every problem. Without `--schema-snapshot`, a `schema.json`
+beside segprof.yaml (what `segprof introspect` writes) is used when present. Must never reach the network or a warehouse.
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ def validate_project(
     project = result.project
     outputs: dict[str, tuple[str, list[str]]] = {}
     snapshot = None
+    if schema_snapshot is None and project is not None and project.root is not None:
+        # the conventional place `segprof introspect` writes to: picked up when present
+        conventional = project.root / "schema.json"
+        if conventional.is_file():
+            schema_snapshot = conventional
     if schema_snapshot is not None:
         snapshot, problems = read_snapshot(schema_snapshot, str(schema_snapshot))
         diagnostics.extend(problems)
