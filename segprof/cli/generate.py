@@ -36,6 +36,13 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         force: Annotated[bool, typer.Option("--force", help="Replace files a previous run wrote.")] = False,
+        from_workspace: Annotated[
+            bool,
+            typer.Option(
+                "--from-workspace",
+                help="Write YAML (workspace.yaml, models/) and state for what the live workspace already has.",
+            ),
+        ] = False,
     ) -> None:
         """Propose models and mappings (identify, group, track, subscriptions) from the warehouse's tables."""
         from rich.table import Table
@@ -44,6 +51,9 @@ def register(app: typer.Typer) -> None:
         from segprof.scaffold.generate import generate_project
         from segprof.scaffold.introspect import introspect_source, load_project_for, pick_source
 
+        if from_workspace:
+            _from_workspace(project_dir, out, force)
+            return
         project = load_project_for(project_dir)
         chosen = pick_source(project, source)
         schemas = _split(schema)
@@ -81,6 +91,28 @@ def register(app: typer.Typer) -> None:
         for rel in result.files:
             note = "  (replaced)" if rel in result.replaced else ""
             console.print(f"  {rel.as_posix()}{note}", markup=False)
+
+
+def _from_workspace(project_dir: Path, out: Path | None, force: bool) -> None:
+    from segprof.scaffold.generate_workspace import generate_from_workspace
+
+    result = generate_from_workspace(project_dir, out_dir=out, force=force)
+    console = stdout_console()
+    kinds: dict[str, int] = {}
+    for address in result.addresses:
+        kind = address.split(".", 1)[0]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    counts = ", ".join(f"{n} {k}(s)" for k, n in kinds.items()) or "nothing"
+    console.print(f"Generated {counts} from the workspace, tied to their live ids in state:", markup=False)
+    for rel in result.files:
+        note = "  (replaced)" if rel in result.replaced else ""
+        console.print(f"  {rel.as_posix()}{note}", markup=False)
+    for line in result.skipped:
+        console.print(f"Not generated: {line}", markup=False)
+    if result.env:
+        console.print(
+            "Set " + ", ".join(result.env) + " before `segprof plan` (secrets are not written).", markup=False
+        )
 
 
 def _split(values: list[str] | None) -> list[str] | None:
