@@ -81,7 +81,7 @@ def register(app: typer.Typer) -> None:
                 f"{p.table.schema}.{p.table.name}",
                 p.kind,
                 f"{p.model} ({p.identifier})",
-                ", ".join(f"{prefix}_{p.model}" for prefix, _, _ in p.mappings),
+                ", ".join(name for name, _, _ in p.mappings),
                 ", ".join(c for c, _ in p.left_out) or "-",
             )
         for s in result.skipped:

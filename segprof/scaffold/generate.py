@@ -90,7 +90,10 @@ def _unique_names(tables: list[TableInfo], taken: set[str]) -> dict[tuple[str, s
     return wanted
 
 
-def propose(tables: list[TableInfo], taken_models: set[str]) -> tuple[list[Proposal], list[Skipped]]:
+def propose(
+    tables: list[TableInfo], taken_models: set[str], taken_mappings: set[str] | None = None
+) -> tuple[list[Proposal], list[Skipped]]:
+    """Classify every table; each proposal's mappings carry their final, unique names."""
     ordered = sorted(tables, key=lambda t: (t.schema, t.name))
     names = _unique_names(ordered, taken_models)
     proposals: list[Proposal] = []
@@ -98,6 +101,17 @@ def propose(tables: list[TableInfo], taken_models: set[str]) -> tuple[list[Propo
     for table in ordered:
         outcome = classify(table, names[(table.schema, table.name)])
         (proposals if isinstance(outcome, Proposal) else skipped).append(outcome)  # type: ignore[arg-type]
+    used = set(taken_mappings or ())
+    for proposal in proposals:
+        named = []
+        for prefix, action, fields in proposal.mappings:
+            base = f"{prefix}_{proposal.model}"[:60]
+            name, n = base, 2
+            while name in used:
+                name, n = f"{base}_{n}", n + 1
+            used.add(name)
+            named.append((name, action, fields))
+        proposal.mappings = named
     return proposals, skipped
 
 
@@ -169,8 +183,7 @@ def render_yaml(
         if proposal.left_out:
             notes.append("Left out: " + "; ".join(f"{c} ({why})" for c, why in proposal.left_out) + ".")
         models.yaml_set_comment_before_after_key(proposal.model, before="\n".join(_wrap(notes)), indent=2)
-        for prefix, action, fields in proposal.mappings:
-            name = f"{prefix}_{proposal.model}"[:63]
+        for name, action, fields in proposal.mappings:
             mapping = CommentedMap()
             mapping["model"] = proposal.model
             mapping["destination"] = destination
@@ -240,8 +253,9 @@ def generate_project(
 
     yaml_path = (out_dir / GENERATED_FILE).resolve()
     # names already declared elsewhere in the project stay theirs; ours from a previous run do not count
-    taken = _elsewhere(project, "models", yaml_path) | _elsewhere(project, "mappings", yaml_path)
-    proposals, skipped = propose(tables, taken)
+    proposals, skipped = propose(
+        tables, _elsewhere(project, "models", yaml_path), _elsewhere(project, "mappings", yaml_path)
+    )
     destination, new_destination = _destination(project, yaml_path)
     source_type = source.type  # type: ignore[attr-defined]
     from segprof.sql.dialects import dialect_for

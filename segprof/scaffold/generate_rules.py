@@ -325,6 +325,25 @@ def classify(table: TableInfo, model_name: str) -> Proposal | Skipped:
         "subscription": ("subscriptions", "send_subscription"),
     }[kind]
     proposal.mappings.append((action[0], action[1], fields))
+    if kind == "user" and (email or phone) and statuses:
+        # a people table that also holds channel statuses: send them as subscriptions too
+        subscription: dict[str, object] = {"user_id": identifier}
+        if email:
+            subscription["email"] = take(email)
+        if phone and ("sms_subscription_status" in statuses or "whatsapp_subscription_status" in statuses):
+            subscription["phone"] = take(phone)
+        for key, column in statuses.items():
+            if subscription.get("email" if key.startswith("email") else "phone"):
+                subscription[key] = take(column)
+        if stamp is not None:
+            subscription["timestamp"] = stamp
+        if len(subscription) > 2 + ("timestamp" in subscription):
+            proposal.mappings.append(("subscriptions", "send_subscription", subscription))
+            proposal.reasons.append(
+                "Its "
+                + ", ".join(f"`{c}`" for c in statuses.values())
+                + " also go out as subscription statuses."
+            )
     order = {c.name: i for i, c in enumerate(table.columns)}
     proposal.columns.sort(key=lambda c: (c != identifier, order.get(c, 0)))
     return proposal

@@ -190,7 +190,7 @@ def _check_model(
 
 _NESTED = re.compile(r"^\s*(STRUCT|ROW|ARRAY|LIST|MAP|UNION)\b|\[\]\s*$", re.IGNORECASE)
 _OBJECT_LIKE = re.compile(r"^\s*(STRUCT|ROW|MAP|JSON|JSONB|VARIANT|OBJECT|SUPER)\b", re.IGNORECASE)
-_UNTYPED = re.compile(r"^\s*(UNKNOWN|NULL|ANY|USERDEFINED)\b", re.IGNORECASE)
+_UNTYPED = re.compile(r"^\s*(UNKNOWN|NULL|ANY|USER-?DEFINED)\b", re.IGNORECASE)
 
 
 def _type_problem(path: tuple[Any, ...], kind: str | None) -> str | None:

@@ -60,10 +60,23 @@ def _check_choices(project: Path, schema: str) -> None:
         "track_events": "send_track",
         "track_orders": "send_track",
         "subscriptions_email_subscriptions": "send_subscription",
+        "subscriptions_users": "send_subscription",
     }
     users = mappings["identify_users"]["fields"]
     assert users["user_id"] == "user_id" and users["timestamp"] == "updated_at"
-    assert set(users["traits"]) == {"email", "first_name", "last_name", "plan", "created_at"}
+    assert set(users["traits"]) == {
+        "email",
+        "first_name",
+        "last_name",
+        "plan",
+        "newsletter_opt_in",
+        "created_at",
+    }
+    # the people table's opt-in column also goes out as an email subscription status
+    assert mappings["subscriptions_users"]["fields"] == {
+        "user_id": "user_id", "email": "email", "email_subscription_status": "newsletter_opt_in",
+        "timestamp": "updated_at",
+    }  # fmt: skip
     assert "ssn" not in mappings["identify_customer"]["fields"]["traits"]
     group = mappings["group_accounts"]["fields"]
     assert (group["group_id"], group["user_id"]) == ("id", "owner_user_id")
@@ -131,6 +144,24 @@ def test_generate_some_tables_into_a_folder(tmp_path: Path, run_cli) -> None:
     assert run_cli("validate", "-C", str(project)).exit_code == 0
     missing = run_cli("generate", "-C", str(project), "--tables", "nope", "--out", str(tmp_path / "x"))
     assert missing.exit_code == 1 and "nope" in missing.output
+
+
+def test_generate_keeps_clear_of_the_projects_names(tmp_path: Path, run_cli) -> None:
+    project = _duckdb(tmp_path)
+    with (project / "segprof.yaml").open("a") as handle:
+        handle.write(
+            "models:\n  users:\n    identifier: user_id\n    query: SELECT user_id FROM users\n"
+            "destinations:\n  space:\n    type: segment_profiles\n"
+            "mappings:\n  identify_customer:\n    model: users\n    destination: space\n"
+            "    action: send_identify\n    fields: {user_id: user_id}\n"
+        )
+    result = run_cli("generate", "-C", str(project), "--tables", "users,dim_customer")
+    assert result.exit_code == 0, result.output
+    doc = YAML(typ="safe").load((project / "generated.yaml").read_text())
+    assert set(doc["models"]) == {"main_users", "customer"}
+    assert "identify_customer_2" in doc["mappings"] and "identify_customer" not in doc["mappings"]
+    report = run_cli("validate", "-C", str(project))
+    assert report.exit_code == 0, report.output
 
 
 def test_generate_uses_the_projects_destination(tmp_path: Path, run_cli) -> None:

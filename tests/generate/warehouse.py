@@ -6,7 +6,7 @@ from __future__ import annotations
 def schema_sql(json_type: str, bool_type: str = "BOOLEAN") -> list[str]:
     return [
         "CREATE TABLE users (user_id VARCHAR PRIMARY KEY, email VARCHAR NOT NULL, first_name VARCHAR, "
-        "last_name VARCHAR, plan VARCHAR, password_hash VARCHAR, notes VARCHAR, "
+        "last_name VARCHAR, plan VARCHAR, password_hash VARCHAR, notes VARCHAR, newsletter_opt_in BOOLEAN, "
         "created_at TIMESTAMP, updated_at TIMESTAMP)",
         "CREATE TABLE dim_customer (customer_id INTEGER NOT NULL UNIQUE, email VARCHAR, full_name VARCHAR, "
         "country VARCHAR, loyalty_tier VARCHAR, ssn VARCHAR, updated_at TIMESTAMP)",
