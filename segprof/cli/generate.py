@@ -36,6 +36,12 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         force: Annotated[bool, typer.Option("--force", help="Replace files a previous run wrote.")] = False,
+        snapshot: Annotated[
+            Path | None,
+            typer.Option(
+                "--snapshot", help="Read tables from this `segprof introspect` file instead of the warehouse."
+            ),
+        ] = None,
         from_workspace: Annotated[
             bool,
             typer.Option(
@@ -57,7 +63,12 @@ def register(app: typer.Typer) -> None:
         project = load_project_for(project_dir)
         chosen = pick_source(project, source)
         schemas = _split(schema)
-        found = introspect_source(project, chosen, schemas)
+        if snapshot is not None:
+            from segprof.scaffold.introspect import read_snapshot_tables
+
+            found = read_snapshot_tables(snapshot, schemas)
+        else:
+            found = introspect_source(project, chosen, schemas)
         wanted = _split(tables)
         if wanted:
             keep = {w.lower() for w in wanted}

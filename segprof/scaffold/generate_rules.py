@@ -306,7 +306,8 @@ def classify(table: TableInfo, model_name: str) -> Proposal | Skipped:
             if why is not None:
                 proposal.left_out.append((column.name, why))
                 continue
-            payload[column.name] = take(column.name)
+            # warehouses that fold to upper case (Snowflake) would give `EMAIL`; traits read better lower
+            payload[column.name.lower() if column.name.isupper() else column.name] = take(column.name)
         object_key = "properties" if kind in ("event", "fact") else "traits"
         if payload:
             fields[object_key] = payload

@@ -126,3 +126,23 @@ def write_snapshot(path: Path, document: dict[str, Any]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_snapshot_tables(path: Path, schemas: Sequence[str] | None = None) -> list[TableInfo]:
+    """The tables of a snapshot file (offline generation), limited to `schemas` when given."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise SegprofError(f"cannot read {path}: {err.strerror or err}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise SegprofError(f"{path} is not a schema snapshot: {err}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("tables"), dict):
+        raise SegprofError(f'{path} is not a schema snapshot (no "tables" object)')
+    try:
+        tables = tables_from_document(document)
+    except (AttributeError, TypeError, ValueError) as err:
+        raise SegprofError(f"{path} is not a schema snapshot: {err}") from None
+    if schemas:
+        wanted = set(schemas)
+        tables = [t for t in tables if t.schema in wanted]
+    return tables

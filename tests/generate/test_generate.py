@@ -164,6 +164,26 @@ def test_generate_keeps_clear_of_the_projects_names(tmp_path: Path, run_cli) -> 
     assert report.exit_code == 0, report.output
 
 
+def test_generate_offline_from_a_snapshot(tmp_path: Path, run_cli) -> None:
+    (tmp_path / "p").mkdir()
+    project = _duckdb(tmp_path / "p")
+    assert run_cli("introspect", "-C", str(project), "--out", str(tmp_path / "snap.json")).exit_code == 0
+    # outside the project, so that the first output does not count as the project's own names
+    online = tmp_path / "online"
+    offline = tmp_path / "offline"
+    assert run_cli("generate", "-C", str(project), "--out", str(online)).exit_code == 0
+    (project / "wh.duckdb").unlink()  # no warehouse needed
+    result = run_cli(
+        "generate", "-C", str(project), "--snapshot", str(tmp_path / "snap.json"), "--out", str(offline)
+    )
+    assert result.exit_code == 0, result.output
+    assert _snapshot(offline) == _snapshot(online)
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    bad = run_cli("generate", "-C", str(project), "--snapshot", str(broken), "--out", str(tmp_path / "b"))
+    assert bad.exit_code == 1 and "not a schema snapshot" in bad.output
+
+
 def test_generate_uses_the_projects_destination(tmp_path: Path, run_cli) -> None:
     project = _duckdb(tmp_path)
     with (project / "segprof.yaml").open("a") as handle:
