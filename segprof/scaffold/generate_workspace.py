@@ -189,6 +189,7 @@ def generate_from_workspace(
 
     from segprof.config.fields import ACTION_FIELDS
     from segprof.config.loader import load_project
+    from segprof.config.models import SOURCE_CLASSES
     from segprof.plan.desired import ACTION_SLUGS, SOURCE_METADATA_IDS
     from segprof.plan.run import RunOptions, _client, state_folder
     from segprof.scaffold.project import _Staging
@@ -232,8 +233,13 @@ def generate_from_workspace(
         body = CommentedMap()
         body["type"] = kind
         reverse = {"hostname": "host", "username": "user"}
+        model_cls = SOURCE_CLASSES[kind]
+        allowed = {f.alias or n for n, f in model_cls.model_fields.items()} - {"type", "segment_source_id"}
         for setting, value in sorted(source.settings.items()):
             name = reverse.get(setting, setting)
+            if name not in allowed:
+                skipped.append(f"source {key}: setting `{setting}` has no place in the configuration")
+                continue
             if name in ("password", "token"):
                 var = f"{key.upper()}_{name.upper()}"
                 body[name] = f"${{{var}:-}}"
