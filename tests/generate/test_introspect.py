@@ -147,3 +147,14 @@ def test_postgres_snapshot(tmp_path: Path, postgres_dsn: str, run_cli) -> None:
     assert doc["tables"]["public.active"]["kind"] == "view"
     report = run_cli("validate", "-C", str(tmp_path), "--format", "json")
     assert "emial" in report.output
+
+
+def test_a_foreign_schema_json_only_warns(tmp_path: Path, run_cli) -> None:
+    project = _duckdb_project(tmp_path)
+    (project / "schema.json").write_text('{"$schema": "http://json-schema.org/draft-07/schema#"}')
+    report = run_cli("validate", "-C", str(project), "--format", "json")
+    found = json.loads(report.output)
+    foreign = [d for d in found if d["code"] == "snapshot.invalid"]
+    assert foreign and all(d["severity"] == "warning" for d in foreign)
+    # the project's own errors are still there; the snapshot's are not invented
+    assert not any(d["code"] == "columns.type" for d in found)
