@@ -1,13 +1,14 @@
 """Every offline check of a project, producing diagnostics (`segprof validate`).
 
 Owns `validate_project`: load (syntax, schema, names), then references, action rules, SQL and
-columns, in one pass that reports every problem. Must never reach the network or a warehouse.
+columns, in one pass that reports every problem. Without `--schema-snapshot`, a `schema.json`
+beside segprof.yaml (what `segprof introspect` writes) is used when present. Must never reach the network or a warehouse.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping as MappingABC
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from segprof.config.diagnostic import Diagnostic
@@ -55,8 +56,21 @@ def validate_project(
     project = result.project
     outputs: dict[str, tuple[str, list[str]]] = {}
     snapshot = None
+    conventional = False
+    if schema_snapshot is None and project is not None and project.root is not None:
+        # the conventional place `segprof introspect` writes to: picked up when present
+        candidate = project.root / "schema.json"
+        if candidate.is_file():
+            schema_snapshot, conventional = candidate, True
     if schema_snapshot is not None:
-        snapshot, problems = read_snapshot(schema_snapshot, str(schema_snapshot))
+        shown = "schema.json" if conventional else str(schema_snapshot)
+        snapshot, problems = read_snapshot(schema_snapshot, shown)
+        if conventional:
+            # a schema.json that is not ours must not fail the project: say so and go on without it
+            problems = [
+                replace(d, severity="warning", hint="write it with `segprof introspect`, or rename the file")
+                for d in problems
+            ]
         diagnostics.extend(problems)
     if project is not None:
         diagnostics.extend(check_references(project))

@@ -162,6 +162,7 @@ def _check_model(
     if not analysis.columns or any(d.is_error for d in out) or (analysis.has_star and schema is None):
         return out, None  # without a trustworthy column list, column checks would only add noise
     columns = [column.name for column in analysis.columns]
+    types = {column.name: column.type for column in analysis.columns if column.type}
     has = _matcher(columns, dialect)
     if not has(model.identifier):
         out.append(
@@ -186,4 +187,41 @@ def _check_model(
                         hint=_column_hint(column, columns),
                     )
                 )
+            else:
+                problem = _type_problem(path, types.get(column) or types.get(column.lower()))
+                if problem is not None:
+                    out.append(
+                        error(
+                            "columns.type",
+                            f"column `{column}` {problem}",
+                            _column_location(mapping, path, column),
+                            address=mapping.address,
+                        )
+                    )
     return out, columns
+
+
+_NESTED = re.compile(r"^\s*(STRUCT|ROW|ARRAY|LIST|MAP|UNION)\b|\[\]\s*$", re.IGNORECASE)
+_OBJECT_LIKE = re.compile(r"^\s*(STRUCT|ROW|MAP|JSON|JSONB|VARIANT|OBJECT|SUPER)\b", re.IGNORECASE)
+_UNTYPED = re.compile(r"^\s*(UNKNOWN|NULL|ANY|USER-?DEFINED)\b", re.IGNORECASE)
+
+
+def _type_problem(path: tuple[Any, ...], kind: str | None) -> str | None:
+    """Why a column of warehouse type `kind` cannot fill the field at `path`, or None.
+
+    A nested value (struct, list, map) cannot fill a scalar field such as `user_id`; a field
+    that takes a whole object (`traits: prefs`) needs a struct, map or JSON column. Keys inside
+    an object field may hold anything, as in Segment."""
+    if kind is None or _UNTYPED.match(kind) or len(path) < 2 or path[-1] == "template":
+        return None
+    key = path[1]
+    whole = len(path) == 2 or (len(path) == 3 and path[2] == "column")
+    if key in OBJECT_FIELDS:
+        if whole and not _OBJECT_LIKE.match(kind):
+            return f"is {kind}, but `{key}` takes an object (a struct, map or JSON column)"
+        return None
+    if key == "consent":
+        return None
+    if _NESTED.search(kind):
+        return f"is {kind}, a nested value; `{key}` takes a single value"
+    return None
