@@ -88,7 +88,10 @@ def resolve_token(token: str | None) -> str | None:
 
 
 def local_data_dir(project_dir: Path) -> Path:
-    return Path(project_dir) / ".segprof" / "workspace"
+    """The embedded workspace's data folder: one place for its Public API and Tracking API."""
+    from segprof.emulator.app import project_data_dir
+
+    return project_data_dir(project_dir)
 
 
 def open_async_workspace(

@@ -496,7 +496,7 @@ def test_local_backend_builds_the_emulator_in_the_project(tmp_path: Path) -> Non
     with open_workspace("local", project_dir=tmp_path) as ws:
         source = ws.create_source(slug="wh", metadata_id=POSTGRES)
         assert [s.id for s in ws.list_sources()] == [source.id]
-    assert (tmp_path / ".segprof" / "workspace").is_dir()
+    assert (tmp_path / ".segprof" / "emulator").is_dir()
     with open_workspace("local", project_dir=tmp_path) as ws:  # the data persists
         assert [s.slug for s in ws.list_sources()] == ["wh"]
 
