@@ -13,8 +13,7 @@ from typing import Any
 from segprof.config import compile_schedule, compile_settings, compile_trigger
 from segprof.config.models import Destination, Mapping, Model, Project, SourceBase
 from segprof.plan.resources import DesiredResource, Kind, Ref
-
-SEGMENT_PROFILES_METADATA_ID = "639c2dbb1309fdcad13951b6"
+from segprof.workspace.resources import SEGMENT_PROFILES_METADATA_ID
 
 # Reverse ETL warehouse source metadata ids (Segment's catalog). DuckDB exists only in the
 # embedded workspace: segprof's emulator lists it under this id.
