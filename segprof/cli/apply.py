@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from segprof.cli.common import ProjectDir, stderr_console, stdout_console
-from segprof.cli.plan import LockTimeout, Targets, load_valid_project
+from segprof.cli.plan import LockTimeout, Targets, load_valid_report
 
 ORDER = 30
 
@@ -41,7 +41,8 @@ def register(app: typer.Typer) -> None:
         from segprof.plan.render_text import render_text
         from segprof.plan.run import ApplyRequest, RunOptions, apply_project
 
-        project = load_valid_project(project_dir)
+        report = load_valid_report(project_dir)
+        project = report.project
         out = stdout_console()
         err = stderr_console()
 
@@ -61,7 +62,12 @@ def register(app: typer.Typer) -> None:
             return answer.strip() == "yes"
 
         progress, on_wait, finish = _progress(err)
-        options = RunOptions(targets=target or [], lock_timeout=lock_timeout, on_wait=on_wait)
+        options = RunOptions(
+            targets=target or [],
+            lock_timeout=lock_timeout,
+            on_wait=on_wait,
+            model_outputs=report.model_outputs,
+        )
         request = ApplyRequest(
             plan_file=plan_file,
             confirm=None if plan_file is not None else confirm,

@@ -28,8 +28,8 @@ LockTimeout = Annotated[
 ]
 
 
-def load_valid_project(project_dir: Path):  # type: ignore[no-untyped-def]
-    """Validate first: plan and apply never run on a project with errors."""
+def load_valid_report(project_dir: Path):  # type: ignore[no-untyped-def]
+    """Validate first: plan and apply never run on a project with errors. Warnings are shown."""
     from segprof.validate import validate_project
     from segprof.validate.report import render_text
 
@@ -39,7 +39,11 @@ def load_valid_project(project_dir: Path):  # type: ignore[no-untyped-def]
         raise typer.Exit(1)
     if report.warnings:
         render_text(report.warnings, stderr_console(), summary_subject="")
-    return report.project
+    return report
+
+
+def load_valid_project(project_dir: Path):  # type: ignore[no-untyped-def]
+    return load_valid_report(project_dir).project
 
 
 def register(app: typer.Typer) -> None:
@@ -68,9 +72,11 @@ def register(app: typer.Typer) -> None:
         from segprof.plan.render_text import render_text
         from segprof.plan.run import RunOptions, plan_project
 
-        project = load_valid_project(project_dir)
+        report = load_valid_report(project_dir)
         result = plan_project(
-            project_dir, project, RunOptions(targets=target or [], lock_timeout=lock_timeout)
+            project_dir,
+            report.project,
+            RunOptions(targets=target or [], lock_timeout=lock_timeout, model_outputs=report.model_outputs),
         )
         if output == PlanFormat.json:
             typer.echo(json.dumps(result.to_json(), indent=2, default=str))

@@ -60,6 +60,8 @@ def register(app: typer.Typer) -> None:
             raise SegprofError("choose one of --full-resync and --rebaseline")
         project = load_valid_project(project_dir)
         err = stderr_console()
+        if self_hosted:
+            _warn_unmarked_self_hosted(project, list(mappings or []), all_, err)
         progress, stop = (
             _progress(err) if output == OutputFormat.text and not dry_run else (None, lambda: None)
         )
@@ -97,6 +99,19 @@ def register(app: typer.Typer) -> None:
                 err.print(f"[yellow]warning:[/] {warning}")
         if any(s.status not in ("success", "dry_run", "rebaselined") for s in summaries):
             raise typer.Exit(1)
+
+
+def _warn_unmarked_self_hosted(project, mappings: list[str], all_: bool, console) -> None:  # type: ignore[no-untyped-def]
+    """Plan checks a self-hosted mapping's workspace copy stays disabled only when it is marked."""
+    from segprof.sync.job import mapping_names
+
+    for name in mapping_names(project, mappings, all_):
+        if not project.mappings[name].self_hosted:
+            console.print(
+                f"[yellow]warning:[/] mapping.{name} is synced self-hosted but not marked "
+                "`self_hosted: true`: mark it so that plan warns when its workspace copy is enabled "
+                "(both would send every change)"
+            )
 
 
 def _progress(console):  # type: ignore[no-untyped-def]

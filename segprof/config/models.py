@@ -251,6 +251,11 @@ class Mapping(Resource):
     on: list[Trigger] = Field(default_factory=lambda: ["new", "updated"], min_length=1)
     schedule: Schedule = "manual"
     enabled: StrictBool = True
+    # synced by `segprof sync --self-hosted`: the workspace's copy must stay disabled (plan warns)
+    self_hosted: StrictBool = Field(
+        False,
+        description="Synced by `segprof sync --self-hosted`; the workspace's copy must be disabled",
+    )
     sync_nulls: StrictBool = True
     name: StrictStr | None = None
     moved_from: StrictStr | None = None

@@ -149,11 +149,21 @@ def _mapping(
         location=mapping.key_location,
         moved_from=mapping.moved_from,
         prevent_destroy=mapping.prevent_destroy,
+        self_hosted=mapping.self_hosted,
     )
 
 
-def model_columns(project: Project) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """Each model's output columns (from its SQL, offline) and dialect, for column-name folding."""
+ModelOutputs = dict[str, tuple[str, list[str]]]  # model name → (dialect, output columns)
+
+
+def model_columns(
+    project: Project, outputs: ModelOutputs | None = None
+) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Each model's output columns and dialect, for column-name folding.
+
+    `outputs` are the columns validation already found (`ValidationReport.model_outputs`); without
+    them each model's SQL is analysed here, offline.
+    """
     from segprof.sql.analyze import analyze_query
     from segprof.sql.dialects import dialect_for
 
@@ -165,14 +175,18 @@ def model_columns(project: Project) -> tuple[dict[str, list[str]], dict[str, str
             continue
         dialect = dialect_for(source.type)  # type: ignore[attr-defined]
         dialects[name] = dialect
+        if outputs is not None:
+            if name in outputs:
+                columns[name] = list(outputs[name][1])
+            continue
         analysis = analyze_query(model.sql.text, dialect)
         if not analysis.has_star:
             columns[name] = [c.name for c in analysis.columns]
     return columns, dialects
 
 
-def build_desired(project: Project) -> list[DesiredResource]:
-    columns, dialects = model_columns(project)
+def build_desired(project: Project, outputs: ModelOutputs | None = None) -> list[DesiredResource]:
+    columns, dialects = model_columns(project, outputs)
     resources: list[DesiredResource] = []
     resources.extend(_source(n, s) for n, s in project.sources.items())
     resources.extend(_model(n, m) for n, m in project.models.items())

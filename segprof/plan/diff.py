@@ -51,6 +51,8 @@ def compute_plan(
 
     for d in sorted(desired, key=_order_key):
         change = _plan_one(d, entries.get(d.address), live, resolved, claimed_ids)
+        if d.self_hosted:
+            _warn_self_hosted(d, change)
         changes.append(change)
 
     for address, entry in sorted(entries.items(), key=lambda item: _order_key_address(item[0]), reverse=True):
@@ -73,6 +75,20 @@ def compute_plan(
         live_fingerprint=live_fingerprint(live),
         targets=sorted(targets or []),
     )
+
+
+def _warn_self_hosted(d: DesiredResource, change: ResourceChange) -> None:
+    """A self-hosted mapping whose workspace copy runs too would send every change twice."""
+    if d.attributes.get("enabled") is True:
+        change.warnings.append(
+            "this mapping is self-hosted, but its workspace copy would be enabled: both would send "
+            "every change; set `enabled: false` on it"
+        )
+    elif (change.before or {}).get("enabled") is True:
+        change.warnings.append(
+            "this mapping is self-hosted, but its workspace copy is enabled now and sends changes too; "
+            "apply disables it"
+        )
 
 
 def _order_key(d: DesiredResource) -> tuple[int, str]:

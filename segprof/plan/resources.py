@@ -57,6 +57,8 @@ class DesiredResource:
     prevent_destroy: bool = False
     # An existing workspace resource this address must point at instead of creating one.
     fixed_id: str | None = None
+    # A mapping synced by segprof itself: its workspace copy must not run too.
+    self_hosted: bool = False
 
     @property
     def display_name(self) -> str:

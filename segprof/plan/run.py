@@ -15,7 +15,7 @@ from pathlib import Path
 from segprof.apply.executor import ApplyOutcome, ProgressCallback, check_destroy_allowed, execute
 from segprof.config.models import Project
 from segprof.errors import SegprofError
-from segprof.plan.desired import build_desired
+from segprof.plan.desired import ModelOutputs, build_desired
 from segprof.plan.diff import compute_plan
 from segprof.plan.model import Plan
 from segprof.plan.planfile import check_not_stale, load_plan_header
@@ -35,6 +35,8 @@ class RunOptions:
     lock_timeout: float = 0.0
     on_wait: WaitCallback | None = None
     client_options: ClientOptions | None = None
+    # columns validation already found per model, so the SQL is not analysed a second time
+    model_outputs: ModelOutputs | None = None
 
 
 def _client(project: Project, project_dir: Path, options: RunOptions):  # type: ignore[no-untyped-def]
@@ -63,7 +65,7 @@ async def _refresh_and_plan(client, desired: list[DesiredResource], state: State
 
 
 def plan_project(project_dir: Path, project: Project, options: RunOptions) -> Plan:
-    desired = build_desired(project)
+    desired = build_desired(project, options.model_outputs)
     store = LocalStateStore(state_folder(project_dir))
 
     async def run() -> Plan:
@@ -95,7 +97,7 @@ class ApplyResult:
 def apply_project(
     project_dir: Path, project: Project, options: RunOptions, request: ApplyRequest
 ) -> ApplyResult:
-    desired = build_desired(project)
+    desired = build_desired(project, options.model_outputs)
     store = LocalStateStore(state_folder(project_dir))
     saved = load_plan_header(request.plan_file) if request.plan_file else None
 
@@ -138,7 +140,7 @@ def import_resource(
     from segprof.plan.refresh import to_index
     from segprof.plan.resources import address_kind
 
-    desired = {d.address: d for d in build_desired(project)}
+    desired = {d.address: d for d in build_desired(project, options.model_outputs)}
     if address not in desired:
         raise SegprofError(
             f"{address} is not a resource of this project", hint="check the address in the config"

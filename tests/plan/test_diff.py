@@ -311,3 +311,43 @@ def test_saved_plan_is_refused_when_config_or_live_changed(tmp_path) -> None:
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(SegprofError, match="not a readable segprof plan file"):
         load_plan_header(tmp_path / "bad.json")
+
+
+def _self_hosted_plan(desired_enabled: bool, live_enabled: bool):  # type: ignore[no-untyped-def]
+    s, m, mp = source(), model(), mapping()
+    mp.self_hosted = True
+    mp.attributes["enabled"] = desired_enabled
+    live_mapping = LiveResource(
+        Kind.mapping,
+        "SUB1",
+        {**mp.attributes, "modelId": "M1", "enabled": live_enabled},
+        parent_id="dest1",
+    )
+    state = applied_state(
+        (s, "S1", s.attributes),
+        (m, "M1", {**m.attributes, "sourceId": "S1"}),
+        (mp, "SUB1", {**mp.attributes, "modelId": "M1"}),
+    )
+    plan = compute_plan([s, m, mp], state, live_with(live_source(), live_model(), live_mapping))
+    return next(c for c in plan.changes if c.address == "mapping.identify")
+
+
+def test_self_hosted_mapping_left_enabled_in_the_workspace_is_warned() -> None:
+    enabled_in_config = _self_hosted_plan(desired_enabled=True, live_enabled=True)
+    assert enabled_in_config.action is Action.noop
+    assert any("self-hosted" in w and "enabled: false" in w for w in enabled_in_config.warnings)
+
+    enabled_live_only = _self_hosted_plan(desired_enabled=False, live_enabled=True)
+    assert enabled_live_only.action is Action.update
+    assert [(c.path, c.before, c.after) for c in enabled_live_only.changes] == [("enabled", True, False)]
+    assert any("enabled now" in w for w in enabled_live_only.warnings)
+
+    disabled_everywhere = _self_hosted_plan(desired_enabled=False, live_enabled=False)
+    assert disabled_everywhere.warnings == []
+
+
+def test_mapping_not_self_hosted_is_never_warned_about_being_enabled() -> None:
+    s, m, mp = source(), model(), mapping()
+    plan = compute_plan([s, m, mp], State(), LiveIndex())
+    change = next(c for c in plan.changes if c.address == "mapping.identify")
+    assert not any("self-hosted" in w for w in change.warnings)

@@ -246,3 +246,34 @@ def test_model_edit_dropping_a_mapped_column_fails_the_plan(project: Path) -> No
     assert "column `plan` (field traits.plan)" in result.stderr
     assert "models/users.sql:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_self_hosted_mapping_enabled_in_the_workspace_is_warned_and_disabled(
+    project: Path, emulator_server: Served
+) -> None:
+    mappings = project / "mappings.yaml"
+    text = mappings.read_text()
+    marked = text.replace(
+        "    action: send_identify\n", "    action: send_identify\n    self_hosted: true\n", 1
+    )
+    mappings.write_text(marked)
+    warned = segprof("plan", "-C", str(project))
+    assert "self-hosted, but its workspace copy would be enabled" in warned.stdout
+    # disabled in the config: apply keeps the workspace copy off, and the plan is quiet
+    mappings.write_text(
+        marked.replace("    self_hosted: true\n", "    self_hosted: true\n    enabled: false\n", 1)
+    )
+    assert apply(project).returncode == 0
+    assert "self-hosted" not in segprof("plan", "-C", str(project)).stdout
+    # someone enables the workspace copy in the app: the plan warns and apply disables it again
+    ids = state_ids(project)
+    path = f"/destinations/{ids['destination.profiles']}/subscriptions/{ids['mapping.identify_users']}"
+    enabled = emulator_server.api.patch(path, json={"input": {"enabled": True}})
+    assert enabled.status_code == 200, enabled.text
+    plan = plan_json(project)
+    assert changed(plan) == [("mapping.identify_users", "update")]
+    (change,) = [c for c in plan["resource_changes"] if c["address"] == "mapping.identify_users"]
+    assert any("enabled now" in w for w in change["warnings"])
+    assert apply(project).returncode == 0
+    live = emulator_server.api.get(path).json()["data"]["subscription"]
+    assert live["enabled"] is False

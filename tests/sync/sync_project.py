@@ -32,6 +32,7 @@ class Project:
         self.on = ["new", "updated", "deleted"]
         self.query = "SELECT * FROM users"
         self.user_id: Any = {"identifier": True}
+        self.mapping_extra: dict[str, Any] = {}  # more keys of the mapping, e.g. self_hosted
         self.write()
 
     def write(self) -> None:
@@ -51,6 +52,7 @@ class Project:
                     "action": "send_identify",
                     "on": self.on,
                     "fields": {"user_id": self.user_id, "traits": self.traits},
+                    **self.mapping_extra,
                 }
             },
         }

@@ -192,3 +192,18 @@ def test_oversized_message_fails_alone(tmp_path: Path, warehouse, emulator, run_
     shown = run_cli("syncs", "show", run["run_id"], "-C", str(project.root), "--format", "json")
     (failure,) = json.loads(shown.stdout)["failures"]
     assert failure["record_id"] == "3" and failure["payload"]["userId"] == "3"
+
+
+def test_unmarked_self_hosted_sync_is_warned_and_marked_one_is_not(
+    tmp_path: Path, warehouse, emulator, run_cli
+):
+    project = Project(tmp_path / "p", warehouse, emulator.tracking)
+    project.seed(2)
+    unmarked = run_cli("sync", "identify_users", "-C", str(project.root), "--self-hosted")
+    assert unmarked.exit_code == 0, unmarked.stderr
+    assert "mapping.identify_users is synced self-hosted but not marked" in unmarked.stderr
+    project.mapping_extra = {"self_hosted": True, "enabled": False}
+    project.write()
+    marked = run_cli("sync", "identify_users", "-C", str(project.root), "--self-hosted")
+    assert marked.exit_code == 0, marked.stderr
+    assert "not marked" not in marked.stderr
