@@ -42,6 +42,10 @@ def conninfo_from_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     ):
         if settings.get(key) not in (None, ""):
             params[target] = str(settings[key])
+    if settings.get("read_only"):
+        # Every transaction of the session refuses writes (the streaming connection's too).
+        read_only = "-c default_transaction_read_only=on"
+        params["options"] = f"{params['options']} {read_only}" if params.get("options") else read_only
     params.setdefault("connect_timeout", str(settings.get("connect_timeout", 10)))
     params["application_name"] = "segprof"
     return params
