@@ -309,7 +309,7 @@ def diff_messages(before: dict[str, Any], after: dict[str, Any]) -> list[Payload
 
 def _leaves(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
     """(dotted path, value) of every leaf; lists and empty objects are leaves."""
-    if isinstance(value, dict) and value:
+    if isinstance(value, dict) and (value or not prefix):
         for key, item in value.items():
             yield from _leaves(item, f"{prefix}.{key}" if prefix else str(key))
     else:
