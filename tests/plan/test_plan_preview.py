@@ -379,3 +379,44 @@ def test_markdown_with_previews_stays_under_the_cap() -> None:
     assert len(text) <= MAX_CHARS
     assert "more resource change(s) not shown" in text
     assert "…" in text
+
+
+def test_a_record_the_new_settings_reject_shows_the_error(tmp_path: Path, run_cli) -> None:
+    project = Project(tmp_path / "p", {"type": "duckdb", "path": "wh.duckdb"})
+    project.seed(3)
+    project.sql("UPDATE users SET email = NULL WHERE user_id = 2")
+    project.mapping["fields"]["user_id"] = "email"  # no user id for a record without an email
+    project.write()
+    change, _ = preview_json(run_cli, project, 3)
+    statuses = [(r["id"], r["status"]) for r in change["preview"]["records"]]
+    assert statuses == [("1", "changed"), ("2", "error"), ("3", "changed")]
+    assert "PAYLOAD_VALIDATION_FAILED" in change["preview"]["records"][1]["after_error"]
+    text = cli_ok(run_cli, "plan", "-C", str(project.root), "--preview", "3", codes=(0,)).stdout
+    assert "rejected by the new settings" in text
+
+
+def test_segment_backend_says_what_is_knowable(tmp_path: Path, emulator_server) -> None:
+    from tests.plan.conftest import TOKEN
+    from tests.plan.test_plan_apply_emulator import segprof
+
+    workspace = {"backend": "segment", "api_url": emulator_server.url, "token": TOKEN}
+    project = Project(tmp_path / "p", {"type": "duckdb", "path": "wh.duckdb"}, backend=workspace)
+    project.seed(4)
+
+    def plan_change() -> dict[str, Any]:
+        result = segprof("plan", "-C", str(project.root), "--format", "json", "--preview", "2")
+        assert result.returncode == 0, result.stderr
+        assert TOKEN not in result.stdout and WRITE_KEY not in result.stdout
+        (change,) = [c for c in json.loads(result.stdout)["resource_changes"] if c["kind"] == "mapping"]
+        return change
+
+    created = plan_change()["preview"]["send_count"]
+    assert (created["basis"], created["known"], created["new"]) == ("create", True, 4)
+    assert "Segment keeps the sync state" in created["note"]
+    assert segprof("apply", "-C", str(project.root), "--auto-approve").returncode == 0
+
+    project.mapping["on"] = ["new", "updated", "deleted"]
+    project.write()
+    trigger = plan_change()["preview"]["send_count"]
+    assert (trigger["basis"], trigger["known"], trigger["total"]) == ("trigger", False, None)
+    assert "not knowable" in trigger["note"]
