@@ -42,10 +42,6 @@ def conninfo_from_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     ):
         if settings.get(key) not in (None, ""):
             params[target] = str(settings[key])
-    if settings.get("read_only"):
-        # Every transaction of the session refuses writes (the streaming connection's too).
-        read_only = "-c default_transaction_read_only=on"
-        params["options"] = f"{params['options']} {read_only}" if params.get("options") else read_only
     params.setdefault("connect_timeout", str(settings.get("connect_timeout", 10)))
     params["application_name"] = "segprof"
     return params
@@ -68,6 +64,7 @@ class PostgresConnector:
         self._params = conninfo_from_settings(settings)
         self._secret = self._params.get("password")
         self.schema = settings.get("schema")
+        self.read_only = bool(settings.get("read_only"))  # every session refuses writes (plan --preview)
         self._locks: set[str] = set()
         self._con = self._connect()
         _ = psycopg
@@ -93,6 +90,10 @@ class PostgresConnector:
         if self.schema:
             with con.cursor() as cur:
                 cur.execute("SELECT set_config('search_path', %s, false)", [f'"{self.schema}", public'])
+        if self.read_only:
+            # a SET rather than a startup option: connection poolers pass it through
+            with con.cursor() as cur:
+                cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
         return con
 
     @property

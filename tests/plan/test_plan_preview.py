@@ -420,3 +420,21 @@ def test_segment_backend_says_what_is_knowable(tmp_path: Path, emulator_server) 
     trigger = plan_change()["preview"]["send_count"]
     assert (trigger["basis"], trigger["known"], trigger["total"]) == ("trigger", False, None)
     assert "not knowable" in trigger["note"]
+
+
+def test_preview_connections_refuse_writes(tmp_path: Path, warehouse) -> None:
+    from segprof.warehouses import WarehouseError
+
+    project = Project(tmp_path / "p", warehouse)
+    project.seed(2)
+    settings = {**{k: v for k, v in warehouse.items() if k != "type"}, "read_only": True}
+    con = connect(warehouse["type"], settings, project.root)
+    try:
+        rows = [b.num_rows for b in con.stream_arrow("SELECT * FROM users ORDER BY user_id", 10)]
+        assert sum(rows) == 2
+        with pytest.raises(WarehouseError):
+            con.execute('CREATE SCHEMA "__segprof"')
+    finally:
+        con.close()
+    schemas = project.rows("SELECT schema_name FROM information_schema.schemata")
+    assert "__segprof" not in {s for (s,) in schemas}
