@@ -63,6 +63,21 @@ def register(app: typer.Typer) -> None:
         ] = False,
         target: Targets = None,
         lock_timeout: LockTimeout = 0.0,
+        preview: Annotated[
+            int | None,
+            typer.Option(
+                "--preview",
+                min=1,
+                max=100,
+                metavar="N",
+                help=(
+                    "For each created or changed mapping, read N sample records of its model "
+                    "(read-only, ordered by identifier) and show how their payloads change from the "
+                    "live settings to the new ones, and how many records the next sync would send "
+                    "after a replace or trigger change. Nothing is sent or written."
+                ),
+            ),
+        ] = None,
     ) -> None:
         """Show what apply would change in the workspace (create, update, replace, delete, adopt)."""
         import json
@@ -76,7 +91,12 @@ def register(app: typer.Typer) -> None:
         result = plan_project(
             project_dir,
             report.project,
-            RunOptions(targets=target or [], lock_timeout=lock_timeout, model_outputs=report.model_outputs),
+            RunOptions(
+                targets=target or [],
+                lock_timeout=lock_timeout,
+                model_outputs=report.model_outputs,
+                preview=preview,
+            ),
         )
         if output == PlanFormat.json:
             typer.echo(json.dumps(result.to_json(), indent=2, default=str))

@@ -1,8 +1,10 @@
 """The plan as a value: per-address changes that every renderer and the executor read.
 
-Owns: `Action` (a one-symbol enum printed as-is), `FieldChange`, `ResourceChange`, `Plan`. Must
-never recompute anything: renderers and apply only read these values. Values at sensitive paths
-are stored already redacted (`SENSITIVE`), so a plan can be printed or saved without leaking.
+Owns: `Action` (a one-symbol enum printed as-is), `FieldChange`, `ResourceChange`, `Plan`, and the
+payload preview values a mapping change may carry (`MappingPreview`: sample records through the
+old and new settings, and what the next sync would send). Must never recompute anything:
+renderers and apply only read these values (apply never reads a preview). Values at sensitive
+paths are stored already redacted (`SENSITIVE`), so a plan can be printed or saved without leaking.
 """
 
 from __future__ import annotations
@@ -56,6 +58,106 @@ class FieldChange:
 
 
 @dataclass
+class PayloadChange:
+    """One leaf of a sample record's message that differs between the old and the new settings."""
+
+    path: str  # dotted path in the message, e.g. "traits.plan"
+    op: str  # "added" | "removed" | "changed"
+    before: Any = None  # absent for "added"
+    after: Any = None  # absent for "removed"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "op": self.op, "before": self.before, "after": self.after}
+
+
+@dataclass
+class RecordPreview:
+    """One sample record: the differences of its message, or why a side could not build it."""
+
+    id: str
+    changes: list[PayloadChange] = field(default_factory=list)
+    before_error: str | None = None  # the old settings reject the record (or cannot be resolved)
+    after_error: str | None = None  # the new settings reject the record: the sync would fail it
+    omitted: int = 0  # further changes left out to keep the preview bounded
+
+    @property
+    def status(self) -> str:
+        if self.after_error:
+            return "error"
+        return "changed" if self.changes or self.omitted else "unchanged"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": self.status,
+            "changes": [c.to_json() for c in self.changes],
+            "omitted_changes": self.omitted,
+            "before_error": self.before_error,
+            "after_error": self.after_error,
+        }
+
+
+@dataclass
+class SendCount:
+    """How many records the next sync of a mapping would send, when that is knowable."""
+
+    basis: str  # "create" | "replace" | "trigger" | "update": why the count is shown
+    known: bool
+    new: int = 0
+    updated: int = 0
+    deleted: int = 0
+    note: str = ""
+
+    @property
+    def total(self) -> int:
+        return self.new + self.updated + self.deleted
+
+    def to_json(self) -> dict[str, Any]:
+        counts: dict[str, Any] = {"new": self.new, "updated": self.updated, "deleted": self.deleted}
+        return {
+            "basis": self.basis,
+            "known": self.known,
+            **({**counts, "total": self.total} if self.known else {k: None for k in [*counts, "total"]}),
+            "note": self.note,
+        }
+
+
+@dataclass
+class MappingPreview:
+    """`plan --preview N` for one mapping change: sample payloads old → new, and the next sync."""
+
+    sample_size: int  # N asked for
+    available: bool = True
+    reason: str | None = None  # why the preview is unavailable (the warehouse could not be read)
+    has_before: bool = False  # an old side exists (the live subscription's settings)
+    order_by: str = ""  # the identifier column the samples are ordered by
+    event: str = "new"
+    records: list[RecordPreview] = field(default_factory=list)
+    send_count: SendCount | None = None
+
+    @property
+    def all_unchanged(self) -> bool:
+        """Every sample builds the same message under the old and the new settings."""
+        return (
+            self.has_before
+            and bool(self.records)
+            and all(r.status == "unchanged" and not r.before_error for r in self.records)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "available": self.available,
+            "reason": self.reason,
+            "sample_size": self.sample_size,
+            "event": self.event,
+            "order_by": self.order_by,
+            "has_before": self.has_before,
+            "records": [r.to_json() for r in self.records],
+            "send_count": self.send_count.to_json() if self.send_count else None,
+        }
+
+
+@dataclass
 class ResourceChange:
     address: str
     kind: Kind
@@ -70,6 +172,7 @@ class ResourceChange:
     moved_from: str | None = None
     warnings: list[str] = field(default_factory=list)
     also_update: bool = False  # adopt that also changes fields
+    preview: MappingPreview | None = None  # `plan --preview N` (display only; apply never reads it)
 
     @property
     def is_change(self) -> bool:
@@ -89,6 +192,7 @@ class ResourceChange:
             "changes": [c.to_json() for c in self.changes],
             "drift": [c.to_json() for c in self.drift],
             "warnings": list(self.warnings),
+            **({"preview": self.preview.to_json()} if self.preview is not None else {}),
         }
 
 

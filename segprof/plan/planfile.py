@@ -3,7 +3,8 @@
 Owns: the file format (the plan's JSON plus the fingerprints of the config and of the live
 workspace it was computed from) and refusing a saved plan when either has changed since.
 Must never write a secret: the plan holds only redacted values and fingerprints; apply re-derives
-the real values from the config, which must be unchanged.
+the real values from the config, which must be unchanged. A `plan --preview` is kept for display
+(sample records' mapped values, secrets scrubbed); apply and the staleness check never read it.
 """
 
 from __future__ import annotations

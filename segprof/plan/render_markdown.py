@@ -6,8 +6,8 @@ output stays under `MAX_CHARS`, cutting whole resource blocks and saying how man
 
 from __future__ import annotations
 
-from segprof.plan.model import Action, Plan, ResourceChange
-from segprof.plan.render_text import format_value
+from segprof.plan.model import Action, MappingPreview, Plan, ResourceChange
+from segprof.plan.render_text import format_value, payload_change_text, preview_heading, send_count_text
 
 MAX_CHARS = 60_000
 
@@ -50,10 +50,46 @@ def _block(change: ResourceChange) -> str:
         if fc.after is not None:
             lines.append(f"+ {fc.path} = {format_value(fc.after, 200)}{suffix}")
     lines.append("```")
+    if change.preview is not None:
+        lines.extend(_preview(change.preview))
     for warning in change.warnings:
         lines.append(f"> **Warning:** {warning}")
     lines.append("</details>")
     return "\n".join(lines)
+
+
+def _preview(preview: MappingPreview) -> list[str]:
+    if not preview.available:
+        return ["", f"> **Warning:** preview unavailable: {preview.reason or 'unknown reason'}"]
+    lines = ["", f"**Preview** {preview_heading(preview)}", "", "```diff"]
+    records = preview.records
+    if preview.all_unchanged:
+        lines.append(f"# payloads unchanged on all {len(records)} sample record(s)")
+        records = []
+    for record in records:
+        head = f"# record {format_value(record.id, 200)}"
+        if record.after_error:
+            lines.append(f"{head}: rejected by the new settings: {record.after_error}")
+            continue
+        if preview.has_before and record.status == "unchanged" and not record.before_error:
+            lines.append(f"{head}: payload unchanged")
+            continue
+        lines.append(head)
+        if record.before_error:
+            lines.append(f"#   the old settings rejected it: {record.before_error}")
+        for c in record.changes:
+            # a diff block colours by the first character: a changed leaf shows as - old / + new
+            if c.op == "changed":
+                lines.append(f"- {c.path} = {format_value(c.before, 200)}")
+                lines.append(f"+ {c.path} = {format_value(c.after, 200)}")
+            else:
+                lines.append(payload_change_text(c, limit=200))
+        if record.omitted:
+            lines.append(f"# … {record.omitted} more change(s)")
+    lines.append("```")
+    if preview.send_count is not None:
+        lines.extend(["", f"**Next sync:** {send_count_text(preview.send_count)}"])
+    return lines
 
 
 def render_markdown(plan: Plan, title: str = "segprof plan") -> str:

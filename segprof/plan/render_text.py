@@ -9,7 +9,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from segprof.plan.model import Action, FieldChange, Plan, ResourceChange
+from segprof.plan.model import (
+    Action,
+    FieldChange,
+    MappingPreview,
+    PayloadChange,
+    Plan,
+    RecordPreview,
+    ResourceChange,
+    SendCount,
+)
 
 _STYLE = {
     Action.create: "green",
@@ -84,9 +93,78 @@ def resource_lines(change: ResourceChange) -> list[str]:
             lines.append(f"      [green]+[/] {key} = {_escape(format_value(value))}")
     elif change.action in (Action.update, Action.replace, Action.adopt):
         lines.extend(_field_line(fc) for fc in change.changes)
+    if change.preview is not None:
+        lines.extend(preview_lines(change.preview))
     for warning in change.warnings:
         lines.append(f"      [yellow]warning:[/] {_escape(warning)}")
     return lines
+
+
+def preview_lines(preview: MappingPreview) -> list[str]:
+    """`plan --preview`: sample payloads old → new, and what the next sync sends."""
+    if not preview.available:
+        return [
+            f"      [yellow]warning:[/] preview unavailable: {_escape(preview.reason or 'unknown reason')}"
+        ]
+    lines = [f"      [bold]preview[/] [dim]{_escape(preview_heading(preview))}[/]"]
+    records = preview.records
+    if preview.all_unchanged:
+        lines.append(f"        payloads unchanged on all {len(records)} sample record(s)")
+    else:
+        for record in records:
+            lines.extend(_record_lines(record, preview.has_before))
+    if preview.send_count is not None:
+        lines.append(f"      [bold]next sync:[/] {_escape(send_count_text(preview.send_count))}")
+    return lines
+
+
+def preview_heading(preview: MappingPreview) -> str:
+    n = len(preview.records)
+    if not n:
+        return "(the model returned no records)"
+    side = "old → new settings" if preview.has_before else "new settings"
+    return f'({n} sample record(s) by {preview.order_by}, as "{preview.event}" events, {side})'
+
+
+def _record_lines(record: RecordPreview, has_before: bool) -> list[str]:
+    head = f"        record {_escape(format_value(record.id))}:"
+    if record.after_error:
+        return [f"{head} [red]rejected by the new settings:[/] {_escape(record.after_error)}"]
+    if has_before and record.status == "unchanged" and not record.before_error:
+        return [f"{head} [dim]payload unchanged[/]"]
+    lines = [head]
+    if record.before_error:
+        lines.append(f"          [dim]# the old settings rejected it: {_escape(record.before_error)}[/]")
+    lines.extend(f"          {payload_change_text(c, markup=True)}" for c in record.changes)
+    if record.omitted:
+        lines.append(f"          [dim]… {record.omitted} more change(s)[/]")
+    return lines
+
+
+def payload_change_text(change: PayloadChange, *, markup: bool = False, limit: int = 120) -> str:
+    def v(value: object) -> str:
+        text = format_value(value, limit)
+        return _escape(text) if markup else text
+
+    path = _escape(change.path) if markup else change.path
+    if change.op == "added":
+        sign = "[green]+[/]" if markup else "+"
+        return f"{sign} {path} = {v(change.after)}"
+    if change.op == "removed":
+        sign = "[red]-[/]" if markup else "-"
+        return f"{sign} {path} = {v(change.before)}"
+    sign = "[yellow]~[/]" if markup else "~"
+    return f"{sign} {path}: {v(change.before)} → {v(change.after)}"
+
+
+def send_count_text(count: SendCount) -> str:
+    if not count.known:
+        return f"not known ({count.note})"
+    parts = ", ".join(
+        f"{getattr(count, k):,} {k}" for k in ("new", "updated", "deleted") if getattr(count, k)
+    )
+    text = f"{count.total:,} record(s) to send" + (f" ({parts})" if parts else "")
+    return f"{text}; {count.note}" if count.note else text
 
 
 def render_text(plan: Plan) -> str:

@@ -37,6 +37,8 @@ class RunOptions:
     client_options: ClientOptions | None = None
     # columns validation already found per model, so the SQL is not analysed a second time
     model_outputs: ModelOutputs | None = None
+    # `plan --preview N`: N sample records per changed mapping through old and new settings
+    preview: int | None = None
 
 
 def _client(project: Project, project_dir: Path, options: RunOptions):  # type: ignore[no-untyped-def]
@@ -68,14 +70,21 @@ def plan_project(project_dir: Path, project: Project, options: RunOptions) -> Pl
     desired = build_desired(project, options.model_outputs)
     store = LocalStateStore(state_folder(project_dir))
 
-    async def run() -> Plan:
+    async def run():  # type: ignore[no-untyped-def]
         async with _client(project, project_dir, options) as client:
             state = store.read()
-            plan, _ = await _refresh_and_plan(client, desired, state, options.targets)
-            return plan
+            return await _refresh_and_plan(client, desired, state, options.targets)
 
     with store.lock("plan", options.lock_timeout):
-        return asyncio.run(run())
+        plan, live = asyncio.run(run())
+    if options.preview is not None:
+        # after the lock: reading the warehouse takes no state, and a slow model holds up no one
+        from segprof.plan.preview import PreviewOptions, attach_previews, project_secrets
+        from segprof.plan.refresh import to_index
+
+        preview_options = PreviewOptions(options.preview, secrets=project_secrets(project))
+        attach_previews(plan, project, project_dir, desired, to_index(live), preview_options)
+    return plan
 
 
 @dataclass

@@ -660,13 +660,18 @@ class ChangeTracker:
 
     # ---- operations ---------------------------------------------------------------------------
 
-    def dry_run(self) -> DryRun:
-        """Counts of new / updated / deleted records and identifier problems; writes nothing."""
+    def dry_run(self, *, from_scratch: bool = False) -> DryRun:
+        """Counts of new / updated / deleted records and identifier problems; writes nothing.
+
+        `from_scratch`: as if the mapping had no sync state (a new or replaced mapping): every
+        record with a clean identifier counts as new.
+        """
         _cols, ident, pairs = self._resolve_columns()
         t = self.tables
         stats = f"({self._keystats_select(ident)})"
         extracted, keys = self._read_keystats(self._rows(self._key_report_select(stats)))
-        if self._managed_exists():
+        managed = not from_scratch and self._managed_exists()
+        if managed:
             snapshot = (
                 f"(SELECT s0.id, s0.checksum FROM {t.snapshot} AS s0 WHERE NOT EXISTS "
                 f"(SELECT 1 FROM {t.acks} AS a0 WHERE a0.id = s0.id) UNION ALL SELECT a1.id, a1.checksum "
@@ -683,7 +688,7 @@ class ChangeTracker:
         counts = self._count_kinds(
             self._rows(f"SELECT x.{KIND_COLUMN}, count(*) FROM ({diff}) AS x GROUP BY x.{KIND_COLUMN}")
         )
-        size = self._scalar(f"SELECT count(*) FROM {snapshot} AS z") if self._managed_exists() else 0
+        size = self._scalar(f"SELECT count(*) FROM {snapshot} AS z") if managed else 0
         return DryRun(counts=counts, keys=keys, extracted=extracted, snapshot_size=size)
 
     def preview(self, limit: int | None = None, batch_rows: int = 1_000) -> Iterator[pyarrow.RecordBatch]:

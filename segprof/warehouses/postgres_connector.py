@@ -64,6 +64,7 @@ class PostgresConnector:
         self._params = conninfo_from_settings(settings)
         self._secret = self._params.get("password")
         self.schema = settings.get("schema")
+        self.read_only = bool(settings.get("read_only"))  # every session refuses writes (plan --preview)
         self._locks: set[str] = set()
         self._con = self._connect()
         _ = psycopg
@@ -89,6 +90,10 @@ class PostgresConnector:
         if self.schema:
             with con.cursor() as cur:
                 cur.execute("SELECT set_config('search_path', %s, false)", [f'"{self.schema}", public'])
+        if self.read_only:
+            # a SET rather than a startup option: connection poolers pass it through
+            with con.cursor() as cur:
+                cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
         return con
 
     @property
