@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import pkgutil
 import sys
+from collections.abc import Iterator
 
 import typer
 from typer.core import TyperGroup
@@ -20,13 +22,35 @@ def _version(value: bool) -> None:
 
 
 class _Group(TyperGroup):
-    """The root group: every command runs inside the same error handling, in tests too."""
+    """The root group: every command runs inside the same error handling, in tests too.
+
+    A usage error exits 1 rather than click's 2: exit 2 means "changes present" under
+    `--detailed-exitcode`, and a CI job must never mistake a bad flag for a plan.
+    """
+
+    def make_context(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        with _usage_errors_exit_1():
+            return super().make_context(*args, **kwargs)
 
     def invoke(self, ctx):  # type: ignore[no-untyped-def]
         from segprof.cli.common import handle_errors
 
-        with handle_errors():
+        with handle_errors(), _usage_errors_exit_1():
             return super().invoke(ctx)
+
+
+# click's UsageError as typer ships it (typer carries its own copy of click)
+_UsageError: type[Exception] = typer.BadParameter.__mro__[1]
+
+
+@contextlib.contextmanager
+def _usage_errors_exit_1() -> Iterator[None]:
+    try:
+        yield
+    except _UsageError as err:
+        if type(err).__name__ != "NoArgsIsHelpError":  # bare `segprof` prints the help
+            err.exit_code = 1  # type: ignore[attr-defined]
+        raise
 
 
 def build_app() -> typer.Typer:
