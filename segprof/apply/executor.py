@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from segprof.errors import SegprofError
+from segprof.plan.diff import removed_settings
 from segprof.plan.model import Action, Plan, ResourceChange
 from segprof.plan.resources import KIND_ORDER, DesiredResource, Kind, LiveResource, Ref
 from segprof.plan.secrets import redact_for_storage
@@ -223,8 +224,13 @@ async def _perform(
         return LiveResource(step.kind, change.live_id, attributes, parent_id=_parent(attributes)), attributes
     if step.verb in ("update", "adopt"):
         assert change.live_id is not None
+        sent = attributes
+        removed = removed_settings(d, state.resources.get(step.address))
+        if removed and isinstance(attributes.get("settings"), dict):
+            # settings are merged by the API: a key segprof applied before is removed by sending null
+            sent = {**attributes, "settings": {**attributes["settings"], **dict.fromkeys(removed)}}
         live = await writer.update(
-            step.kind, change.live_id, attributes, address=step.address, parent_id=_parent(attributes)
+            step.kind, change.live_id, sent, address=step.address, parent_id=_parent(attributes)
         )
         return live, attributes
     # create (also the new half of a replace); destinations start disabled until their mappings exist

@@ -524,7 +524,8 @@ class PublicApi:
         if enabled is not None:
             subscription["enabled"] = enabled
         if settings is not None:
-            subscription["settings"] = settings
+            # the whole mapping is replaced; a key sent as null is left out (removed)
+            subscription["settings"] = {k: val for k, val in settings.items() if val is not None}
         if model_id:
             self._check_model(destination, model_id, "input.reverseETLModelId")
             subscription["modelId"] = model_id

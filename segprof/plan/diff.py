@@ -191,7 +191,7 @@ def _plan_one(
         return change
 
     change.live_id = live_resource.id
-    before = _comparable_live(d, live_resource)
+    before = _comparable_live(d, live_resource, entry)
     change.before = redact_for_display(before, d.sensitive)
     field_changes = _field_changes(d, before, after)
     immutable = IMMUTABLE[d.kind]
@@ -237,18 +237,38 @@ def _plan_one(
     return change
 
 
-def _comparable_live(d: DesiredResource, live_resource: LiveResource) -> dict[str, Any]:
-    """The live values of exactly the attributes (and settings keys) the config declares."""
+def _comparable_live(
+    d: DesiredResource, live_resource: LiveResource, entry: StateEntry | None
+) -> dict[str, Any]:
+    """The live values of exactly the attributes (and settings keys) segprof manages.
+
+    Settings keys are those the config declares, plus those segprof applied before and the config
+    no longer has (still live: they show as removed); keys added elsewhere are not compared.
+    """
     result: dict[str, Any] = {}
     for key, desired_value in d.attributes.items():
         live_value = live_resource.attributes.get(key)
         if key == "settings" and isinstance(desired_value, dict):
             live_settings = live_value if isinstance(live_value, dict) else {}
             live_value = {k: live_settings.get(k) for k in desired_value}
+            for k in removed_settings(d, entry):
+                if k in live_settings:
+                    live_value[k] = live_settings[k]
         if key == "reverseETLSchedule" and isinstance(live_value, dict):
             live_value = _normalise_schedule(live_value)
         result[key] = live_value
     return result
+
+
+def removed_settings(d: DesiredResource, entry: StateEntry | None) -> list[str]:
+    """Settings keys segprof last applied to this resource that its config no longer declares."""
+    if entry is None:
+        return []
+    recorded = entry.attributes.get("settings")
+    desired = d.attributes.get("settings")
+    if not isinstance(recorded, dict) or not isinstance(desired, dict):
+        return []
+    return sorted(k for k in recorded if k not in desired)
 
 
 def _normalise_schedule(schedule: dict[str, Any]) -> dict[str, Any]:

@@ -351,3 +351,35 @@ def test_mapping_not_self_hosted_is_never_warned_about_being_enabled() -> None:
     plan = compute_plan([s, m, mp], State(), LiveIndex())
     change = next(c for c in plan.changes if c.address == "mapping.identify")
     assert not any("self-hosted" in w for w in change.warnings)
+
+
+def test_a_settings_key_removed_from_the_config_is_removed_not_ignored() -> None:
+    s, m, mp = source(), model(), mapping()
+    applied = {**mp.attributes, "modelId": "M1"}
+    applied["settings"] = {**mp.attributes["settings"], "anonymous_id": {"@path": "$.properties.anon"}}
+    live_settings = {**applied["settings"], "added_in_the_app": {"@path": "$.properties.x"}}
+    live_mapping = LiveResource(
+        Kind.mapping, "SUB1", {**applied, "settings": live_settings}, parent_id="dest1"
+    )
+    state = applied_state(
+        (s, "S1", s.attributes), (m, "M1", {**m.attributes, "sourceId": "S1"}), (mp, "SUB1", applied)
+    )
+    plan = compute_plan([s, m, mp], state, live_with(live_source(), live_model(), live_mapping))
+    change = next(c for c in plan.changes if c.address == "mapping.identify")
+    assert change.action is Action.update
+    # the key segprof applied is removed; the key someone added in the app is not segprof's to judge
+    assert [(c.path, c.before, c.after) for c in change.changes] == [
+        ("settings.anonymous_id", {"@path": "$.properties.anon"}, None)
+    ]
+
+
+def test_a_removed_settings_key_already_gone_live_is_no_change() -> None:
+    s, m, mp = source(), model(), mapping()
+    applied = {**mp.attributes, "modelId": "M1"}
+    applied["settings"] = {**mp.attributes["settings"], "anonymous_id": {"@path": "$.properties.anon"}}
+    live_mapping = LiveResource(Kind.mapping, "SUB1", {**mp.attributes, "modelId": "M1"}, parent_id="dest1")
+    state = applied_state(
+        (s, "S1", s.attributes), (m, "M1", {**m.attributes, "sourceId": "S1"}), (mp, "SUB1", applied)
+    )
+    plan = compute_plan([s, m, mp], state, live_with(live_source(), live_model(), live_mapping))
+    assert not plan.has_changes

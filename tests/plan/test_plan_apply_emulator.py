@@ -277,3 +277,50 @@ def test_self_hosted_mapping_enabled_in_the_workspace_is_warned_and_disabled(
     assert apply(project).returncode == 0
     live = emulator_server.api.get(path).json()["data"]["subscription"]
     assert live["enabled"] is False
+
+
+def test_a_field_removed_from_a_mapping_is_removed_from_the_workspace(
+    project: Path, emulator_server: Served
+) -> None:
+    assert apply(project).returncode == 0
+    mappings = project / "mappings.yaml"
+    text = mappings.read_text()
+    block = text.index("  identify_users:")
+    line = "      timestamp: updated_at\n"
+    at = text.index(line, block)
+    mappings.write_text(text[:at] + text[at + len(line) :])
+    plan = plan_json(project)
+    assert changed(plan) == [("mapping.identify_users", "update")]
+    (change,) = [c for c in plan["resource_changes"] if c["address"] == "mapping.identify_users"]
+    assert [(c["path"], c["before"], c["after"]) for c in change["changes"]] == [
+        ("settings.timestamp", {"@path": "$.properties.updated_at"}, None)
+    ]
+    assert apply(project).returncode == 0
+    ids = state_ids(project)
+    path = f"/destinations/{ids['destination.profiles']}/subscriptions/{ids['mapping.identify_users']}"
+    live = emulator_server.api.get(path).json()["data"]["subscription"]
+    assert "timestamp" not in live["settings"] and "user_id" in live["settings"]
+    assert changed(plan_json(project)) == []
+
+
+def test_a_source_setting_removed_from_the_config_is_removed_from_the_workspace(
+    project: Path, emulator_server: Served
+) -> None:
+    assert apply(project).returncode == 0
+    source_id = state_ids(project)["source.warehouse"]
+    # a setting segprof applied, then removed from the config (the state remembers it was applied)
+    state_path = project / ".segprof" / "state.json"
+    state = json.loads(state_path.read_text())
+    state["resources"]["source.warehouse"]["attributes"]["settings"]["schema"] = "main"
+    state_path.write_text(json.dumps(state))
+    patched = emulator_server.api.patch(f"/sources/{source_id}", json={"settings": {"schema": "main"}})
+    assert patched.status_code == 200, patched.text
+    plan = plan_json(project)
+    (change,) = [c for c in plan["resource_changes"] if c["address"] == "source.warehouse"]
+    assert [(c["path"], c["before"], c["after"]) for c in change["changes"]] == [
+        ("settings.schema", "main", None)
+    ]
+    assert apply(project).returncode == 0
+    live = emulator_server.api.get(f"/sources/{source_id}").json()["data"]["source"]
+    assert "schema" not in live["settings"]
+    assert changed(plan_json(project)) == []
