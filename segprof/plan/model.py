@@ -101,7 +101,7 @@ class RecordPreview:
 class SendCount:
     """How many records the next sync of a mapping would send, when that is knowable."""
 
-    basis: str  # "create" | "replace" | "trigger" | "update": why the count is shown
+    basis: str  # "create" | "replace" | "trigger" | "update" | "model": why the count is shown
     known: bool
     new: int = 0
     updated: int = 0
@@ -130,6 +130,7 @@ class MappingPreview:
     available: bool = True
     reason: str | None = None  # why the preview is unavailable (the warehouse could not be read)
     has_before: bool = False  # an old side exists (the live subscription's settings)
+    model_changed: bool = False  # the old side reads the model's live query, the new side its new one
     order_by: str = ""  # the identifier column the samples are ordered by
     event: str = "new"
     records: list[RecordPreview] = field(default_factory=list)
@@ -152,6 +153,7 @@ class MappingPreview:
             "event": self.event,
             "order_by": self.order_by,
             "has_before": self.has_before,
+            "model_changed": self.model_changed,
             "records": [r.to_json() for r in self.records],
             "send_count": self.send_count.to_json() if self.send_count else None,
         }

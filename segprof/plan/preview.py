@@ -76,13 +76,16 @@ def attach_previews(
     if options.sample_size < 1:
         raise SegprofError("--preview takes a number of sample records of at least 1")
     by_address = {d.address: d for d in desired}
-    changes = [c for c in plan.changes if _previewable(c)]
+    queries = _changed_queries(plan, live)
+    changes = [c for c in plan.changes if _previewable(c) or _model_changes(c, by_address, queries)]
     if not changes:
         return
     sources = _Sources(project, project_dir)
     try:
         for change in changes:
-            change.preview = _preview_one(change, by_address[change.address], project, live, sources, options)
+            d = by_address[change.address]
+            old_query = queries.get(_model_address(d))
+            change.preview = _preview_one(change, d, project, live, sources, options, old_query)
     finally:
         sources.close()
     secrets = [s for s in options.secrets if s]
@@ -95,6 +98,46 @@ def _previewable(change: ResourceChange) -> bool:
     if change.kind is not Kind.mapping or change.action not in _PREVIEWED:
         return False
     return change.action is not Action.adopt or change.also_update
+
+
+@dataclass(frozen=True)
+class _OldQuery:
+    """A model's live query and identifier, which an update of the model replaces."""
+
+    sql: str
+    identifier: str
+
+
+def _changed_queries(plan: Plan, live: LiveIndex) -> dict[str, _OldQuery]:
+    """model address → its live query, for each model whose query or identifier this plan updates."""
+    found: dict[str, _OldQuery] = {}
+    for change in plan.changes:
+        if change.kind is not Kind.model or change.action not in (Action.update, Action.adopt):
+            continue
+        paths = {fc.path for fc in change.changes}
+        if not paths & {"query", "queryIdentifierColumn"} or not change.live_id:
+            continue
+        model = live.get(Kind.model, change.live_id)
+        if model is None:
+            continue
+        found[change.address] = _OldQuery(
+            sql=str(model.attributes.get("query") or ""),
+            identifier=str(model.attributes.get("queryIdentifierColumn") or ""),
+        )
+    return found
+
+
+def _model_address(d: DesiredResource) -> str:
+    return next((a for a in d.depends_on if a.startswith("model.")), "")
+
+
+def _model_changes(
+    change: ResourceChange, desired: dict[str, DesiredResource], queries: dict[str, _OldQuery]
+) -> bool:
+    """A mapping left as it is whose model's query changes: its payloads change all the same."""
+    if change.kind is not Kind.mapping or change.action is not Action.noop:
+        return False
+    return _model_address(desired[change.address]) in queries
 
 
 # ---- warehouse connections --------------------------------------------------------------------
@@ -159,11 +202,12 @@ def _preview_one(
     live: LiveIndex,
     sources: _Sources,
     options: PreviewOptions,
+    old_query: _OldQuery | None = None,
 ) -> MappingPreview:
     from segprof.sync.engine import SyncEngine, SyncJob, triggers_of
 
     n = min(options.sample_size, MAX_SAMPLE)
-    preview = MappingPreview(sample_size=n, event=SAMPLE_EVENT)
+    preview = MappingPreview(sample_size=n, event=SAMPLE_EVENT, model_changed=old_query is not None)
     name = change.address.removeprefix("mapping.")
     mapping = project.mappings[name]
     model = project.models[mapping.model]
@@ -197,9 +241,22 @@ def _preview_one(
                 _without_write_key(old_attributes.get("settings") or {}),
                 check_size=False,
             )
-        for event in _sample_events(con, job.model_sql, ident, n):
-            preview.records.append(_record(event, old_side, new_side))
-        preview.send_count = _send_count(change, old_attributes, engine, project, mapping.self_hosted)
+        events = list(_sample_events(con, job.model_sql, ident, n))
+        old_events: dict[str, dict[str, Any]] | None = None
+        if old_query is not None and old_side is not None:
+            try:
+                old_events = _events_by_id(con, old_query, [str(e["__segment_id"]) for e in events])
+            except Exception as err:  # the live query no longer runs: say so on the old side
+                reason = err.message if isinstance(err, SegprofError) else f"{type(err).__name__}: {err}"
+                old_side = _Side(error=f"the live model's query cannot run: {reason}")
+        for event in events:
+            before_event = event
+            if old_events is not None:
+                before_event = old_events.get(str(event["__segment_id"]))
+            preview.records.append(_record(event, old_side, new_side, before_event))
+        preview.send_count = _send_count(
+            change, old_attributes, engine, project, mapping.self_hosted, model_changed=old_query is not None
+        )
     except SegprofError as err:
         preview.available = False
         preview.reason = err.message
@@ -244,6 +301,26 @@ def _sample_events(con: Any, model_sql: str, ident: str, n: int) -> Iterator[dic
         yield from events_from_batch(batch, identifier=ident, kind=SAMPLE_EVENT)
 
 
+def _events_by_id(con: Any, old: _OldQuery, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The records of the live (old) model query with these identifiers, by identifier text."""
+    from segprof.sync.checksum import quote
+    from segprof.sync.encode import events_from_batch
+    from segprof.warehouses.base import as_subquery
+    from segprof.warehouses.dialects import to_dialect
+
+    if not ids:
+        return {}
+    ident = _identifier_column(con, old.sql, old.identifier)
+    listed = ", ".join("'" + i.replace("'", "''") + "'" for i in ids)
+    neutral = f"SELECT q.* FROM {_MODEL} AS q WHERE CAST(q.{quote(ident)} AS VARCHAR) IN ({listed})"
+    sql = to_dialect(neutral, con.dialect).replace(_MODEL, as_subquery(old.sql.strip().rstrip(";")))
+    found: dict[str, dict[str, Any]] = {}
+    for batch in con.stream_arrow(sql, len(ids)):
+        for event in events_from_batch(batch, identifier=ident, kind=SAMPLE_EVENT):
+            found.setdefault(str(event["__segment_id"]), event)
+    return found
+
+
 @dataclass
 class _Side:
     """One side's message builder, or why that side cannot build anything."""
@@ -278,12 +355,16 @@ class _Side:
         return message, None
 
 
-def _record(event: dict[str, Any], old: _Side | None, new: _Side) -> RecordPreview:
+def _record(
+    event: dict[str, Any], old: _Side | None, new: _Side, before_event: dict[str, Any] | None
+) -> RecordPreview:
+    """One sample: `before_event` is the record as the old side reads it (None: it had no such
+    record, so every leaf is added)."""
     record = RecordPreview(id=str(event.get("__segment_id")))
     after, record.after_error = new.build(event)
     before: dict[str, Any] | None = None
-    if old is not None:
-        before, record.before_error = old.build(event)
+    if old is not None and before_event is not None:
+        before, record.before_error = old.build(before_event)
     if after is None:
         return record
     changes = diff_messages(before or {}, after)
@@ -349,6 +430,8 @@ def _send_count(
     engine: Any,
     project: Project,
     self_hosted: bool,
+    *,
+    model_changed: bool = False,
 ) -> SendCount | None:
     """What the next sync sends, for a created or replaced mapping, a trigger change, or (where
     segprof's engine keeps the sync state) a settings change; None when not shown.
@@ -369,9 +452,11 @@ def _send_count(
         and not _same(_without_write_key(old.get("settings") or {}), dict(engine.job.settings))
     ):
         basis = "update"  # the checksum covers the mapped columns: mapping one more resends all
+    elif model_changed:
+        basis = "model"
     else:
         return None
-    if basis in ("trigger", "update") and segment_keeps_state:
+    if basis in ("trigger", "update", "model") and segment_keeps_state:
         return SendCount(
             basis=basis,
             known=False,
@@ -383,6 +468,8 @@ def _send_count(
     notes: list[str] = []
     if basis == "trigger":
         notes.append("pending changes since the last sync that the new trigger admits")
+    elif basis == "model":
+        notes.append("pending changes under the model's new query")
     elif basis == "update":
         notes.append(
             "pending changes under the new settings (a record counts as updated when a column the "
@@ -399,7 +486,7 @@ def _send_count(
     if not found.keys.clean:
         notes.append(found.keys.describe())
     if (
-        basis in ("trigger", "update")
+        basis in ("trigger", "update", "model")
         and found.snapshot_size
         and found.counts.deleted > 0.5 * found.snapshot_size
     ):

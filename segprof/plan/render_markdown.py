@@ -108,7 +108,7 @@ def render_markdown(plan: Plan, title: str = "segprof plan") -> str:
     if any("resets its sync state" in w for w in warnings):
         head.append("> **Warning:** this plan replaces a mapping; its next sync resends every record.")
     text = "\n".join(head).rstrip() + "\n"
-    blocks = [_block(c) for c in plan.changes if c.is_change or c.drift]
+    blocks = [_block(c) for c in plan.changes if c.is_change or c.drift or c.preview is not None]
     omitted = 0
     for i, block in enumerate(blocks):
         notice_room = 200

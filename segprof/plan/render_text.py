@@ -123,6 +123,8 @@ def preview_heading(preview: MappingPreview) -> str:
     if not n:
         return "(the model returned no records)"
     side = "old → new settings" if preview.has_before else "new settings"
+    if preview.model_changed:
+        side = "live → new model query"
     return f'({n} sample record(s) by {preview.order_by}, as "{preview.event}" events, {side})'
 
 
@@ -185,5 +187,10 @@ def render_text(plan: Plan) -> str:
     for change in drifted_only:
         out.extend(resource_lines(change))
         out.append("")
+    # mappings left as they are whose payloads change with their model's query (plan --preview)
+    for change in plan.changes:
+        if not change.is_change and not change.drift and change.preview is not None:
+            out.extend(resource_lines(change))
+            out.append("")
     out.append(f"[bold]{plan.summary_line()}[/]")
     return "\n".join(out)

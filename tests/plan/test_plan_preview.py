@@ -438,3 +438,59 @@ def test_preview_connections_refuse_writes(tmp_path: Path, warehouse) -> None:
         con.close()
     schemas = project.rows("SELECT schema_name FROM information_schema.schemata")
     assert "__segprof" not in {s for (s,) in schemas}
+
+
+def test_a_model_query_change_previews_the_mappings_that_read_it(tmp_path: Path, warehouse, run_cli) -> None:
+    project = Project(tmp_path / "p", warehouse)
+    project.seed(5)
+    apply(run_cli, project)
+    assert sync(run_cli, project)["delivered"] == 5
+    before = len(received(project))
+    # the model now upper-cases the plan and leaves user 3 out; the mapping itself is unchanged
+    project.models["users"]["query"] = (
+        "SELECT user_id, email, UPPER(plan) AS plan FROM users WHERE user_id <> 3"
+    )
+    project.write()
+
+    change, output = preview_json(run_cli, project, 4)
+    assert change["action"] == "noop"
+    preview = change["preview"]
+    assert preview["available"] and preview["has_before"] and preview["model_changed"]
+    plans = dict(project.rows("SELECT user_id, plan FROM users"))
+    assert [r["id"] for r in preview["records"]] == ["1", "2", "4", "5"]
+    for record in preview["records"]:
+        plan = plans[int(record["id"])]
+        assert ops(record) == [("traits.plan", "changed", plan, plan.upper())]
+    count = preview["send_count"]
+    assert count["basis"] == "model" and count["known"]
+    assert (count["new"], count["updated"], count["deleted"]) == (0, 4, 0)  # `on` leaves deletes out
+    assert WRITE_KEY not in output
+
+    text = cli_ok(run_cli, "plan", "-C", str(project.root), "--preview", "1").stdout
+    assert "mapping.identify_users is unchanged" in text and "live → new model query" in text
+    markdown = cli_ok(
+        run_cli, "plan", "-C", str(project.root), "--preview", "1", "--format", "markdown"
+    ).stdout
+    assert "mapping.identify_users" in markdown and "traits.plan" in markdown
+
+    apply(run_cli, project)
+    run = sync(run_cli, project)
+    assert (run["new"], run["updated"]) == (count["new"], count["updated"])
+    assert len(received(project)[before:]) == count["total"]
+
+
+def test_a_live_model_query_that_no_longer_runs_is_said_on_the_old_side(tmp_path: Path, run_cli) -> None:
+    project = Project(tmp_path / "p", {"type": "duckdb", "path": "wh.duckdb"})
+    project.seed(2)
+    project.sql("CREATE TABLE people AS SELECT * FROM users")
+    project.models["users"]["query"] = "SELECT * FROM people"
+    project.write()
+    apply(run_cli, project)
+    project.sql("DROP TABLE people")
+    project.models["users"]["query"] = "SELECT * FROM users"
+    project.write()
+    change, _ = preview_json(run_cli, project, 2)
+    preview = change["preview"]
+    assert preview["available"] and preview["model_changed"]
+    assert all("live model's query cannot run" in r["before_error"] for r in preview["records"])
+    assert all(r["after_error"] is None for r in preview["records"])
