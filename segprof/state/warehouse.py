@@ -28,27 +28,14 @@ from segprof.state.store import (
     describe_holder,
     holder_of,
 )
-from segprof.sync.managed_schema import SCHEMA, table
+from segprof.sync.managed_schema import SCHEMA, STATE_DOCUMENTS, STATE_LOCKS, state_ddl
 from segprof.warehouses.base import Connector
 from segprof.warehouses.dialects import to_dialect
 
-DOCUMENTS = table("state_documents")
-LOCKS = table("state_locks")
+DOCUMENTS, LOCKS = STATE_DOCUMENTS, STATE_LOCKS
 # Dialects whose PRIMARY KEY is enforced: there a racing insert fails instead of doubling the row.
 _ENFORCED_KEYS = {"duckdb", "postgres", "tsql"}
 _LOCK_COLUMNS = ("lock_id", "operation", "holder_user", "host", "pid", "since")
-
-
-def ddl(dialect: str) -> list[str]:
-    """Idempotent CREATE statements (DuckDB dialect) for the state tables."""
-    key = "state_key VARCHAR(200) NOT NULL" + (" PRIMARY KEY" if dialect in _ENFORCED_KEYS else "")
-    return [
-        f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"',
-        f"CREATE TABLE IF NOT EXISTS {DOCUMENTS} ({key}, lineage VARCHAR(64), serial BIGINT, "
-        "document TEXT, write_id VARCHAR(64), updated_at TIMESTAMP, updated_by VARCHAR(400))",
-        f"CREATE TABLE IF NOT EXISTS {LOCKS} ({key}, lock_id VARCHAR(64), operation VARCHAR(64), "
-        "holder_user VARCHAR(200), host VARCHAR(200), pid BIGINT, since VARCHAR(64))",
-    ]
 
 
 class WarehouseStateStore:
@@ -113,7 +100,7 @@ class WarehouseStateStore:
             if self._has_tables(con):
                 return
             try:
-                for statement in ddl(con.dialect):
+                for statement in state_ddl(con.dialect in _ENFORCED_KEYS):
                     con.execute(to_dialect(statement, con.dialect))
                 return
             except SegprofError:

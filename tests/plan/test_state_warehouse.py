@@ -356,3 +356,15 @@ def test_state_commands_need_warehouse_state(project: Path) -> None:
     assert result.returncode == 1 and "state: {backend: warehouse}" in result.stderr
     shown = segprof("state", "show", "-C", str(project))
     assert shown.returncode == 0 and "serial 0, 0 resource(s)" in shown.stdout
+
+
+def test_state_tables_translate_to_every_warehouse() -> None:
+    from segprof.sync.managed_schema import state_ddl
+    from segprof.warehouses.dialects import DIALECTS, to_dialect
+
+    for dialect in DIALECTS.values():
+        enforced = dialect.sqlglot in ("duckdb", "postgres", "tsql")
+        statements = [to_dialect(s, dialect.sqlglot) for s in state_ddl(enforced)]
+        assert len(statements) == 3 and "state_documents" in statements[1] and "state_locks" in statements[2]
+        # a primary key only where the warehouse enforces it (elsewhere the read-back decides)
+        assert ("PRIMARY KEY" in statements[1]) is enforced, dialect.source_type
