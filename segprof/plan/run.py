@@ -21,7 +21,6 @@ from segprof.plan.model import Plan
 from segprof.plan.planfile import check_not_stale, load_plan_header
 from segprof.plan.resources import DesiredResource
 from segprof.state.factory import open_state_store
-from segprof.state.factory import state_folder as state_folder  # re-exported for older callers
 from segprof.state.store import State, StateEntry
 from segprof.workspace.factory import ClientOptions, open_async_workspace
 from segprof.workspace.throttle import WaitCallback
