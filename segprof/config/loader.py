@@ -28,6 +28,7 @@ from segprof.config.models import (
     Project,
     Resource,
     SourceBase,
+    StateSettings,
     Workspace,
 )
 from segprof.config.pydantic_errors import diagnostics_from, did_you_mean, suggest
@@ -39,7 +40,7 @@ PROJECT_FILE = "segprof.yaml"
 MAX_QUERY_CHARS = 65_535
 MAX_FILE_BYTES = 16 * 1024 * 1024
 KINDS = ("sources", "models", "destinations", "mappings")
-ROOT_ONLY = ("version", "workspace")
+ROOT_ONLY = ("version", "workspace", "state")
 _NAME = re.compile(NAME_PATTERN)
 _KIND_SINGULAR = {
     "sources": "source",
@@ -491,8 +492,24 @@ class _Loader:
             )
             return 1, Workspace(), ws_node
 
+    def state(self) -> tuple[StateSettings, Any]:
+        root_file = next((f for f in self.files if f.rel == PROJECT_FILE), None)
+        node = root_file.root if root_file else None
+        state_node = node.get("state") if node is not None else None
+        if state_node is None or (isinstance(state_node, YScalar) and state_node.value is None):
+            return StateSettings(), None
+        assert node is not None
+        try:
+            return StateSettings.model_validate(to_python(state_node)), state_node
+        except ValidationError as exc:
+            self.diagnostics.extend(
+                diagnostics_from(exc, StateSettings, state_node, node.key_loc("state"), "state")
+            )
+            return StateSettings(), state_node
+
     def build(self) -> Project:
         version, workspace, ws_node = self.workspace()
+        state, state_node = self.state()
         sources = {n: s for n, e in self.entries["sources"].items() if (s := self.source(e)) is not None}
         models = {n: m for n, e in self.entries["models"].items() if (m := self.model(e)) is not None}
         destinations = {
@@ -516,6 +533,7 @@ class _Loader:
         project = Project.model_construct(
             version=version,
             workspace=workspace,
+            state=state,
             sources=sources,
             models=models,
             destinations=destinations,
@@ -524,6 +542,7 @@ class _Loader:
         project._root = self.root
         project._files = [f.rel for f in self.files]
         project._workspace_node = ws_node
+        project._state_node = state_node
         # every declared name, including ones that failed validation (so references to them
         # are not reported as unknown a second time)
         project._declared = {kind: set(self.entries[kind]) for kind in KINDS}

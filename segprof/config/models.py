@@ -286,11 +286,35 @@ class Workspace(_Strict):
     api_url: StrictStr | None = None
 
 
+STATE_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$"
+
+
+class StateSettings(_Strict):
+    """Where state lives: a file under `.segprof/` (default), or the warehouse of one source."""
+
+    backend: Literal["local", "warehouse"] = Field(
+        "local",
+        description="local: .segprof/state.json; warehouse: a table in the managed schema __segprof, "
+        "shared by every checkout (CI runs)",
+    )
+    source: StrictStr | None = Field(
+        None,
+        description="Which source's warehouse holds the state (default: the only source; "
+        "required when the project has several)",
+    )
+    key: Annotated[str, StringConstraints(pattern=STATE_KEY_PATTERN)] = Field(
+        "default",
+        description="Names this project's state in the warehouse, so several projects or "
+        "environments can share one",
+    )
+
+
 class Project(_Strict):
     """A whole project: `segprof.yaml` plus every other YAML file below it."""
 
     version: Literal[1]
     workspace: Workspace = Field(default_factory=Workspace)
+    state: StateSettings = Field(default_factory=StateSettings)
     sources: dict[Name, Source] = Field(default_factory=dict)
     models: dict[Name, Model] = Field(default_factory=dict)
     destinations: dict[Name, Destination] = Field(default_factory=dict)
@@ -299,6 +323,7 @@ class Project(_Strict):
     _root: Path | None = PrivateAttr(None)
     _files: list[str] = PrivateAttr(default_factory=list)
     _workspace_node: Any = PrivateAttr(None)
+    _state_node: Any = PrivateAttr(None)
     _declared: dict[str, set[str]] = PrivateAttr(default_factory=dict)
 
     def declared(self, kind: str) -> set[str]:
@@ -309,6 +334,13 @@ class Project(_Strict):
     def workspace_location(self, *path: str, key: bool = False) -> Location | None:
         """Where a workspace value (or its key) is written in segprof.yaml."""
         found, key_loc = node_at(self._workspace_node, tuple(path))
+        if key:
+            return key_loc
+        return found.loc if found is not None else key_loc
+
+    def state_location(self, *path: str, key: bool = False) -> Location | None:
+        """Where a `state:` value (or its key) is written in segprof.yaml."""
+        found, key_loc = node_at(self._state_node, tuple(path))
         if key:
             return key_loc
         return found.loc if found is not None else key_loc

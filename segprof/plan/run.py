@@ -20,13 +20,10 @@ from segprof.plan.diff import compute_plan
 from segprof.plan.model import Plan
 from segprof.plan.planfile import check_not_stale, load_plan_header
 from segprof.plan.resources import DesiredResource
-from segprof.state.store import LocalStateStore, State, StateEntry
+from segprof.state.factory import open_state_store
+from segprof.state.store import State, StateEntry
 from segprof.workspace.factory import ClientOptions, open_async_workspace
 from segprof.workspace.throttle import WaitCallback
-
-
-def state_folder(project_dir: Path) -> Path:
-    return project_dir / ".segprof"
 
 
 @dataclass
@@ -68,7 +65,7 @@ async def _refresh_and_plan(client, desired: list[DesiredResource], state: State
 
 def plan_project(project_dir: Path, project: Project, options: RunOptions) -> Plan:
     desired = build_desired(project, options.model_outputs)
-    store = LocalStateStore(state_folder(project_dir))
+    store = open_state_store(project_dir, project)
 
     async def run():  # type: ignore[no-untyped-def]
         async with _client(project, project_dir, options) as client:
@@ -107,7 +104,7 @@ def apply_project(
     project_dir: Path, project: Project, options: RunOptions, request: ApplyRequest
 ) -> ApplyResult:
     desired = build_desired(project, options.model_outputs)
-    store = LocalStateStore(state_folder(project_dir))
+    store = open_state_store(project_dir, project)
     saved = load_plan_header(request.plan_file) if request.plan_file else None
 
     async def run() -> ApplyResult:
@@ -155,7 +152,7 @@ def import_resource(
             f"{address} is not a resource of this project", hint="check the address in the config"
         )
     kind = address_kind(address)
-    store = LocalStateStore(state_folder(project_dir))
+    store = open_state_store(project_dir, project)
 
     async def run() -> StateEntry:
         from segprof.workspace.live import read_workspace

@@ -191,9 +191,9 @@ def generate_from_workspace(
     from segprof.config.loader import load_project
     from segprof.config.models import SOURCE_CLASSES
     from segprof.plan.desired import ACTION_SLUGS, SOURCE_METADATA_IDS
-    from segprof.plan.run import RunOptions, _client, state_folder
+    from segprof.plan.run import RunOptions, _client
     from segprof.scaffold.project import _Staging
-    from segprof.state.store import LocalStateStore, StateEntry
+    from segprof.state import StateEntry, open_state_store
     from segprof.workspace.live import read_workspace
 
     loaded = load_project(project_dir)
@@ -384,7 +384,7 @@ def generate_from_workspace(
             f"{len(existing)} file(s) would be overwritten: {shown}", hint="use --force to replace them"
         )
 
-    store = LocalStateStore(state_folder(root))
+    store = open_state_store(root, project)
     with store.lock("generate", 0.0):
         state = store.read()
         claimed = {(e.kind, e.id): a for a, e in state.resources.items()}

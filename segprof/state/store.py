@@ -80,6 +80,11 @@ class State:
 
 
 class StateStore(Protocol):
+    """Where state lives. `write` stores `state` and advances its serial; `lock` is held around
+    every plan refresh and apply, refusing (after `timeout` seconds) with the holder named."""
+
+    def describe(self) -> str: ...
+
     def read(self) -> State: ...
 
     def write(self, state: State) -> None: ...
@@ -95,6 +100,9 @@ class LocalStateStore:
         self.path = folder / "state.json"
         self.lock_path = folder / "state.lock"
 
+    def describe(self) -> str:
+        return str(self.path)
+
     def read(self) -> State:
         if not self.path.exists():
             return State()
@@ -104,9 +112,11 @@ class LocalStateStore:
             raise SegprofError(f"{self.path}: cannot read the state file ({err})") from None
         return State.from_json(data, str(self.path))
 
-    def write(self, state: State) -> None:
+    def write(self, state: State, *, advance: bool = True) -> None:
+        """Write the file atomically; `advance=False` keeps the serial (a copy, e.g. `state pull`)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        state.serial += 1
+        if advance:
+            state.serial += 1
         text = json.dumps(state.to_json(), indent=2, sort_keys=True) + "\n"
         fd, tmp = tempfile.mkstemp(prefix=".state.", dir=self.folder)
         try:
@@ -134,16 +144,10 @@ class LocalStateStore:
                     if time.monotonic() >= deadline:
                         raise SegprofError(
                             f"the state is locked by {_describe_holder(self.lock_path)}",
-                            hint="wait for it to finish, or pass --lock-timeout SECONDS to wait longer",
+                            hint=LOCK_HINT,
                         ) from None
                     time.sleep(0.1)
-            holder = {
-                "operation": operation,
-                "pid": os.getpid(),
-                "host": socket.gethostname(),
-                "user": _user(),
-                "since": datetime.now(UTC).isoformat(timespec="seconds"),
-            }
+            holder = holder_of(operation)
             handle.seek(0)
             handle.truncate()
             handle.write(json.dumps(holder))
@@ -159,6 +163,30 @@ class LocalStateStore:
             handle.close()
 
 
+LOCK_HINT = "wait for it to finish, or pass --lock-timeout SECONDS to wait longer"
+
+
+def holder_of(operation: str) -> dict[str, Any]:
+    """Who takes a lock: the operation, this process and where it runs (never a secret)."""
+    return {
+        "operation": operation,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "user": _user(),
+        "since": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def describe_holder(holder: dict[str, Any]) -> str:
+    """A lock holder as the refusal names it, the same for every store."""
+    if not holder:
+        return "another segprof process"
+    return (
+        f"`segprof {holder.get('operation', '?')}` (pid {holder.get('pid', '?')} on {holder.get('host', '?')}, "
+        f"user {holder.get('user', '?')}, since {holder.get('since', '?')})"
+    )
+
+
 def _user() -> str:
     try:
         return getpass.getuser()
@@ -171,9 +199,4 @@ def _describe_holder(lock_path: Path) -> str:
         holder = json.loads(lock_path.read_text(encoding="utf-8") or "{}")
     except (OSError, json.JSONDecodeError):
         holder = {}
-    if not holder:
-        return "another segprof process"
-    return (
-        f"`segprof {holder.get('operation', '?')}` (pid {holder.get('pid', '?')} on {holder.get('host', '?')}, "
-        f"user {holder.get('user', '?')}, since {holder.get('since', '?')})"
-    )
+    return describe_holder(holder if isinstance(holder, dict) else {})

@@ -59,7 +59,7 @@ def _by_source(project_dir: Path, project: Project, names: list[str]) -> dict[st
     """source name → {mapping id → mapping address} for the given mappings."""
     from segprof.sync.launch import _state
 
-    state = _state(project_dir)
+    state = _state(project_dir, project)
     out: dict[str, dict[str, str]] = {}
     for name in names:
         mapping = project.mappings[name]

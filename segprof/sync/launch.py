@@ -48,16 +48,15 @@ class SyncOptions:
     timeout: float | None = None
 
 
-def _state(project_dir: Path):  # type: ignore[no-untyped-def]
-    from segprof.plan.run import state_folder
-    from segprof.state.store import LocalStateStore
+def _state(project_dir: Path, project: Project):  # type: ignore[no-untyped-def]
+    from segprof.state import open_state_store
 
-    return LocalStateStore(state_folder(project_dir)).read()
+    return open_state_store(project_dir, project).read()
 
 
-def mapping_id_for(project_dir: Path, address: str) -> str:
+def mapping_id_for(project_dir: Path, project: Project, address: str) -> str:
     """Bookkeeping key of a mapping: its live subscription id when applied, else its address."""
-    return _state(project_dir).id_of(address) or address
+    return _state(project_dir, project).id_of(address) or address
 
 
 def engine_for(project: Project, project_dir: Path, name: str, mapping_id: str | None = None):  # type: ignore[no-untyped-def]
@@ -65,7 +64,7 @@ def engine_for(project: Project, project_dir: Path, name: str, mapping_id: str |
     from segprof.sync.job import job_from_project, open_source
 
     mapping = project.mappings[name]
-    mid = mapping_id or mapping_id_for(project_dir, mapping.address)
+    mid = mapping_id or mapping_id_for(project_dir, project, mapping.address)
     job = job_from_project(project, name, mid)
     model = project.models[mapping.model]
     con = open_source(project, project_dir, model.source_name or "")
@@ -129,7 +128,7 @@ def _one_of_many(project_dir: Path, project: Project, name: str, options: SyncOp
     except SegprofError as err:
         address = project.mappings[name].address
         return RunSummary(
-            mapping_id=mapping_id_for(project_dir, address),
+            mapping_id=mapping_id_for(project_dir, project, address),
             address=address,
             status="refused" if isinstance(err, MassDeleteRefused) else "failed",
             errors=[str(err)],
@@ -173,7 +172,7 @@ def _self_hosted(project_dir: Path, project: Project, name: str, options: SyncOp
 
 
 def _ids(project_dir: Path, project: Project, name: str) -> dict[str, str]:
-    state = _state(project_dir)
+    state = _state(project_dir, project)
     mapping = project.mappings[name]
     model = project.models[mapping.model]
     wanted = {

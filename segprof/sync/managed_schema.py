@@ -1,8 +1,9 @@
 """The managed schema `__segprof` inside a warehouse: table names and their DDL.
 
 Owns the layout of segprof's bookkeeping tables (shared run history and checkpoints; per mapping a
-snapshot, a pending-failures table, an acknowledgement log and run-scoped work tables) and the
-idempotent statements that create them, written once and translated per dialect. Must never read
+snapshot, a pending-failures table, an acknowledgement log and run-scoped work tables; the state
+store's documents and locks when `state.backend` is warehouse) and the idempotent statements that
+create them, written once and translated per dialect. Must never read
 or write rows (the change tracker does) and never touch a table outside `__segprof`.
 """
 
@@ -99,6 +100,22 @@ def ddl(tables: MappingTables) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {tables.acks} (run_id VARCHAR, id VARCHAR, checksum VARCHAR, "
         "kind VARCHAR, outcome VARCHAR)",
         f"CREATE TABLE IF NOT EXISTS {tables.idbuf} (id VARCHAR)",
+    ]
+
+
+STATE_DOCUMENTS = table("state_documents")  # one state document per key (segprof.state.warehouse)
+STATE_LOCKS = table("state_locks")  # at most one lock row per key
+
+
+def state_ddl(primary_key: bool) -> list[str]:
+    """CREATE statements (DuckDB dialect) for the state tables; `primary_key` where it is enforced."""
+    key = "state_key VARCHAR(200) NOT NULL" + (" PRIMARY KEY" if primary_key else "")
+    return [
+        f"CREATE SCHEMA IF NOT EXISTS {_q(SCHEMA)}",
+        f"CREATE TABLE IF NOT EXISTS {STATE_DOCUMENTS} ({key}, lineage VARCHAR(64), serial BIGINT, "
+        "document TEXT, write_id VARCHAR(64), updated_at TIMESTAMP, updated_by VARCHAR(400))",
+        f"CREATE TABLE IF NOT EXISTS {STATE_LOCKS} ({key}, lock_id VARCHAR(64), operation VARCHAR(64), "
+        "holder_user VARCHAR(200), host VARCHAR(200), pid BIGINT, since VARCHAR(64))",
     ]
 
 

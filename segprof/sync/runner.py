@@ -62,10 +62,9 @@ class EngineRunner:
             return self._tracking_app
 
     def _state_addresses(self) -> dict[str, str]:
-        from segprof.plan.run import state_folder
-        from segprof.state.store import LocalStateStore
+        from segprof.state import open_state_store
 
-        state = LocalStateStore(state_folder(self.project_dir)).read()
+        state = open_state_store(self.project_dir, self.project).read()
         return {entry.id: address for address, entry in state.resources.items()}
 
     def cancel(self) -> None:

@@ -2,7 +2,7 @@
 
 Owns: model → source, destination → source, mapping → model and destination (and that both sides
 of a mapping read the same source), the per-destination mapping limit, `moved_from` names and the
-workspace token rule. Must never look inside SQL or fields (other checks do that).
+workspace token rule, and which source holds the state (`state.source`). Must never look inside SQL or fields (other checks do that).
 """
 
 from __future__ import annotations
@@ -150,4 +150,42 @@ def check_references(project: Project) -> list[Diagnostic]:
                 hint="add `token: ${SEGMENT_API_TOKEN}` under `workspace:` and set the variable",
             )
         )
+    _state_source(project, out)
     return out
+
+
+def _state_source(project: Project, out: list[Diagnostic]) -> None:
+    """`state.backend: warehouse` needs exactly one source to keep the state in."""
+    settings = project.state
+    if settings.backend != "warehouse":
+        return
+    sources = project.declared("sources")
+    if settings.source is not None:
+        if settings.source not in sources:
+            out.append(
+                error(
+                    "state.unknown_source",
+                    f"`state.source` names unknown source `{settings.source}`",
+                    project.state_location("source"),
+                    address="state",
+                    hint=_hint(settings.source, sources, "sources"),
+                )
+            )
+        return
+    if len(sources) == 1:
+        return
+    if not sources:
+        message = "`backend: warehouse` keeps the state in a source, but none is defined"
+        hint = "add a source under `sources:`, or use `backend: local`"
+    else:
+        message = "`state.source` is required because the project has several sources"
+        hint = "sources: " + ", ".join(sorted(sources))
+    out.append(
+        error(
+            "state.missing_source",
+            message,
+            project.state_location("backend") or project.state_location("state"),
+            address="state",
+            hint=hint,
+        )
+    )

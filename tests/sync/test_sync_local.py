@@ -10,7 +10,7 @@ import httpx
 from sync_project import WRITE_KEY, Project
 
 from segprof.emulator.embedded import embedded_transport
-from segprof.plan.run import state_folder
+from segprof.state import state_folder
 from segprof.state.store import LocalStateStore
 from segprof.workspace.factory import open_workspace
 

@@ -1,0 +1,103 @@
+"""`segprof state show|push|pull|unlock`: look at the state, move it, break a dead run's lock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from segprof.cli.common import OutputFormat, ProjectDir, stdout_console
+from segprof.cli.plan import LockTimeout
+
+ORDER = 45
+
+Force = Annotated[bool, typer.Option("--force", help="Replace a target that already records resources.")]
+
+
+def _project(project_dir: Path):  # type: ignore[no-untyped-def]
+    from segprof.config.loader import load_project_or_raise
+
+    return load_project_or_raise(project_dir)
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(
+        name="state",
+        help="The state: which live id belongs to which address (a local file, or the warehouse).",
+        no_args_is_help=True,
+    )
+
+    @group.command("show")
+    def show(
+        project_dir: ProjectDir = Path("."),
+        output: Annotated[OutputFormat, typer.Option("--format", help="text or json.")] = OutputFormat.text,
+    ) -> None:
+        """Print every address and its live id, and who holds the lock (warehouse state)."""
+        import json
+
+        from rich.markup import escape
+
+        from segprof.state.migrate import show as show_state
+
+        view = show_state(project_dir, _project(project_dir))
+        if output == OutputFormat.json:
+            typer.echo(json.dumps(view.to_json(), indent=2))
+            return
+        console = stdout_console()
+        console.print(
+            escape(f"State in {view.where}: serial {view.state.serial}, {len(view.rows)} resource(s)")
+        )
+        if view.lock:
+            console.print(
+                escape(
+                    f"Locked by `segprof {view.lock.get('operation')}` (pid {view.lock.get('pid')} on "
+                    f"{view.lock.get('host')}, user {view.lock.get('holder_user')}, since "
+                    f"{view.lock.get('since')}), lock id {view.lock.get('lock_id')}"
+                )
+            )
+        width = max((len(a) for a, _, _ in view.rows), default=0)
+        for address, _kind, live_id in view.rows:
+            console.print(escape(f"  {address.ljust(width)}  {live_id}"))
+
+    @group.command("push")
+    def push(
+        project_dir: ProjectDir = Path("."),
+        force: Force = False,
+        lock_timeout: LockTimeout = 0.0,
+    ) -> None:
+        """Move .segprof/state.json into the warehouse `state:` names (the file is kept, renamed)."""
+        from segprof.state.migrate import push as push_state
+
+        moved = push_state(project_dir, _project(project_dir), force=force, lock_timeout=lock_timeout)
+        stdout_console().print(
+            f"Pushed {moved} resource(s) into the warehouse state; "
+            "the file was renamed to .segprof/state.json.pushed-<serial>."
+        )
+
+    @group.command("pull")
+    def pull(
+        project_dir: ProjectDir = Path("."),
+        force: Force = False,
+        lock_timeout: LockTimeout = 0.0,
+    ) -> None:
+        """Copy the warehouse state into .segprof/state.json (e.g. before switching to `backend: local`)."""
+        from segprof.state.migrate import pull as pull_state
+
+        count = pull_state(project_dir, _project(project_dir), force=force, lock_timeout=lock_timeout)
+        stdout_console().print(f"Pulled {count} resource(s) into .segprof/state.json.")
+
+    @group.command("unlock")
+    def unlock(
+        lock_id: Annotated[str, typer.Argument(metavar="LOCK_ID", help="The lock id the refusal printed.")],
+        project_dir: ProjectDir = Path("."),
+    ) -> None:
+        """Break the warehouse state lock LOCK_ID that a run which died left behind."""
+        from rich.markup import escape
+
+        from segprof.state.migrate import unlock as unlock_state
+
+        holder = unlock_state(project_dir, _project(project_dir), lock_id)
+        stdout_console().print(escape(f"Released lock {lock_id}, held by {holder}."))
+
+    app.add_typer(group)
