@@ -6,6 +6,8 @@ output stays under `MAX_CHARS`, cutting whole resource blocks and saying how man
 
 from __future__ import annotations
 
+import re
+
 from segprof.plan.model import Action, MappingPreview, Plan, ResourceChange
 from segprof.plan.render_text import format_value, payload_change_text, preview_heading, send_count_text
 
@@ -25,6 +27,15 @@ def _code(text: str) -> str:
     return "`" + text.replace("`", "ˋ") + "`"
 
 
+def _close_fence(lines: list[str], opened: int) -> None:
+    """Close the code block opened at `lines[opened]` with a fence longer than any run of
+    backticks inside it, so that a value holding ``` cannot end the block early."""
+    longest = max((len(run) for line in lines[opened + 1 :] for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    lines[opened] = fence + lines[opened].lstrip("`")
+    lines.append(fence)
+
+
 def _block(change: ResourceChange) -> str:
     label = _EMOJI_FREE_LABEL[change.action]
     if change.moved_from:
@@ -36,6 +47,7 @@ def _block(change: ResourceChange) -> str:
     if change.reason:
         lines.append(f"_{change.reason}_")
         lines.append("")
+    opened = len(lines)
     lines.append("```diff")
     if change.action is Action.create and change.after:
         lines.extend(f"+ {key} = {format_value(value, 200)}" for key, value in change.after.items())
@@ -49,7 +61,7 @@ def _block(change: ResourceChange) -> str:
             lines.append(f"- {fc.path} = {format_value(fc.before, 200)}{suffix}")
         if fc.after is not None:
             lines.append(f"+ {fc.path} = {format_value(fc.after, 200)}{suffix}")
-    lines.append("```")
+    _close_fence(lines, opened)
     if change.preview is not None:
         lines.extend(_preview(change.preview))
     for warning in change.warnings:
@@ -62,6 +74,7 @@ def _preview(preview: MappingPreview) -> list[str]:
     if not preview.available:
         return ["", f"> **Warning:** preview unavailable: {preview.reason or 'unknown reason'}"]
     lines = ["", f"**Preview** {preview_heading(preview)}", "", "```diff"]
+    opened = len(lines) - 1
     records = preview.records
     if preview.all_unchanged:
         lines.append(f"# payloads unchanged on all {len(records)} sample record(s)")
@@ -86,7 +99,7 @@ def _preview(preview: MappingPreview) -> list[str]:
                 lines.append(payload_change_text(c, limit=200))
         if record.omitted:
             lines.append(f"# … {record.omitted} more change(s)")
-    lines.append("```")
+    _close_fence(lines, opened)
     if preview.send_count is not None:
         lines.extend(["", f"**Next sync:** {send_count_text(preview.send_count)}"])
     return lines

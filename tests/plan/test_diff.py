@@ -383,3 +383,15 @@ def test_a_removed_settings_key_already_gone_live_is_no_change() -> None:
     )
     plan = compute_plan([s, m, mp], state, live_with(live_source(), live_model(), live_mapping))
     assert not plan.has_changes
+
+
+def test_markdown_code_blocks_survive_backticks_in_values() -> None:
+    m = model(query="SELECT id FROM users -- see ```notes``` and ````more````")
+    plan = compute_plan([source(), m], State(), LiveIndex())
+    text = render_markdown(plan)
+    block = text[text.index("model.users") :]
+    opening = next(line for line in block.splitlines() if line.endswith("diff"))
+    fence = opening[: -len("diff")]
+    assert set(fence) == {"`"} and len(fence) == 5  # longer than the longest run inside
+    inside = block[block.index(opening) + len(opening) : block.index("\n" + fence + "\n")]
+    assert "````more````" in inside
