@@ -1,14 +1,15 @@
 """The catalog of the emulated workspace: destination and source metadata.
 
 Owns: loading the package data in `catalog_data/*.json` (the Segment Profiles destination with its four
-actions and the Reverse ETL warehouse sources) and lookups by id or slug. Must never be edited at
-run time: callers get deep copies.
+actions and the Reverse ETL warehouse sources), once per process, and lookups by id. Must never be
+edited at run time: the objects returned are shared and read-only (the app encodes them as they
+are; anything handed to code outside the emulator gets a deep copy from the caller).
 """
 
 from __future__ import annotations
 
-import copy
 import json
+from collections.abc import Iterable
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -23,24 +24,51 @@ def _load(name: str) -> dict[str, Any]:
     return json.loads(text)
 
 
-def destinations() -> list[dict[str, Any]]:
-    return copy.deepcopy(_load("destinations.json")["destinations"])
+def _first_by_id(items: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    # First entry wins, as a linear search would.
+    by_id: dict[str, dict[str, Any]] = {}
+    for item in items:
+        by_id.setdefault(item["id"], item)
+    return by_id
 
 
-def sources(*, include_emulator_only: bool = True) -> list[dict[str, Any]]:
+@cache
+def _destinations_by_id() -> dict[str, dict[str, Any]]:
+    return _first_by_id(_load("destinations.json")["destinations"])
+
+
+@cache
+def _sources(include_emulator_only: bool) -> tuple[dict[str, Any], ...]:
     data = _load("sources.json")
     found = list(data["sources"])
     if include_emulator_only:
         found += data.get("emulatorOnly", [])
-    return copy.deepcopy(found)
+    return tuple(found)
+
+
+@cache
+def _sources_by_id() -> dict[str, dict[str, Any]]:
+    return _first_by_id(_sources(True))
+
+
+def destinations() -> list[dict[str, Any]]:
+    """Every destination entry (shared: read only)."""
+    return list(_load("destinations.json")["destinations"])
+
+
+def sources(*, include_emulator_only: bool = True) -> list[dict[str, Any]]:
+    """Every source entry (shared: read only)."""
+    return list(_sources(include_emulator_only))
 
 
 def destination(metadata_id: str) -> dict[str, Any] | None:
-    return next((d for d in destinations() if d["id"] == metadata_id), None)
+    """The destination entry with this id (shared: read only), or None."""
+    return _destinations_by_id().get(metadata_id)
 
 
 def source(metadata_id: str) -> dict[str, Any] | None:
-    return next((s for s in sources() if s["id"] == metadata_id), None)
+    """The source entry with this id (shared: read only), or None."""
+    return _sources_by_id().get(metadata_id)
 
 
 def action(metadata: dict[str, Any], action_id: str) -> dict[str, Any] | None:

@@ -8,18 +8,21 @@ are stored masked) and never let an exception escape as anything but Segment's e
 
 from __future__ import annotations
 
+import copy
 import hmac
-import json
 from collections.abc import Awaitable, Callable
+from functools import cache
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from segprof.emulator import catalog, ids
 from segprof.emulator import validation as v
+from segprof.emulator.jsonbody import decode as decode_json
+from segprof.emulator.jsonbody import encode, json_response
 from segprof.emulator.pagination import Page, page_output, parse_page, parse_plain_page, query_params
 from segprof.emulator.problem import ApiError, bad_request, invalid, not_found, unauthorized
 from segprof.emulator.ratelimit import RateLimiter
@@ -38,8 +41,15 @@ SOURCE, MODEL, DESTINATION, SUBSCRIPTION = "source", "model", "destination", "su
 STATUS_SUCCESS = {"status": "SUCCESS"}
 
 
-def ok(data: dict[str, Any], status: int = 200) -> JSONResponse:
-    return JSONResponse({"data": data}, status_code=status)
+def ok(data: dict[str, Any], status: int = 200) -> Response:
+    return json_response({"data": data}, status)
+
+
+@cache
+def _catalog_body(key: str, ident: str) -> bytes:
+    """The encoded answer for an existing catalog entry: the catalog never changes, so once is enough."""
+    found = catalog.destination(ident) if key == "destinationMetadata" else catalog.source(ident)
+    return encode({"data": {key: found}})
 
 
 async def read_json(request: Request, *, required: bool = True) -> dict[str, Any]:
@@ -49,8 +59,8 @@ async def read_json(request: Request, *, required: bool = True) -> dict[str, Any
             raise bad_request("The request body must be a JSON object")
         return {}
     try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = decode_json(raw)
+    except ValueError:  # also UnicodeDecodeError, and NaN/Infinity, which are not JSON
         raise bad_request("The request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object")
@@ -83,7 +93,8 @@ class PublicApi:
                 token = self._authorize(request)
                 limit_headers = self.limiter.check(request.method, request.url.path, token)
                 response = await handler(request)
-                response.headers.update(limit_headers)
+                if limit_headers:
+                    response.headers.update(limit_headers)
                 return response
             except ApiError as err:
                 return err.response()
@@ -180,9 +191,7 @@ class PublicApi:
         body = await read_json(request, required=False)
         return parse_page(self._params(request), body)
 
-    async def _listing(
-        self, request: Request, kind: str, key: str, parent: str | None = None
-    ) -> JSONResponse:
+    async def _listing(self, request: Request, kind: str, key: str, parent: str | None = None) -> Response:
         page = await self._page(request)
         items, total = self.store.list(kind, parent=parent, offset=page.offset, limit=page.count)
         return ok({key: [self._present(kind, i) for i in items], "pagination": page_output(page, total)})
@@ -213,10 +222,9 @@ class PublicApi:
 
     async def get_source_metadata(self, request: Request) -> Response:
         ident = request.path_params["metadata_id"]
-        found = catalog.source(ident)
-        if found is None:
+        if catalog.source(ident) is None:
             raise not_found("Source metadata", ident)
-        return ok({"sourceMetadata": found})
+        return json_response(_catalog_body("sourceMetadata", ident))
 
     async def list_destination_metadata(self, request: Request) -> Response:
         page = await self._page(request)
@@ -226,10 +234,9 @@ class PublicApi:
 
     async def get_destination_metadata(self, request: Request) -> Response:
         ident = request.path_params["metadata_id"]
-        found = catalog.destination(ident)
-        if found is None:
+        if catalog.destination(ident) is None:
             raise not_found("Destination metadata", ident)
-        return ok({"destinationMetadata": found})
+        return json_response(_catalog_body("destinationMetadata", ident))
 
     # -- sources -----------------------------------------------------------------------------
     async def list_sources(self, request: Request) -> Response:
@@ -567,11 +574,12 @@ class PublicApi:
             sync_id = self.store.insert_sync(
                 conn, model_id, subscription_id, new_sync(source_id, model_id, subscription_id)
             )
+        # Copies: the presented objects share the catalog's entries, which a runner must not touch.
         request_ = SyncRequest(
             sync_id=sync_id,
-            source=self._present(SOURCE, source),
+            source=copy.deepcopy(self._present(SOURCE, source)),
             model=model,
-            destination=self._present(DESTINATION, destination),
+            destination=copy.deepcopy(self._present(DESTINATION, destination)),
             subscription=subscription,
         )
         reporter = SyncReporter(self.store, sync_id)

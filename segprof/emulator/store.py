@@ -148,10 +148,17 @@ class Store:
             where += " AND parent = ?"
             args.append(parent)
         conn = self.read()
-        total = conn.execute(f"SELECT count(*) FROM resources WHERE {where}", args).fetchone()[0]
+        # One statement: the page and the total come from the same snapshot, in one round.
         rows = conn.execute(
-            f"SELECT body FROM resources WHERE {where} ORDER BY seq LIMIT ? OFFSET ?", [*args, limit, offset]
+            f"SELECT body, count(*) OVER () FROM resources WHERE {where} ORDER BY seq LIMIT ? OFFSET ?",
+            [*args, limit, offset],
         ).fetchall()
+        if rows:
+            total = rows[0][1]
+        elif offset > 0:  # past the end: the window saw no row to count with
+            total = conn.execute(f"SELECT count(*) FROM resources WHERE {where}", args).fetchone()[0]
+        else:
+            total = 0
         return [json.loads(r[0]) for r in rows], total
 
     def put(

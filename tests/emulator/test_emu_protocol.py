@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from email.utils import parsedate_to_datetime
 
 import pytest
@@ -52,6 +54,14 @@ def test_first_cursor_is_base64_zero_and_previous_links(client):
     assert first["current"] == "MA==" and first["previous"] is None
     second = client.get(f"/sources?pagination.count=2&pagination.cursor={first['next']}").json()["data"]
     assert second["pagination"]["previous"] == "MA==" and second["pagination"]["next"] is None
+
+
+def test_a_page_past_the_end_is_empty_and_still_counts(client):
+    make_sources(client, 3)
+    cursor = base64.b64encode(b"5").decode()
+    data = client.get(f"/sources?pagination.count=2&pagination.cursor={cursor}").json()["data"]
+    assert data["sources"] == []
+    assert data["pagination"]["totalEntries"] == 3 and data["pagination"]["next"] is None
 
 
 def test_pagination_in_body_and_default_count(client):
@@ -113,6 +123,27 @@ def test_error_envelopes(client):
     assert unknown_path.status_code == 404 and "errors" in unknown_path.json()
     wrong_method = client.put("/sources")
     assert wrong_method.status_code == 405 and "errors" in wrong_method.json()
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json(client, workspace, constant):
+    # As for Segment (JSON.parse): a 400, and nothing stored that no response could carry.
+    path = f"/destinations/{workspace.destination_id}"
+    response = client.patch(path, content=f'{{"settings": {{"n": {constant}}}}}'.encode())
+    assert response.status_code == 400 and response.json()["errors"][0]["type"] == "bad-request"
+    read = client.get(path)
+    assert read.status_code == 200 and "n" not in read.json()["data"]["destination"]["settings"]
+
+
+def test_values_round_trip_exactly(client, workspace):
+    settings = {"big": 123456789012345678901234567890, "float": 1e16, "text": "é\u2028\x00", "neg": -(2**63)}
+    path = f"/destinations/{workspace.destination_id}"
+    assert client.patch(path, json={"settings": settings}).status_code == 200
+    for response in (client.get(path), client.get("/destinations")):
+        assert response.headers["content-type"] == "application/json"
+        body = json.loads(response.content)
+        found = body["data"].get("destination") or body["data"]["destinations"][0]
+        assert found["settings"] == settings
 
 
 def test_accepts_segment_media_types(client):

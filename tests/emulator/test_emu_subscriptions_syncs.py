@@ -223,6 +223,31 @@ def test_pluggable_runner_sees_the_mapping_and_reports(data_dir, make_workspace)
         )
 
 
+def test_a_runner_cannot_change_the_catalog(data_dir, make_workspace):
+    # The app shares one read-only catalog between requests; a runner gets its own copies.
+    from starlette.testclient import TestClient
+
+    from segprof.emulator.app import create_app
+
+    class Vandal:
+        def start(self, request, reporter):
+            request.destination["metadata"]["actions"].clear()
+            request.destination["metadata"]["name"] = "changed"
+            request.source["metadata"]["options"] = []
+
+    with TestClient(create_app(data_dir, sync_runner=Vandal())) as client:
+        ws = make_workspace(client)
+        before = client.get(f"/destinations/{ws.destination_id}").json()["data"]["destination"]
+        source_before = client.get(f"/sources/{ws.source_id}").json()["data"]["source"]
+        body = {"sourceId": ws.source_id, "modelId": ws.model_id, "subscriptionId": ws.subscription_id}
+        assert client.post("/reverse-etl-syncs", json=body).status_code == 200
+        assert client.get(f"/destinations/{ws.destination_id}").json()["data"]["destination"] == before
+        assert client.get(f"/sources/{ws.source_id}").json()["data"]["source"] == source_before
+        catalog = client.get(f"/catalog/destinations/{before['metadata']['id']}").json()["data"]
+        assert catalog["destinationMetadata"] == before["metadata"]
+        assert len(before["metadata"]["actions"]) == 4 and before["metadata"]["options"] is not None
+
+
 def test_cancel_an_in_progress_sync(data_dir, make_workspace):
     from starlette.testclient import TestClient
 
