@@ -1,10 +1,10 @@
 """The live workspace as plan sees it, read with as few round trips as the API allows.
 
 Owns: `LiveWorkspace` (sources, Reverse ETL models, Segment Profiles destinations, their
-subscriptions, and the Segment Profiles catalog entry) and `read_workspace`, which reads it one
-dependency level at a time with concurrent requests: sources, models, destinations and the
-catalog together; then every destination's subscriptions together. Must never write to the
-workspace or decide what is managed; plan does that.
+subscriptions, and the Segment Profiles catalog entry) and `read_workspace`, which reads it with
+concurrent requests, each started as soon as what it depends on is known: sources, models,
+destinations and the catalog together, and a destination's subscriptions once the destination
+listing has answered. Must never write to the workspace or decide what is managed; plan does that.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import anyio
+from anyio.abc import TaskGroup
 from pydantic import BaseModel, Field
 
 from segprof.workspace.api_error import WorkspaceError
@@ -90,36 +91,53 @@ async def read_workspace(
 ) -> LiveWorkspace:
     """Read sources, models, Segment Profiles destinations and all their subscriptions.
 
-    `destination_ids` are destinations the caller already knows of (from state): their
-    subscriptions are listed alongside the first level instead of after it, so a workspace whose
-    destinations are all known costs one round trip. Unknown destinations are still found and
-    read; known ids that are gone or not Segment Profiles are dropped.
+    Every request starts as soon as what it depends on is known: the listings, the catalog and
+    the subscriptions of `destination_ids` (destinations the caller already knows of, from state)
+    at once; the subscriptions of other destinations as soon as the destination listing answers,
+    without waiting for the rest of the first round trip. So a cold read costs two round trips
+    (destinations, then their subscriptions) and a read whose destinations are all known costs
+    one. Unknown destinations are still found and read; known ids that are gone or not Segment
+    Profiles are dropped.
     """
-    level1: dict[str, Any] = {}
-    jobs: dict[str, Callable[[], Awaitable[Any]]] = {
-        "sources": client.list_sources,
-        "models": client.list_models,
-        "destinations": client.list_destinations,
-    }
-    if with_catalog:
-        jobs["catalog"] = lambda: client.get_destination_metadata(SEGMENT_PROFILES_METADATA_ID)
-    subs: dict[str, Any] = {}
+    found: dict[str, Any] = {}
+    subs: dict[str, list[Subscription] | None] = {}
     early = list(dict.fromkeys(destination_ids))
-    for dest_id in early:
-        jobs[f"subs:{dest_id}"] = _bind(_subscriptions_or_none, client, dest_id)
-    await _gather(jobs, level1)
-    for dest_id in early:
-        subs[dest_id] = level1.pop(f"subs:{dest_id}")
 
-    destinations = [d for d in level1["destinations"] if d.is_segment_profiles]
-    missing = [d.id for d in destinations if subs.get(d.id) is None]
-    await _gather({d: _bind(_subscriptions_or_none, client, d) for d in missing}, subs)
+    async def subscriptions(dest_id: str) -> None:
+        subs[dest_id] = await _subscriptions_or_none(client, dest_id)
+
+    async def destinations_then_subscriptions(group: TaskGroup) -> None:
+        found["destinations"] = [d for d in await client.list_destinations() if d.is_segment_profiles]
+        for dest in found["destinations"]:
+            if dest.id not in early:
+                group.start_soon(subscriptions, dest.id)
+
+    async def fetch(key: str, job: Callable[[], Awaitable[Any]]) -> None:
+        found[key] = await job()
+
+    try:
+        async with anyio.create_task_group() as group:
+            # Started first so that its request goes out first: the second round trip waits on it.
+            group.start_soon(destinations_then_subscriptions, group)
+            for dest_id in early:
+                group.start_soon(subscriptions, dest_id)
+            group.start_soon(fetch, "sources", client.list_sources)
+            group.start_soon(fetch, "models", client.list_models)
+            if with_catalog:
+                group.start_soon(
+                    fetch, "catalog", lambda: client.get_destination_metadata(SEGMENT_PROFILES_METADATA_ID)
+                )
+    except BaseExceptionGroup as failures:
+        # Callers (and the CLI) expect the one error that stopped the read, not a group.
+        raise _first_leaf(failures) from None
+
+    destinations = found["destinations"]
     return LiveWorkspace(
-        sources=level1["sources"],
-        models=level1["models"],
+        sources=found["sources"],
+        models=found["models"],
         destinations=destinations,
-        subscriptions={d.id: subs[d.id] or [] for d in destinations},
-        catalog=level1.get("catalog"),
+        subscriptions={d.id: subs.get(d.id) or [] for d in destinations},
+        catalog=found.get("catalog"),
     )
 
 
@@ -133,25 +151,6 @@ async def _subscriptions_or_none(
         if err.status == 404:
             return None
         raise
-
-
-def _bind(fn: Callable[..., Awaitable[Any]], *args: Any) -> Callable[[], Awaitable[Any]]:
-    return lambda: fn(*args)
-
-
-async def _gather(jobs: dict[str, Callable[[], Awaitable[Any]]], into: dict[str, Any]) -> None:
-    """Run the jobs concurrently (the client's semaphore bounds the requests in flight)."""
-
-    async def run(key: str, job: Callable[[], Awaitable[Any]]) -> None:
-        into[key] = await job()
-
-    try:
-        async with anyio.create_task_group() as group:
-            for key, job in jobs.items():
-                group.start_soon(run, key, job)
-    except BaseExceptionGroup as group:
-        # Callers (and the CLI) expect the one error that stopped the read, not a group.
-        raise _first_leaf(group) from None
 
 
 def _first_leaf(group: BaseExceptionGroup) -> BaseException:

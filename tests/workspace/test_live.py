@@ -27,8 +27,15 @@ OTHER_METADATA = "54521fd525e721e32a72ee8f"
 class FakeWorkspace:
     """Reference-shaped answers for `dests` destinations, with latency and in-flight counting."""
 
-    def __init__(self, dests: int = 4, subs_per_dest: int = 3, latency: float = 0.02) -> None:
+    def __init__(
+        self,
+        dests: int = 4,
+        subs_per_dest: int = 3,
+        latency: float = 0.02,
+        slow: dict[str, float] | None = None,
+    ) -> None:
         self.latency = latency
+        self.slow = slow or {}  # path prefix → latency of its own
         self.in_flight = 0
         self.max_in_flight = 0
         self.log: list[str] = []
@@ -64,8 +71,11 @@ class FakeWorkspace:
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         self.log.append(request.url.path)
         try:
-            await anyio.sleep(self.latency)
-            return self.answer(request.url.path)
+            path = request.url.path
+            latency = next((v for k, v in self.slow.items() if path.startswith(k)), self.latency)
+            await anyio.sleep(latency)
+            self.log.append(f"done {path}")
+            return self.answer(path)
         finally:
             self.in_flight -= 1
 
@@ -129,6 +139,7 @@ def test_read_workspace_reads_levels_concurrently() -> None:
     assert [m.id for m in live.models] == ["m0", "m1", "m2"] and live.source("src").slug == "wh"
     assert "/destinations/other/subscriptions" not in fake.log
     # Level 1 (4 requests) then level 2 (4 requests): each level in flight at once.
+    assert fake.log[0] == "/destinations"  # first out: the second level waits on it
     assert sorted(fake.log[:4]) == sorted(
         [
             "/sources",
@@ -137,18 +148,33 @@ def test_read_workspace_reads_levels_concurrently() -> None:
             f"/catalog/destinations/{SEGMENT_PROFILES_METADATA_ID}",
         ]
     )
-    assert all(p.endswith("/subscriptions") for p in fake.log[4:]) and len(fake.log) == 8
+    sent = [p for p in fake.log if not p.startswith("done ")]
+    assert all(p.endswith("/subscriptions") for p in sent[4:]) and len(sent) == 8
     assert fake.max_in_flight == 4
     assert client.requests_sent == 8
+
+
+def test_subscriptions_wait_only_for_the_destination_listing() -> None:
+    # A slow catalog and model listing must not hold the second round trip back.
+    fake = FakeWorkspace(dests=3, subs_per_dest=1, slow={"/catalog/": 0.3, "/reverse-etl-models": 0.3})
+    client = async_client(fake)
+    live = run(lambda: read_workspace(client))
+    assert len(live.all_subscriptions()) == 3 and live.action_ids() and len(live.models) == 3
+    subs_done = max(
+        i for i, p in enumerate(fake.log) if p.startswith("done ") and p.endswith("/subscriptions")
+    )
+    assert subs_done < fake.log.index(f"done /catalog/destinations/{SEGMENT_PROFILES_METADATA_ID}")
+    assert subs_done < fake.log.index("done /reverse-etl-models")
 
 
 def test_known_destinations_are_read_in_the_first_round_trip() -> None:
     fake = FakeWorkspace(dests=3, subs_per_dest=2)
     client = async_client(fake)
     live = run(lambda: read_workspace(client, destination_ids=["d0", "d2", "gone", "other"]))
-    first_level = fake.log[:8]
+    sent = [p for p in fake.log if not p.startswith("done ")]
+    first_level = sent[:8]
     assert {"/destinations/d0/subscriptions", "/destinations/d2/subscriptions"} <= set(first_level)
-    assert fake.log[8:] == ["/destinations/d1/subscriptions"]  # the one state did not know
+    assert sent[8:] == ["/destinations/d1/subscriptions"]  # the one state did not know
     assert sorted(live.subscriptions) == ["d0", "d1", "d2"]  # gone (404) and non-Profiles dropped
     assert [s.id for s in live.subscriptions_of("d2")] == ["d2-s0", "d2-s1"]
 
