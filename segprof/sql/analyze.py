@@ -40,10 +40,20 @@ class SqlProblem:
 
 @dataclass(frozen=True)
 class OutputColumn:
-    """One column of the query's result set."""
+    """One column of the query's result set.
+
+    `line`/`col` (1-based, inside the SQL text) is where the select list names it, and `reads`
+    the bare column names its expression reads (`first_name AS given_name` reads `first_name`),
+    `bare` whether the expression is just a column: what a diagnostic needs to say where a mapped
+    column went. None of these take part in equality.
+    """
 
     name: str
     type: str | None
+    line: int | None = field(default=None, compare=False)
+    col: int | None = field(default=None, compare=False)
+    reads: tuple[str, ...] = field(default=(), compare=False)
+    bare: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,13 @@ exception escape (bad SQL is a problem; a sqlglot failure on valid SQL is a warn
 
 from __future__ import annotations
 
+import dataclasses
+
 from sqlglot import exp
 
 from segprof.sql.analyze import WARNING, Context, OutputColumn
-from segprof.sql.outputs import annotate_literals, expand_stars_offline, output_columns, top_select
+from segprof.sql.dialects import comparison_key
+from segprof.sql.outputs import Col, annotate_literals, expand_stars_offline, output_columns, top_select
 from segprof.sql.parsing import first_statement_token, parse
 from segprof.sql.statement import Facts, check_read_only, tables_read
 
@@ -41,12 +44,12 @@ def run(ctx: Context, schema: dict[str, dict[str, str]] | None) -> tuple[list[Ou
 
         typed = schema_check.check(ctx, stmt, facts, columns, schema)
         if typed is not None:
-            return typed, has_star, tables
+            return with_origins(ctx, typed, columns), has_star, tables
     else:
         if has_star:
             expanded = expand_stars_offline(ctx, stmt, columns, facts.aliases)
             if expanded is not None:
-                return expanded, has_star, tables
+                return with_origins(ctx, expanded, columns), has_star, tables
         for col in columns:
             if col.star:
                 ctx.add(
@@ -57,4 +60,24 @@ def run(ctx: Context, schema: dict[str, dict[str, str]] | None) -> tuple[list[Ou
                     "list the columns, or give a schema snapshot so they can be expanded",
                 )
         annotate_literals(ctx, stmt, columns)
-    return [OutputColumn(c.name, c.type) for c in columns if not c.star], has_star, tables
+    named = [OutputColumn(c.name, c.type) for c in columns if not c.star]
+    return with_origins(ctx, named, columns), has_star, tables
+
+
+def with_origins(ctx: Context, outputs: list[OutputColumn], columns: list[Col]) -> list[OutputColumn]:
+    """`outputs` with the position of each named select item and the columns it reads.
+
+    Columns that came out of a `*` keep no origin: nothing in the text names them.
+    """
+    named = {comparison_key(c.name, ctx.dialect): c for c in columns if not c.star}
+    result = []
+    for out in outputs:
+        item = named.get(comparison_key(out.name, ctx.dialect))
+        if item is None:
+            result.append(out)
+            continue
+        line, col = ctx.index.position(item.offset)
+        reads = tuple(dict.fromkeys(c.name for c in item.expr.find_all(exp.Column) if c.name))
+        bare = isinstance(item.expr.unalias(), exp.Column)
+        result.append(dataclasses.replace(out, line=line, col=col, reads=reads, bare=bare))
+    return result

@@ -17,6 +17,7 @@ from segprof.config.models import Mapping, Model, Project
 from segprof.config.pydantic_errors import suggest
 from segprof.config.yamltree import YScalar
 from segprof.errors import Location
+from segprof.sql.analyze import OutputColumn
 from segprof.validate.snapshot import SchemaSnapshot
 
 
@@ -64,6 +65,28 @@ def _query_at(model: Any) -> str:
     """Where the model's query starts, so a removed or renamed column is easy to find."""
     sql = getattr(model, "sql", None)
     return f" (query at {sql.file}:{sql.line})" if sql is not None else ""
+
+
+def _renamed(
+    model: Model, column: str, outputs: list[OutputColumn], *, use: str = "map {names} instead"
+) -> tuple[str, str] | None:
+    """(message tail, hint) when the query still reads `column` but outputs it under other names.
+
+    `first_name AS given_name` is the usual way a model edit breaks a mapping: say which line of
+    the model did it, so the reviewer need not hunt for it.
+    """
+    wanted = column.lower()
+    found = [c for c in outputs if c.line is not None and wanted in (r.lower() for r in c.reads)]
+    if not found or model.sql is None:
+        return None
+    first = found[0]
+    where = model.sql.location(first.line or 1, first.col or 1)
+    names = ", ".join(f"`{c.name}`" for c in found)
+    did = f"renames it to {names}" if len(found) == 1 and first.bare else f"uses it only in {names}"
+    return (
+        f": {where.file}:{where.line} {did}",
+        use.format(names=names, name=first.name) + f", or keep `{column}` in the model's select list",
+    )
 
 
 def _mapped_columns(mapping: Mapping) -> list[tuple[str, tuple[Any, ...]]]:
@@ -165,26 +188,29 @@ def _check_model(
     types = {column.name: column.type for column in analysis.columns if column.type}
     has = _matcher(columns, dialect)
     if not has(model.identifier):
+        renamed = _renamed(model, model.identifier, analysis.columns, use="set `identifier: {name}`")
         out.append(
             error(
                 "columns.unknown_identifier",
-                f"identifier column `{model.identifier}` is not in the query's output",
+                f"identifier column `{model.identifier}` is not in the query's output"
+                + (renamed[0] if renamed else ""),
                 model.field_location("identifier"),
                 address=model.address,
-                hint=_column_hint(model.identifier, columns),
+                hint=renamed[1] if renamed else _column_hint(model.identifier, columns),
             )
         )
     for mapping in mappings:
         for column, path in _mapped_columns(mapping):
             if not has(column):
+                renamed = _renamed(model, column, analysis.columns)
                 out.append(
                     error(
                         "columns.unknown",
                         f"column `{column}` (field {_field_name(path)}) is not in the output of "
-                        f"model `{model.resource_name}`{_query_at(model)}",
+                        f"model `{model.resource_name}`" + (renamed[0] if renamed else _query_at(model)),
                         _column_location(mapping, path, column),
                         address=mapping.address,
-                        hint=_column_hint(column, columns),
+                        hint=renamed[1] if renamed else _column_hint(column, columns),
                     )
                 )
             else:
