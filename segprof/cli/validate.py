@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import os
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from segprof.cli.common import OutputFormat, ProjectDir, stdout_console
+from segprof.cli.common import ProjectDir, stdout_console
 
 ORDER = 10
+
+
+class ValidateFormat(StrEnum):
+    text = "text"
+    json = "json"
+    github = "github"
+
+
+def _path_prefix(project_dir: Path) -> str:
+    """The project folder as seen from where the command runs (a workflow's repository root)."""
+    relative = Path(os.path.relpath(project_dir.resolve(), Path.cwd().resolve()))
+    return "" if relative == Path(".") else relative.as_posix()
 
 
 def register(app: typer.Typer) -> None:
@@ -17,8 +31,12 @@ def register(app: typer.Typer) -> None:
     def validate(
         project_dir: ProjectDir = Path("."),
         output: Annotated[
-            OutputFormat, typer.Option("--format", help="text (grouped by file) or json.")
-        ] = OutputFormat.text,
+            ValidateFormat,
+            typer.Option(
+                "--format",
+                help="text (grouped by file), json, or github (annotations on the pull request's lines).",
+            ),
+        ] = ValidateFormat.text,
         schema_snapshot: Annotated[
             Path | None,
             typer.Option(
@@ -28,11 +46,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Check the project offline (YAML, references, SQL, columns, action rules); exit 1 on any error."""
         from segprof.validate import validate_project
-        from segprof.validate.report import render_json, render_text
+        from segprof.validate.report import render_github, render_json, render_text
 
         report = validate_project(project_dir, schema_snapshot=schema_snapshot)
-        if output == OutputFormat.json:
+        if output == ValidateFormat.json:
             typer.echo(render_json(report.diagnostics))
+        elif output == ValidateFormat.github:
+            typer.echo(render_github(report.diagnostics, path_prefix=_path_prefix(project_dir)))
         else:
             subject = ""
             if report.project is not None:

@@ -1,4 +1,4 @@
-"""Rendering diagnostics: text grouped by file (rich colours) and JSON.
+"""Rendering diagnostics: text grouped by file (rich colours), JSON, and GitHub Actions annotations.
 
 Owns how `segprof validate` prints its findings. Must never compute a finding: it only reads the
 diagnostics it is given.
@@ -17,6 +17,37 @@ if TYPE_CHECKING:
 
 def render_json(diagnostics: list[Diagnostic]) -> str:
     return json.dumps([d.to_json() for d in diagnostics], indent=2, ensure_ascii=False)
+
+
+def _escape_data(text: str) -> str:
+    # GitHub's workflow-command escaping; see "Workflow commands for GitHub Actions".
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_github(diagnostics: list[Diagnostic], *, path_prefix: str = "") -> str:
+    """One `::error` / `::warning` workflow command per diagnostic, so GitHub shows each one on the
+    line it is about in a pull request's diff. `path_prefix` leads from the repository root
+    (where the workflow runs) to the project folder."""
+    lines = []
+    for d in diagnostics:
+        props = []
+        if d.location is not None:
+            file = f"{path_prefix}/{d.location.file}" if path_prefix else d.location.file
+            props += [f"file={_escape_property(file)}", f"line={d.location.line}", f"col={d.location.col}"]
+        props.append(f"title={_escape_property(f'segprof {d.code}')}")
+        message = d.message + (f" ({d.address})" if d.address else "")
+        if d.hint:
+            message += f"\nhint: {d.hint}"
+        lines.append(f"::{d.severity} {','.join(props)}::{_escape_data(message)}")
+    errors = sum(1 for d in diagnostics if d.is_error)
+    warnings = len(diagnostics) - errors
+    verdict = "invalid" if errors else "valid"
+    lines.append(f"segprof validate: {verdict}, {_plural(errors, 'error')}, {_plural(warnings, 'warning')}")
+    return "\n".join(lines)
 
 
 def _plural(count: int, word: str) -> str:
