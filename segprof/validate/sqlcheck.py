@@ -61,10 +61,16 @@ def _field_name(path: tuple[Any, ...]) -> str:
     return ".".join(names) or "?"
 
 
-def _query_at(model: Any) -> str:
-    """Where the model's query starts, so a removed or renamed column is easy to find."""
+def _query_at(model: Any, outputs: list[OutputColumn]) -> str:
+    """Where the query's output is listed (its final select list), so a removed column is easy to find."""
     sql = getattr(model, "sql", None)
-    return f" (query at {sql.file}:{sql.line})" if sql is not None else ""
+    if sql is None:
+        return ""
+    first = next((c for c in outputs if c.line is not None), None)
+    if first is None:
+        return f" (query at {sql.file}:{sql.line})"
+    where = sql.location(first.line or 1, first.col or 1)
+    return f" (select list at {where.file}:{where.line})"
 
 
 def _renamed(
@@ -207,7 +213,8 @@ def _check_model(
                     error(
                         "columns.unknown",
                         f"column `{column}` (field {_field_name(path)}) is not in the output of "
-                        f"model `{model.resource_name}`" + (renamed[0] if renamed else _query_at(model)),
+                        f"model `{model.resource_name}`"
+                        + (renamed[0] if renamed else _query_at(model, analysis.columns)),
                         _column_location(mapping, path, column),
                         address=mapping.address,
                         hint=renamed[1] if renamed else _column_hint(column, columns),

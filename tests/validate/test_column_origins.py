@@ -89,8 +89,12 @@ def test_a_renamed_identifier_says_how_to_follow_it(tmp_path: Path) -> None:
     assert hint == "set `identifier: uid`, or keep `user_id` in the model's select list"
 
 
-def test_a_removed_column_still_points_at_the_query_and_suggests(tmp_path: Path) -> None:
+def test_a_removed_column_points_at_the_final_select_list_and_suggests(tmp_path: Path) -> None:
     root = project(tmp_path, "-- users\nSELECT user_id, first_name, emails FROM users\n")
     [(_, message, hint)] = errors(root)
-    assert message.endswith("is not in the output of model `users` (query at users.sql:1)")
+    assert message.endswith("is not in the output of model `users` (select list at users.sql:2)")
     assert hint is not None and hint.startswith("did you mean `emails`?")
+    # Past the CTEs, to the select list that makes the output.
+    sql = "WITH u AS (\n  SELECT user_id, email, first_name FROM users\n)\nSELECT\n  user_id,\n  email\nFROM u\n"
+    [(_, message, _)] = errors(project(tmp_path / "cte", sql))
+    assert message.endswith("(select list at users.sql:5)")
