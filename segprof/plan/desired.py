@@ -180,7 +180,7 @@ def model_columns(
                 columns[name] = list(outputs[name][1])
             continue
         analysis = analyze_query(model.sql.text, dialect)
-        if not analysis.has_star:
+        if analysis.complete:
             columns[name] = [c.name for c in analysis.columns]
     return columns, dialects
 

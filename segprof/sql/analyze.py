@@ -42,28 +42,37 @@ class SqlProblem:
 class OutputColumn:
     """One column of the query's result set.
 
-    `line`/`col` (1-based, inside the SQL text) is where the select list names it, and `reads`
-    the bare column names its expression reads (`first_name AS given_name` reads `first_name`),
-    `bare` whether the expression is just a column: what a diagnostic needs to say where a mapped
-    column went. None of these take part in equality.
+    Positions are 1-based inside the SQL text: `line`/`col` where the outer select list names the
+    column (None when it comes from a `*`), `defined_line`/`defined_col` the select item that gives
+    it its value, followed through `*` and pass-through columns into CTEs and subqueries. `reads`
+    are the column names that item reads (`first_name AS given_name` reads `first_name`) and `bare`
+    says whether it is just a column: what a diagnostic needs to say where a mapped column went.
+    None of these take part in equality.
     """
 
     name: str
     type: str | None
     line: int | None = field(default=None, compare=False)
     col: int | None = field(default=None, compare=False)
+    defined_line: int | None = field(default=None, compare=False)
+    defined_col: int | None = field(default=None, compare=False)
     reads: tuple[str, ...] = field(default=(), compare=False)
     bare: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
 class QueryAnalysis:
-    """What offline analysis learnt about a query."""
+    """What offline analysis learnt about a query.
+
+    `has_star`: the query selects `*` somewhere in its output; `complete`: every output column is
+    known all the same (the star was expanded from CTEs, subqueries or a schema snapshot).
+    """
 
     columns: list[OutputColumn]
     has_star: bool
     problems: list[SqlProblem]
     tables: list[str]
+    complete: bool = True
 
     @property
     def ok(self) -> bool:
@@ -117,9 +126,9 @@ def analyze_query(sql: str, dialect: str, schema: dict[str, dict[str, str]] | No
     collecting = gc.isenabled()
     gc.disable()
     try:
-        columns, has_star, tables = engine.run(ctx, schema)
+        columns, has_star, tables, complete = engine.run(ctx, schema)
     except Exception as err:  # a defect on odd input must not become a traceback for the user
-        columns, has_star, tables = [], False, []
+        columns, has_star, tables, complete = [], False, [], False
         ctx.problems.append(
             SqlProblem(
                 "sql.unchecked",
@@ -134,4 +143,4 @@ def analyze_query(sql: str, dialect: str, schema: dict[str, dict[str, str]] | No
         if collecting:
             gc.enable()
     problems = sorted(ctx.problems, key=lambda p: (p.line, p.col))
-    return QueryAnalysis(columns, has_star, problems, tables)
+    return QueryAnalysis(columns, has_star, problems, tables, complete)

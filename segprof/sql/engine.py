@@ -6,22 +6,24 @@ exception escape (bad SQL is a problem; a sqlglot failure on valid SQL is a warn
 
 from __future__ import annotations
 
-import dataclasses
-
 from sqlglot import exp
 
 from segprof.sql.analyze import WARNING, Context, OutputColumn
-from segprof.sql.dialects import comparison_key
-from segprof.sql.outputs import Col, annotate_literals, expand_stars_offline, output_columns, top_select
+from segprof.sql.origins import with_origins
+from segprof.sql.outputs import annotate_literals, expand_stars_offline, output_columns, top_select
 from segprof.sql.parsing import first_statement_token, parse
 from segprof.sql.statement import Facts, check_read_only, tables_read
 
 
-def run(ctx: Context, schema: dict[str, dict[str, str]] | None) -> tuple[list[OutputColumn], bool, list[str]]:
-    """Analyse `ctx.sql`; problems go to `ctx`, the result is (columns, has_star, tables)."""
+def run(
+    ctx: Context, schema: dict[str, dict[str, str]] | None
+) -> tuple[list[OutputColumn], bool, list[str], bool]:
+    """Analyse `ctx.sql`; problems go to `ctx`, the result is (columns, has_star, tables, complete).
+
+    `complete` is False while a `*` remains whose columns are unknown offline."""
     stmt = parse(ctx)
     if stmt is None:
-        return [], False, []
+        return [], False, [], True
     facts = Facts(stmt, ctx.dialect)
     if isinstance(stmt, exp.Pivot) and ctx.dialect == "duckdb":
         # DuckDB's statement-level PIVOT is a query whose columns come from the data itself.
@@ -32,9 +34,9 @@ def run(ctx: Context, schema: dict[str, dict[str, str]] | None) -> tuple[list[Ou
             first_statement_token(ctx),
             "list the pivoted values (PIVOT … ON col IN (…)) or select from the pivot with named columns",
         )
-        return [], True, tables_read(facts, ctx.dialect, ctx.sql)
+        return [], True, tables_read(facts, ctx.dialect, ctx.sql), False
     if not check_read_only(ctx, stmt, facts):
-        return [], False, []
+        return [], False, [], True
     tables = tables_read(facts, ctx.dialect, ctx.sql)
     top = top_select(stmt)
     columns = output_columns(ctx, top)
@@ -44,12 +46,12 @@ def run(ctx: Context, schema: dict[str, dict[str, str]] | None) -> tuple[list[Ou
 
         typed = schema_check.check(ctx, stmt, facts, columns, schema)
         if typed is not None:
-            return with_origins(ctx, typed, columns), has_star, tables
+            return with_origins(ctx, typed, columns, stmt), has_star, tables, True
     else:
         if has_star:
             expanded = expand_stars_offline(ctx, stmt, columns, facts.aliases)
             if expanded is not None:
-                return with_origins(ctx, expanded, columns), has_star, tables
+                return with_origins(ctx, expanded, columns, stmt), has_star, tables, True
         for col in columns:
             if col.star:
                 ctx.add(
@@ -61,23 +63,4 @@ def run(ctx: Context, schema: dict[str, dict[str, str]] | None) -> tuple[list[Ou
                 )
         annotate_literals(ctx, stmt, columns)
     named = [OutputColumn(c.name, c.type) for c in columns if not c.star]
-    return with_origins(ctx, named, columns), has_star, tables
-
-
-def with_origins(ctx: Context, outputs: list[OutputColumn], columns: list[Col]) -> list[OutputColumn]:
-    """`outputs` with the position of each named select item and the columns it reads.
-
-    Columns that came out of a `*` keep no origin: nothing in the text names them.
-    """
-    named = {comparison_key(c.name, ctx.dialect): c for c in columns if not c.star}
-    result = []
-    for out in outputs:
-        item = named.get(comparison_key(out.name, ctx.dialect))
-        if item is None:
-            result.append(out)
-            continue
-        line, col = ctx.index.position(item.offset)
-        reads = tuple(dict.fromkeys(c.name for c in item.expr.find_all(exp.Column) if c.name))
-        bare = isinstance(item.expr.unalias(), exp.Column)
-        result.append(dataclasses.replace(out, line=line, col=col, reads=reads, bare=bare))
-    return result
+    return with_origins(ctx, named, columns, stmt), has_star, tables, not has_star

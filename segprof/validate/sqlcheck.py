@@ -66,10 +66,15 @@ def _query_at(model: Any, outputs: list[OutputColumn]) -> str:
     sql = getattr(model, "sql", None)
     if sql is None:
         return ""
+    # The outer select list; for `SELECT * FROM cte`, the list that defines the first column.
     first = next((c for c in outputs if c.line is not None), None)
-    if first is None:
-        return f" (query at {sql.file}:{sql.line})"
-    where = sql.location(first.line or 1, first.col or 1)
+    if first is not None:
+        where = sql.location(first.line or 1, first.col or 1)
+    else:
+        first = next((c for c in outputs if c.defined_line is not None), None)
+        if first is None:
+            return f" (query at {sql.file}:{sql.line})"
+        where = sql.location(first.defined_line or 1, first.defined_col or 1)
     return f" (select list at {where.file}:{where.line})"
 
 
@@ -82,11 +87,11 @@ def _renamed(
     the model did it, so the reviewer need not hunt for it.
     """
     wanted = column.lower()
-    found = [c for c in outputs if c.line is not None and wanted in (r.lower() for r in c.reads)]
+    found = [c for c in outputs if c.defined_line is not None and wanted in (r.lower() for r in c.reads)]
     if not found or model.sql is None:
         return None
     first = found[0]
-    where = model.sql.location(first.line or 1, first.col or 1)
+    where = model.sql.location(first.defined_line or 1, first.defined_col or 1)
     names = ", ".join(f"`{c.name}`" for c in found)
     did = f"renames it to {names}" if len(found) == 1 and first.bare else f"uses it only in {names}"
     return (
@@ -188,7 +193,7 @@ def _check_model(
                 hint=getattr(problem, "hint", None),
             )
         )
-    if not analysis.columns or any(d.is_error for d in out) or (analysis.has_star and schema is None):
+    if not analysis.columns or any(d.is_error for d in out) or not analysis.complete:
         return out, None  # without a trustworthy column list, column checks would only add noise
     columns = [column.name for column in analysis.columns]
     types = {column.name: column.type for column in analysis.columns if column.type}

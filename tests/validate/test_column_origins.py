@@ -98,3 +98,47 @@ def test_a_removed_column_points_at_the_final_select_list_and_suggests(tmp_path:
     sql = "WITH u AS (\n  SELECT user_id, email, first_name FROM users\n)\nSELECT\n  user_id,\n  email\nFROM u\n"
     [(_, message, _)] = errors(project(tmp_path / "cte", sql))
     assert message.endswith("(select list at users.sql:5)")
+
+
+DBT_STYLE = """\
+WITH source AS (
+    SELECT * FROM raw_users
+),
+renamed AS (
+    SELECT
+        id AS user_id,
+        first_name AS given_name,
+        email
+    FROM source
+)
+SELECT * FROM renamed
+"""
+
+
+def test_a_rename_inside_a_cte_is_found_through_the_star(tmp_path: Path) -> None:
+    [(_, message, hint)] = errors(project(tmp_path, DBT_STYLE))
+    assert message.endswith("users.sql:7 renames it to `given_name`")
+    assert hint is not None and hint.startswith("map `given_name` instead")
+
+
+def test_a_rename_inside_a_subquery_is_found_through_qualified_columns(tmp_path: Path) -> None:
+    sql = "SELECT s.user_id, s.given, s.email FROM (\n  SELECT user_id, email,\n  first_name AS given FROM users\n) s"
+    [(_, message, _)] = errors(project(tmp_path, sql))
+    assert message.endswith("users.sql:3 renames it to `given`")
+
+
+def test_a_removal_behind_a_star_points_at_the_list_that_defines_the_output(tmp_path: Path) -> None:
+    sql = DBT_STYLE.replace("        first_name AS given_name,\n", "")
+    [(_, message, _)] = errors(project(tmp_path, sql))
+    assert message.endswith("(select list at users.sql:6)")
+
+
+def test_origins_never_break_analysis_of_unusual_queries() -> None:
+    for sql in (
+        "WITH a AS (SELECT 1 AS x) SELECT * FROM a UNION ALL SELECT 2",
+        "WITH a AS (SELECT x FROM t), b AS (SELECT * FROM a) SELECT b.* FROM b JOIN a ON true",
+        "SELECT * FROM (SELECT * FROM (SELECT 1 AS deep) q) r",
+        "VALUES (1, 'a'), (2, 'b')",
+    ):
+        analysis = analyze_query(sql, "duckdb", None)
+        assert analysis.ok, sql
