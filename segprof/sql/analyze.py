@@ -42,7 +42,7 @@ class SqlProblem:
 class OutputColumn:
     """One column of the query's result set.
 
-    Positions are 1-based inside the SQL text: `line`/`col` where the outer select list names the
+    Positions (filled only by `analyze_query(..., origins=True)`) are 1-based inside the SQL text: `line`/`col` where the outer select list names the
     column (None when it comes from a `*`), `defined_line`/`defined_col` the select item that gives
     it its value, followed through `*` and pass-through columns into CTEs and subqueries. `reads`
     are the column names that item reads (`first_name AS given_name` reads `first_name`) and `bare`
@@ -96,12 +96,16 @@ class Context:
         self.problems.append(SqlProblem(code, severity, message, line, col, hint))
 
 
-def analyze_query(sql: str, dialect: str, schema: dict[str, dict[str, str]] | None = None) -> QueryAnalysis:
+def analyze_query(
+    sql: str, dialect: str, schema: dict[str, dict[str, str]] | None = None, *, origins: bool = False
+) -> QueryAnalysis:
     """Analyse one model query written in `dialect` (a name from `dialect_for`; a source type works too).
 
     With `schema` (table → column → type; table names may be qualified, e.g. `analytics.users`;
     names are read as SQL identifiers, so unquoted names fold per dialect and `"Name"` keeps its
-    case) tables and columns are checked, `*` is expanded and output types are inferred.
+    case) tables and columns are checked, `*` is expanded and output types are inferred. With
+    `origins`, each output column also says where it is named and defined (see `OutputColumn`):
+    a third of the analysis' cost, so only diagnostics that explain a missing column ask for it.
     """
     dialect = resolve_dialect(dialect)
     if len(sql) > MAX_QUERY_CHARS:
@@ -126,7 +130,7 @@ def analyze_query(sql: str, dialect: str, schema: dict[str, dict[str, str]] | No
     collecting = gc.isenabled()
     gc.disable()
     try:
-        columns, has_star, tables, complete = engine.run(ctx, schema)
+        columns, has_star, tables, complete = engine.run(ctx, schema, origins=origins)
     except Exception as err:  # a defect on odd input must not become a traceback for the user
         columns, has_star, tables, complete = [], False, [], False
         ctx.problems.append(

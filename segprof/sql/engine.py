@@ -9,14 +9,13 @@ from __future__ import annotations
 from sqlglot import exp
 
 from segprof.sql.analyze import WARNING, Context, OutputColumn
-from segprof.sql.origins import with_origins
-from segprof.sql.outputs import annotate_literals, expand_stars_offline, output_columns, top_select
+from segprof.sql.outputs import Col, annotate_literals, expand_stars_offline, output_columns, top_select
 from segprof.sql.parsing import first_statement_token, parse
 from segprof.sql.statement import Facts, check_read_only, tables_read
 
 
 def run(
-    ctx: Context, schema: dict[str, dict[str, str]] | None
+    ctx: Context, schema: dict[str, dict[str, str]] | None, *, origins: bool = False
 ) -> tuple[list[OutputColumn], bool, list[str], bool]:
     """Analyse `ctx.sql`; problems go to `ctx`, the result is (columns, has_star, tables, complete).
 
@@ -46,12 +45,12 @@ def run(
 
         typed = schema_check.check(ctx, stmt, facts, columns, schema)
         if typed is not None:
-            return with_origins(ctx, typed, columns, stmt), has_star, tables, True
+            return _origins(ctx, typed, columns, stmt, origins), has_star, tables, True
     else:
         if has_star:
             expanded = expand_stars_offline(ctx, stmt, columns, facts.aliases)
             if expanded is not None:
-                return with_origins(ctx, expanded, columns, stmt), has_star, tables, True
+                return _origins(ctx, expanded, columns, stmt, origins), has_star, tables, True
         for col in columns:
             if col.star:
                 ctx.add(
@@ -63,4 +62,14 @@ def run(
                 )
         annotate_literals(ctx, stmt, columns)
     named = [OutputColumn(c.name, c.type) for c in columns if not c.star]
-    return with_origins(ctx, named, columns, stmt), has_star, tables, not has_star
+    return _origins(ctx, named, columns, stmt, origins), has_star, tables, not has_star
+
+
+def _origins(
+    ctx: Context, outputs: list[OutputColumn], columns: list[Col], stmt: exp.Expr, wanted: bool
+) -> list[OutputColumn]:
+    if not wanted:
+        return outputs
+    from segprof.sql.origins import with_origins
+
+    return with_origins(ctx, outputs, columns, stmt)

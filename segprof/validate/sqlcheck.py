@@ -197,9 +197,17 @@ def _check_model(
         return out, None  # without a trustworthy column list, column checks would only add noise
     columns = [column.name for column in analysis.columns]
     types = {column.name: column.type for column in analysis.columns if column.type}
+    traced: list[list[OutputColumn]] = []
+
+    def origins() -> list[OutputColumn]:
+        # Where each column is defined: only needed to explain a missing one, so analysed again then.
+        if not traced:
+            traced.append(analyze_query(sql.text, dialect, schema, origins=True).columns)
+        return traced[0]
+
     has = _matcher(columns, dialect)
     if not has(model.identifier):
-        renamed = _renamed(model, model.identifier, analysis.columns, use="set `identifier: {name}`")
+        renamed = _renamed(model, model.identifier, origins(), use="set `identifier: {name}`")
         out.append(
             error(
                 "columns.unknown_identifier",
@@ -213,13 +221,13 @@ def _check_model(
     for mapping in mappings:
         for column, path in _mapped_columns(mapping):
             if not has(column):
-                renamed = _renamed(model, column, analysis.columns)
+                renamed = _renamed(model, column, origins())
                 out.append(
                     error(
                         "columns.unknown",
                         f"column `{column}` (field {_field_name(path)}) is not in the output of "
                         f"model `{model.resource_name}`"
-                        + (renamed[0] if renamed else _query_at(model, analysis.columns)),
+                        + (renamed[0] if renamed else _query_at(model, origins())),
                         _column_location(mapping, path, column),
                         address=mapping.address,
                         hint=renamed[1] if renamed else _column_hint(column, columns),
