@@ -24,6 +24,8 @@ class Diagnostic:
     location: Location | None = None
     address: str | None = None
     hint: str | None = None
+    #: A second place the problem comes from (the model line that renamed a mapped column).
+    related: Location | None = None
 
     @property
     def is_error(self) -> bool:
@@ -46,6 +48,8 @@ class Diagnostic:
         }
         if self.hint:
             data["hint"] = self.hint
+        if self.related is not None:
+            data["related"] = {"file": self.related.file, "line": self.related.line, "col": self.related.col}
         return data
 
 
@@ -56,8 +60,9 @@ def error(
     *,
     address: str | None = None,
     hint: str | None = None,
+    related: Location | None = None,
 ) -> Diagnostic:
-    return Diagnostic("error", code, message, location, address, hint)
+    return Diagnostic("error", code, message, location, address, hint, related)
 
 
 def warning(

@@ -43,6 +43,14 @@ def render_github(diagnostics: list[Diagnostic], *, path_prefix: str = "") -> st
         if d.hint:
             message += f"\nhint: {d.hint}"
         lines.append(f"::{d.severity} {','.join(props)}::{_escape_data(message)}")
+        if d.related is not None:
+            # Also on the line that caused it: often the only file the pull request changes.
+            file = f"{path_prefix}/{d.related.file}" if path_prefix else d.related.file
+            at = f" (reported at {d.location})" if d.location else ""
+            lines.append(
+                f"::{d.severity} file={_escape_property(file)},line={d.related.line},col={d.related.col},"
+                f"title={_escape_property(f'segprof {d.code}')}::{_escape_data(d.message + at)}"
+            )
     errors = sum(1 for d in diagnostics if d.is_error)
     warnings = len(diagnostics) - errors
     verdict = "invalid" if errors else "valid"

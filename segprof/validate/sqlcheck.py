@@ -80,8 +80,8 @@ def _query_at(model: Any, outputs: list[OutputColumn]) -> str:
 
 def _renamed(
     model: Model, column: str, outputs: list[OutputColumn], *, use: str = "map {names} instead"
-) -> tuple[str, str] | None:
-    """(message tail, hint) when the query still reads `column` but outputs it under other names.
+) -> tuple[str, str, Location] | None:
+    """(message tail, hint, place) when the query still reads `column` but outputs it under other names.
 
     `first_name AS given_name` is the usual way a model edit breaks a mapping: say which line of
     the model did it, so the reviewer need not hunt for it.
@@ -97,6 +97,7 @@ def _renamed(
     return (
         f": {where.file}:{where.line} {did}",
         use.format(names=names, name=first.name) + f", or keep `{column}` in the model's select list",
+        where,
     )
 
 
@@ -216,6 +217,7 @@ def _check_model(
                 model.field_location("identifier"),
                 address=model.address,
                 hint=renamed[1] if renamed else _column_hint(model.identifier, columns),
+                related=renamed[2] if renamed else None,
             )
         )
     for mapping in mappings:
@@ -231,6 +233,7 @@ def _check_model(
                         _column_location(mapping, path, column),
                         address=mapping.address,
                         hint=renamed[1] if renamed else _column_hint(column, columns),
+                        related=renamed[2] if renamed else None,
                     )
                 )
             else:

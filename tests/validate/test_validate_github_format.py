@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -82,3 +83,26 @@ def test_workflow_command_escaping() -> None:
     )
     assert lines[1] == "::warning title=segprof z.w::no place"
     assert lines[2] == "segprof validate: invalid, 1 error, 1 warning"
+
+
+def test_a_renamed_column_is_annotated_on_the_model_line_too(tmp_path: Path) -> None:
+    # The pull request often changes only the model: the annotation must also land on its line.
+    (tmp_path / "users.sql").write_text("SELECT\n  user_id,\n  email AS address\nFROM users\n")
+    config = PROJECT.replace("query: 'SELECT user_id, email FROM users'", "query_file: users.sql")
+    (tmp_path / "segprof.yaml").write_text(config.replace("emial", "email"))
+    result = run_validate(tmp_path)
+    assert result.returncode == 1
+    on_mapping, on_model, _ = result.stdout.strip().split("\n")
+    assert on_mapping.startswith("::error file=segprof.yaml,")
+    assert on_model.startswith("::error file=users.sql,line=3,col=3,title=segprof columns.unknown::")
+    assert "users.sql:3 renames it to `address` (reported at segprof.yaml:" in on_model
+    as_json = subprocess.run(
+        [sys.executable, "-m", "segprof", "validate", "--format", "json"],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    [found] = json.loads(as_json.stdout)
+    assert found["related"] == {"file": "users.sql", "line": 3, "col": 3}
