@@ -32,12 +32,20 @@ class FakeWorkspace:
         dests: int = 4,
         subs_per_dest: int = 3,
         latency: float = 0.02,
-        slow: dict[str, float] | None = None,
+        held: tuple[str, ...] = (),
     ) -> None:
         self.latency = latency
-        self.slow = slow or {}  # path prefix → latency of its own
+        # Path prefixes answered only once every Profiles destination's subscriptions are answered
+        # (or after 5 s, noted in `held_timed_out`): proves those reads do not wait for them.
+        self.held = held
+        self.held_timed_out = False
+        self.subscriptions_answered = 0
+        self.all_subscriptions_answered: anyio.Event | None = None
+        self.profiles_destinations = dests
         self.in_flight = 0
         self.max_in_flight = 0
+        self.subs_in_flight = 0
+        self.max_subs_in_flight = 0
         self.log: list[str] = []
         self.dests = [
             {
@@ -69,15 +77,28 @@ class FakeWorkspace:
     async def __call__(self, request: httpx.Request) -> httpx.Response:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        is_subs = request.url.path.endswith("/subscriptions")
+        self.subs_in_flight += is_subs
+        self.max_subs_in_flight = max(self.max_subs_in_flight, self.subs_in_flight)
         self.log.append(request.url.path)
         try:
             path = request.url.path
-            latency = next((v for k, v in self.slow.items() if path.startswith(k)), self.latency)
-            await anyio.sleep(latency)
+            if self.all_subscriptions_answered is None:
+                self.all_subscriptions_answered = anyio.Event()
+            await anyio.sleep(self.latency)
+            if path.startswith(self.held) if self.held else False:
+                with anyio.move_on_after(5) as scope:
+                    await self.all_subscriptions_answered.wait()
+                self.held_timed_out |= scope.cancelled_caught
             self.log.append(f"done {path}")
+            if path.endswith("/subscriptions") and not path.startswith("/destinations/other"):
+                self.subscriptions_answered += 1
+                if self.subscriptions_answered >= self.profiles_destinations:
+                    self.all_subscriptions_answered.set()
             return self.answer(path)
         finally:
             self.in_flight -= 1
+            self.subs_in_flight -= is_subs
 
     def answer(self, path: str) -> httpx.Response:
         page = {"current": "MA==", "next": None}
@@ -138,9 +159,10 @@ def test_read_workspace_reads_levels_concurrently() -> None:
     assert live.action_ids() == {"sendIdentify": "vm2tNA5U1zxUusQkdC4D7Z"}
     assert [m.id for m in live.models] == ["m0", "m1", "m2"] and live.source("src").slug == "wh"
     assert "/destinations/other/subscriptions" not in fake.log
-    # Level 1 (4 requests) then level 2 (4 requests): each level in flight at once.
+    # Level 1 (4 requests) at once; each subscription listing once the destination listing answered.
     assert fake.log[0] == "/destinations"  # first out: the second level waits on it
-    assert sorted(fake.log[:4]) == sorted(
+    sent = [p for p in fake.log if not p.startswith("done ")]
+    assert sorted(sent[:4]) == sorted(
         [
             "/sources",
             "/reverse-etl-models",
@@ -148,18 +170,22 @@ def test_read_workspace_reads_levels_concurrently() -> None:
             f"/catalog/destinations/{SEGMENT_PROFILES_METADATA_ID}",
         ]
     )
-    sent = [p for p in fake.log if not p.startswith("done ")]
     assert all(p.endswith("/subscriptions") for p in sent[4:]) and len(sent) == 8
-    assert fake.max_in_flight == 4
+    listed = fake.log.index("done /destinations")
+    assert all(fake.log.index(p) > listed for p in sent[4:])
+    # The whole first level was in flight together, and so were the four subscription listings.
+    assert fake.max_in_flight >= 4 and fake.max_subs_in_flight == 4
     assert client.requests_sent == 8
 
 
 def test_subscriptions_wait_only_for_the_destination_listing() -> None:
-    # A slow catalog and model listing must not hold the second round trip back.
-    fake = FakeWorkspace(dests=3, subs_per_dest=1, slow={"/catalog/": 0.3, "/reverse-etl-models": 0.3})
+    # The catalog and model listings answer only after every subscription listing has: a read that
+    # waited for the whole first level before listing subscriptions would wait them out (5 s).
+    fake = FakeWorkspace(dests=3, subs_per_dest=1, held=("/catalog/", "/reverse-etl-models"))
     client = async_client(fake)
     live = run(lambda: read_workspace(client))
     assert len(live.all_subscriptions()) == 3 and live.action_ids() and len(live.models) == 3
+    assert not fake.held_timed_out
     subs_done = max(
         i for i, p in enumerate(fake.log) if p.startswith("done ") and p.endswith("/subscriptions")
     )
