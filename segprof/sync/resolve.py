@@ -567,6 +567,9 @@ def compile_mapping(mapping: Any) -> Compiled:
                 if not parts or path.replace("$.", "", 1) in {"", "."}:
                     return lambda event: get_path(event, path.replace("$.", "", 1))
                 return functools.partial(_walk, parts=parts)
+            if len(mapping) == 1 and "@excludeWhenNull" in mapping:
+                # What our config compiles every column field to: worth a function of its own.
+                return _compiled_exclude_when_null(compile_mapping(mapping["@excludeWhenNull"]))
             frozen = mapping
             return lambda event: resolve(frozen, event)
         items = [(key, compile_mapping(value)) for key, value in mapping.items()]
@@ -594,7 +597,28 @@ def _compile_defined(mapping: Any) -> Compiled:
     if type(mapping) is dict and len(mapping) == 1 and type(mapping.get("@path")) is str:
         return compile_mapping(mapping)  # a path returns event values, which hold no undefined
     fn = compile_mapping(mapping)
-    return lambda event: remove_undefined(fn(event))
+
+    def defined(event: Any) -> Any:
+        value = fn(event)
+        # Only containers can hold undefined entries; most values are plain scalars.
+        return value if type(value) in _SCALARS else remove_undefined(value)
+
+    return defined
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _compiled_exclude_when_null(inner: Compiled) -> Compiled:
+    """`{"@excludeWhenNull": inner}` as `_d_exclude_when_null` resolves it, with `inner` compiled."""
+
+    def exclude_when_null(event: Any) -> Any:
+        value = inner(event)
+        if value is None:
+            return UNDEFINED
+        return value if type(value) in _SCALARS else _clean_nulls(value)
+
+    return exclude_when_null
 
 
 def _walk(event: Any, parts: tuple[str, ...]) -> Any:

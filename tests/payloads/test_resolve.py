@@ -116,3 +116,33 @@ def test_get_path_on_non_containers() -> None:
     assert get_path(5, "a") is UNDEFINED
     assert get_path({"a": "xyz"}, "a.1") == "y"
     assert get_path({"a": 1}, None) is UNDEFINED
+
+
+def test_compiled_exclude_when_null_equals_the_resolver() -> None:
+    from decimal import Decimal
+
+    from segprof.sync.resolve import compile_transform
+
+    event = copy.deepcopy(EVENT)
+    event["properties"].update(
+        {
+            "empty": "",
+            "false": False,
+            "price": Decimal("12.50"),
+            "obj": {"a": None, "b": {"c": None, "d": 2}, "e": [None, 1]},
+            "list": [None, {"x": None}],
+        }
+    )
+    keys = [*event["properties"], "missing"]
+    mapping = {
+        **{k: {"@excludeWhenNull": {"@path": f"$.properties.{k}"}} for k in keys},
+        "literal": {"@excludeWhenNull": {"a": None, "b": {"@path": "$.properties.email"}}},
+        "nested": {"inner": {"@excludeWhenNull": {"@path": "$.properties.nested"}}},
+        "twice": {"@excludeWhenNull": {"@excludeWhenNull": {"@path": "$.properties.obj"}}},
+        "with_metadata": {"@excludeWhenNull": {"@path": "$.properties.zero"}, "_metadata": {}},
+    }
+    compiled = compile_transform(mapping)(event)
+    assert compiled == transform(mapping, event)
+    assert "nickname" not in compiled and "missing" not in compiled
+    assert compiled["obj"] == {"b": {"d": 2}, "e": [None, 1]}
+    assert compiled["false"] is False and compiled["empty"] == "" and compiled["price"] == Decimal("12.50")
