@@ -42,9 +42,10 @@ class SqlProblem:
 class OutputColumn:
     """One column of the query's result set.
 
-    Positions (filled only by `analyze_query(..., origins=True)`) are 1-based inside the SQL text: `line`/`col` where the outer select list names the
-    column (None when it comes from a `*`), `defined_line`/`defined_col` the select item that gives
-    it its value, followed through `*` and pass-through columns into CTEs and subqueries. `reads`
+    Filled only by `analyze_query(..., origins=True)`, positions 1-based inside the SQL text:
+    `line`/`col` where the outer select list names the column (None when it comes from a `*`),
+    `defined_line`/`defined_col` the select item that gives it its value, followed through `*` and
+    pass-through columns into CTEs and subqueries. `reads`
     are the column names that item reads (`first_name AS given_name` reads `first_name`) and `bare`
     says whether it is just a column: what a diagnostic needs to say where a mapped column went.
     None of these take part in equality.
@@ -105,7 +106,8 @@ def analyze_query(
     names are read as SQL identifiers, so unquoted names fold per dialect and `"Name"` keeps its
     case) tables and columns are checked, `*` is expanded and output types are inferred. With
     `origins`, each output column also says where it is named and defined (see `OutputColumn`):
-    a third of the analysis' cost, so only diagnostics that explain a missing column ask for it.
+    that makes validating a project about a sixth slower, so only diagnostics that explain a
+    missing column ask for it.
     """
     dialect = resolve_dialect(dialect)
     if len(sql) > MAX_QUERY_CHARS:

@@ -249,15 +249,21 @@ def _d_literal(value: Any, payload: Any) -> Any:
     return resolve(value, payload)
 
 
+# Values that hold no object entries, so no null or undefined to clean out.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _d_exclude_when_null(value: Any, payload: Any) -> Any:
-    resolved = resolve(value, payload)
-    if resolved is None:
-        return UNDEFINED
-    return _clean_nulls(resolved)
+    return _exclude_null(resolve(value, payload))
+
+
+def _exclude_null(value: Any) -> Any:
+    # `@excludeWhenNull` applied to an already resolved value.
+    return UNDEFINED if value is None else _clean_nulls(value)
 
 
 def _clean_nulls(value: Any) -> Any:
-    if not _is_object(value):
+    if type(value) in _SCALARS or not _is_object(value):
         return value
     return {
         k: (UNDEFINED if v is None else _clean_nulls(v) if _is_object(v) else v) for k, v in value.items()
@@ -606,19 +612,9 @@ def _compile_defined(mapping: Any) -> Compiled:
     return defined
 
 
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
 def _compiled_exclude_when_null(inner: Compiled) -> Compiled:
     """`{"@excludeWhenNull": inner}` as `_d_exclude_when_null` resolves it, with `inner` compiled."""
-
-    def exclude_when_null(event: Any) -> Any:
-        value = inner(event)
-        if value is None:
-            return UNDEFINED
-        return value if type(value) in _SCALARS else _clean_nulls(value)
-
-    return exclude_when_null
+    return lambda event: _exclude_null(inner(event))
 
 
 def _walk(event: Any, parts: tuple[str, ...]) -> Any:

@@ -10,6 +10,7 @@ import json
 from typing import TYPE_CHECKING
 
 from segprof.config.diagnostic import Diagnostic
+from segprof.errors import Location
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -32,25 +33,25 @@ def render_github(diagnostics: list[Diagnostic], *, path_prefix: str = "") -> st
     """One `::error` / `::warning` workflow command per diagnostic, so GitHub shows each one on the
     line it is about in a pull request's diff. `path_prefix` leads from the repository root
     (where the workflow runs) to the project folder."""
+
+    def command(d: Diagnostic, place: Location | None, message: str) -> str:
+        props = []
+        if place is not None:
+            file = f"{path_prefix}/{place.file}" if path_prefix else place.file
+            props += [f"file={_escape_property(file)}", f"line={place.line}", f"col={place.col}"]
+        props.append(f"title={_escape_property(f'segprof {d.code}')}")
+        return f"::{d.severity} {','.join(props)}::{_escape_data(message)}"
+
     lines = []
     for d in diagnostics:
-        props = []
-        if d.location is not None:
-            file = f"{path_prefix}/{d.location.file}" if path_prefix else d.location.file
-            props += [f"file={_escape_property(file)}", f"line={d.location.line}", f"col={d.location.col}"]
-        props.append(f"title={_escape_property(f'segprof {d.code}')}")
         message = d.message + (f" ({d.address})" if d.address else "")
         if d.hint:
             message += f"\nhint: {d.hint}"
-        lines.append(f"::{d.severity} {','.join(props)}::{_escape_data(message)}")
+        lines.append(command(d, d.location, message))
         if d.related is not None:
             # Also on the line that caused it: often the only file the pull request changes.
-            file = f"{path_prefix}/{d.related.file}" if path_prefix else d.related.file
             at = f" (reported at {d.location})" if d.location else ""
-            lines.append(
-                f"::{d.severity} file={_escape_property(file)},line={d.related.line},col={d.related.col},"
-                f"title={_escape_property(f'segprof {d.code}')}::{_escape_data(d.message + at)}"
-            )
+            lines.append(command(d, d.related, d.message + at))
     errors = sum(1 for d in diagnostics if d.is_error)
     warnings = len(diagnostics) - errors
     verdict = "invalid" if errors else "valid"

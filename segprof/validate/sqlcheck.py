@@ -8,8 +8,9 @@ project has SQL to check.
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from segprof.config.diagnostic import Diagnostic, error, warning
 from segprof.config.fields import OBJECT_FIELDS, ColumnField, TemplateField
@@ -78,10 +79,18 @@ def _query_at(model: Any, outputs: list[OutputColumn]) -> str:
     return f" (select list at {where.file}:{where.line})"
 
 
+class _Rename(NamedTuple):
+    """A mapped column the model still reads but outputs under other names."""
+
+    tail: str  # the end of the error message, naming the model line
+    hint: str
+    place: Location  # that model line
+
+
 def _renamed(
     model: Model, column: str, outputs: list[OutputColumn], *, use: str = "map {names} instead"
-) -> tuple[str, str, Location] | None:
-    """(message tail, hint, place) when the query still reads `column` but outputs it under other names.
+) -> _Rename | None:
+    """What renamed `column`, when the query still reads it but outputs it under other names.
 
     `first_name AS given_name` is the usual way a model edit breaks a mapping: say which line of
     the model did it, so the reviewer need not hunt for it.
@@ -94,7 +103,7 @@ def _renamed(
     where = model.sql.location(first.defined_line or 1, first.defined_col or 1)
     names = ", ".join(f"`{c.name}`" for c in found)
     did = f"renames it to {names}" if len(found) == 1 and first.bare else f"uses it only in {names}"
-    return (
+    return _Rename(
         f": {where.file}:{where.line} {did}",
         use.format(names=names, name=first.name) + f", or keep `{column}` in the model's select list",
         where,
@@ -198,13 +207,11 @@ def _check_model(
         return out, None  # without a trustworthy column list, column checks would only add noise
     columns = [column.name for column in analysis.columns]
     types = {column.name: column.type for column in analysis.columns if column.type}
-    traced: list[list[OutputColumn]] = []
 
+    @functools.cache
     def origins() -> list[OutputColumn]:
         # Where each column is defined: only needed to explain a missing one, so analysed again then.
-        if not traced:
-            traced.append(analyze_query(sql.text, dialect, schema, origins=True).columns)
-        return traced[0]
+        return analyze_query(sql.text, dialect, schema, origins=True).columns
 
     has = _matcher(columns, dialect)
     if not has(model.identifier):
@@ -213,11 +220,11 @@ def _check_model(
             error(
                 "columns.unknown_identifier",
                 f"identifier column `{model.identifier}` is not in the query's output"
-                + (renamed[0] if renamed else ""),
+                + (renamed.tail if renamed else ""),
                 model.field_location("identifier"),
                 address=model.address,
-                hint=renamed[1] if renamed else _column_hint(model.identifier, columns),
-                related=renamed[2] if renamed else None,
+                hint=renamed.hint if renamed else _column_hint(model.identifier, columns),
+                related=renamed.place if renamed else None,
             )
         )
     for mapping in mappings:
@@ -229,11 +236,11 @@ def _check_model(
                         "columns.unknown",
                         f"column `{column}` (field {_field_name(path)}) is not in the output of "
                         f"model `{model.resource_name}`"
-                        + (renamed[0] if renamed else _query_at(model, origins())),
+                        + (renamed.tail if renamed else _query_at(model, origins())),
                         _column_location(mapping, path, column),
                         address=mapping.address,
-                        hint=renamed[1] if renamed else _column_hint(column, columns),
-                        related=renamed[2] if renamed else None,
+                        hint=renamed.hint if renamed else _column_hint(column, columns),
+                        related=renamed.place if renamed else None,
                     )
                 )
             else:
