@@ -21,6 +21,7 @@ from segprof.plan.preview import VALUE_CHARS, diff_messages
 from segprof.plan.render_markdown import MAX_CHARS, render_markdown
 from segprof.plan.resources import Kind
 from segprof.warehouses import connect
+from tests.sync.sync_project import run_sql, source_block
 
 WRITE_KEY = "wk_preview_9c1d7e3a5b"
 
@@ -28,18 +29,7 @@ WRITE_KEY = "wk_preview_9c1d7e3a5b"
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def warehouse(request: pytest.FixtureRequest) -> dict[str, Any]:
     """The source block of the test project (YAML keys) for each engine."""
-    if request.param == "duckdb":
-        return {"type": "duckdb", "path": "wh.duckdb"}
-    from psycopg.conninfo import conninfo_to_dict
-
-    parts = conninfo_to_dict(request.getfixturevalue("postgres_dsn"))
-    return {
-        "type": "postgres",
-        "host": parts["host"],
-        "port": int(parts["port"]),
-        "database": parts["dbname"],
-        "user": parts["user"],
-    }
+    return source_block(request.param, request)
 
 
 class Project:
@@ -74,13 +64,7 @@ class Project:
         (self.root / "segprof.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
 
     def sql(self, *statements: str) -> None:
-        settings = {k: v for k, v in self.source.items() if k != "type"}
-        con = connect(self.source["type"], settings, self.root)
-        try:
-            for statement in statements:
-                con.execute(statement)
-        finally:
-            con.close()
+        run_sql(self.source, self.root, *statements)
 
     def rows(self, sql: str) -> list[tuple]:
         settings = {k: v for k, v in self.source.items() if k != "type"}

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sync_project import Emulator, serve
+from sync_project import Emulator, serve, source_block
 
 
 @pytest.fixture()
@@ -22,15 +22,4 @@ def emulator(tmp_path: Path) -> Iterator[Emulator]:
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def warehouse(request: pytest.FixtureRequest) -> dict[str, Any]:
     """The source block of a test project (YAML keys) for each engine."""
-    if request.param == "duckdb":
-        return {"type": "duckdb", "path": "wh.duckdb"}
-    from psycopg.conninfo import conninfo_to_dict
-
-    parts = conninfo_to_dict(request.getfixturevalue("postgres_dsn"))
-    return {
-        "type": "postgres",
-        "host": parts["host"],
-        "port": int(parts["port"]),
-        "database": parts["dbname"],
-        "user": parts["user"],
-    }
+    return source_block(request.param, request)

@@ -21,6 +21,33 @@ from segprof.warehouses import connect
 WRITE_KEY = "test-space-key"
 
 
+def source_block(engine: str, request: Any) -> dict[str, Any]:
+    """The source block (YAML keys) of a test project on `engine` ("duckdb" or "postgres")."""
+    if engine == "duckdb":
+        return {"type": "duckdb", "path": "wh.duckdb"}
+    from psycopg.conninfo import conninfo_to_dict
+
+    parts = conninfo_to_dict(request.getfixturevalue("postgres_dsn"))
+    return {
+        "type": "postgres",
+        "host": parts["host"],
+        "port": int(parts["port"]),
+        "database": parts["dbname"],
+        "user": parts["user"],
+    }
+
+
+def run_sql(source: dict[str, Any], root: Path, *statements: str) -> None:
+    """Run statements in the warehouse a source block names (paths relative to `root`)."""
+    settings = {k: v for k, v in source.items() if k != "type"}
+    con = connect(source["type"], settings, root)
+    try:
+        for statement in statements:
+            con.execute(statement)
+    finally:
+        con.close()
+
+
 class Project:
     def __init__(self, root: Path, source: dict[str, Any], tracking: str | None, backend: str = "local"):
         self.root = root
@@ -59,13 +86,7 @@ class Project:
         (self.root / "segprof.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
 
     def sql(self, *statements: str) -> None:
-        settings = {k: v for k, v in self.source.items() if k != "type"}
-        con = connect(self.source["type"], settings, self.root)
-        try:
-            for statement in statements:
-                con.execute(statement)
-        finally:
-            con.close()
+        run_sql(self.source, self.root, *statements)
 
     def seed(self, n: int) -> None:
         rows = ", ".join(f"({i}, 'u{i}@example.com', 'free')" for i in range(1, n + 1))
