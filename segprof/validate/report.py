@@ -38,7 +38,12 @@ def render_github(diagnostics: list[Diagnostic], *, path_prefix: str = "") -> st
         props = []
         if place is not None:
             file = f"{path_prefix}/{place.file}" if path_prefix else place.file
-            props += [f"file={_escape_property(file)}", f"line={place.line}", f"col={place.col}"]
+            props.append(f"file={_escape_property(file)}")
+            # 0 means unknown (a missing file has no lines): GitHub then marks the file itself.
+            if place.line > 0:
+                props.append(f"line={place.line}")
+                if place.col > 0:
+                    props.append(f"col={place.col}")
         props.append(f"title={_escape_property(f'segprof {d.code}')}")
         return f"::{d.severity} {','.join(props)}::{_escape_data(message)}"
 

@@ -75,6 +75,7 @@ def test_workflow_command_escaping() -> None:
             hint="fix it",
         ),
         warning("z.w", "no place"),
+        error("p.m", "no segprof.yaml", Location("segprof.yaml")),
     ]
     lines = render_github(found).split("\n")
     assert lines[0] == (
@@ -82,7 +83,8 @@ def test_workflow_command_escaping() -> None:
         "100%25 wrong%0Asecond line (model.a)%0Ahint: fix it"
     )
     assert lines[1] == "::warning title=segprof z.w::no place"
-    assert lines[2] == "segprof validate: invalid, 1 error, 1 warning"
+    assert lines[2] == "::error file=segprof.yaml,title=segprof p.m::no segprof.yaml"  # no line 0
+    assert lines[3] == "segprof validate: invalid, 2 errors, 1 warning"
 
 
 def test_a_renamed_column_is_annotated_on_the_model_line_too(tmp_path: Path) -> None:
