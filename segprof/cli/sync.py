@@ -41,6 +41,15 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--allow-mass-delete", help="Sync even when most synced records would be deleted."),
         ] = False,
+        max_records: Annotated[
+            int,
+            typer.Option(
+                "--max-records",
+                min=1,
+                help="The most changed records one sync extracts; the rest wait for the next syncs "
+                "(Segment's limit: 150,000,000).",
+            ),
+        ] = 150_000_000,
         output: Annotated[OutputFormat, typer.Option("--format", help="text or json.")] = OutputFormat.text,
         notify_url: Annotated[
             str | None,
@@ -73,6 +82,7 @@ def register(app: typer.Typer) -> None:
             full_resync=full_resync,
             rebaseline=rebaseline,
             allow_mass_delete=allow_mass_delete,
+            max_records=max_records,
             progress=progress,
         )
         try:
@@ -181,6 +191,14 @@ def _render(summaries) -> None:  # type: ignore[no-untyped-def]
                 f"  delivered {s.delivered}, failed {s.failed}"
                 + (f", given up {s.dropped}" if s.dropped else "")
                 + f" in {s.duration:.2f}s ({rate:,.0f} rows/s)"
+            )
+        if s.remaining:
+            out.print(f"  {s.remaining} changed record(s) remain for the next sync (the record limit per sync)")
+        if s.duplicate_messages:
+            out.print(
+                f"  [yellow]warning:[/] the workspace dropped {s.duplicate_messages} message(s) as "
+                "duplicates of messages it already had; unless they resent changes that an "
+                "interrupted run had delivered, those changes did not reach the profiles"
             )
         if s.duplicates or s.null_ids:
             out.print(

@@ -51,6 +51,7 @@ class TrackingError(Exception):
 
 
 SUCCESS = b'{"success":true}'
+DUPLICATES_HEADER = "X-Segprof-Duplicates"  # the emulator's own: messages of the request dropped as duplicates
 
 
 def _now() -> str:
@@ -175,8 +176,12 @@ class TrackingApi:
             message = body
             message["type"] = kind
             messages, over_limit = [message], False
-        self.ingest(messages, received_at, over_limit=over_limit, check_sizes=size > MAX_MESSAGE_BYTES)
-        return Response(SUCCESS, media_type="application/json")
+        outcomes = self.ingest(messages, received_at, over_limit=over_limit, check_sizes=size > MAX_MESSAGE_BYTES)
+        # Segment answers the same body whatever it drops; the emulator also says how many messages
+        # it dropped as duplicates, so a run can tell its user that changes were lost.
+        duplicates = outcomes.count(DUPLICATE)
+        headers = {DUPLICATES_HEADER: str(duplicates)} if duplicates else None
+        return Response(SUCCESS, media_type="application/json", headers=headers)
 
     # -- storage ------------------------------------------------------------------------------
     def ingest(

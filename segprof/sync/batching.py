@@ -313,6 +313,17 @@ def pack(
         if not group:
             break
         messages = [m for _, m in group]
+        if all(type(m) is bytes for m in messages):
+            # built elsewhere (in SQL): only the size is checked here
+            for key, message in group:
+                if len(message) > max_message:
+                    yield encode(key, message, limits)  # the rejection, in its words
+                    continue
+                full = packer.add([key], [None], message)
+                if full is not None:
+                    yield full
+            group_size = min(_GROUP_MAX, packer.max_count)
+            continue
         ids = _group_ids(messages) if encoder is None else None
         if ids is not None:
             try:

@@ -11,8 +11,16 @@ duplicated identifier is the real one.
 How the snapshot advances: `ack` appends the acknowledged changes (id, checksum, kind) to the
 mapping's acknowledgement log in one transaction; the log is folded into the snapshot set-wise by
 `finish` and, after a crash, by the next `begin`. The effective snapshot is therefore always
-"snapshot ⊕ acknowledged log", advanced batch by batch, and a change that was never acknowledged
-is derived again — with the same checksum, hence the same message id — on the next run.
+"snapshot ⊕ acknowledged log", advanced batch by batch.
+
+How a change keeps its message id: the diff records each change with its *origin*, the run that
+first recorded it (`ids.message_id` derives the id from it). A change the run did not get
+acknowledged — failed, cancelled, beyond the run's record limit, or cut off by a crash — is carried
+into the pending table with its origin by `finish` (or by the next `begin` after a crash), and the
+next diff that finds the same change (same kind and checksum) takes the origin from there, so every
+retry goes out under the same id; any other change gets the new run's id. A record whose change
+a crash cut off (it may have reached Segment) is sent again when its value differs from that change,
+even when the value is back to the snapshot's.
 """
 
 from __future__ import annotations
@@ -29,6 +37,10 @@ from segprof.errors import SegprofError
 from segprof.sync.checksum import CHECKSUM_VERSION, canonical_columns, checksum_sql, quote
 from segprof.sync.managed_schema import (
     CHECKPOINTS,
+    CHECKSUM_COLUMN,
+    ID_COLUMN,
+    KIND_COLUMN,
+    ORIGIN_COLUMN,
     RUN_COUNTERS,
     RUNS,
     SCHEMA,
@@ -42,12 +54,15 @@ from segprof.warehouses.dialects import to_dialect
 if TYPE_CHECKING:
     import pyarrow
 
-ID_COLUMN = "__segprof_id"
-KIND_COLUMN = "__segprof_kind"
-CHECKSUM_COLUMN = "__segprof_checksum"
-RESERVED = (ID_COLUMN, KIND_COLUMN, CHECKSUM_COLUMN)
+RESERVED = (ID_COLUMN, KIND_COLUMN, CHECKSUM_COLUMN, ORIGIN_COLUMN)
 KINDS = ("new", "updated", "deleted")
 MODEL = "__segprof_model__"  # placeholder replaced by the model's own SQL after translation
+PREVIEW_ORIGIN = "preview"  # what dry runs and previews record as a change's origin (nothing is sent)
+_NO_ROWS = "(SELECT CAST(NULL AS VARCHAR) AS id, CAST(NULL AS VARCHAR) AS checksum WHERE 1 = 0)"
+_NO_PENDING = (
+    "(SELECT CAST(NULL AS VARCHAR) AS id, CAST(NULL AS VARCHAR) AS kind, CAST(NULL AS VARCHAR) AS checksum, "
+    "CAST(NULL AS VARCHAR) AS origin, CAST(NULL AS VARCHAR) AS outcome WHERE 1 = 0)"
+)
 
 # A run that would delete more than half of the synced records is far more often a broken or
 # half-loaded model (empty upstream table, failed join) than real churn; past that share we stop
@@ -56,6 +71,8 @@ MODEL = "__segprof_model__"  # placeholder replaced by the model's own SQL after
 DEFAULT_MAX_DELETE_SHARE = 0.5
 DEFAULT_MAX_ATTEMPTS = 5  # Segment retries failed records for up to 5 syncs …
 DEFAULT_RETRY_WINDOW = timedelta(days=14)  # … or 14 days
+# Segment extracts at most 150 million records in one sync and leaves the rest to the next ones.
+DEFAULT_MAX_RECORDS = 150_000_000
 EXAMPLES = 5
 
 
@@ -151,10 +168,22 @@ class Run:
     error: str | None = None
     finished_at: datetime | None = None
 
+    max_records: int | None = None  # the most changes one run extracts (None: no limit)
+
+    @property
+    def triggered(self) -> int:
+        """Changes that the mapping triggers on."""
+        return self.counts.total - self.skipped
+
     @property
     def to_send(self) -> int:
-        """Changes that the mapping triggers on (what `stream` yields)."""
-        return self.counts.total - self.skipped
+        """The triggered changes this run extracts (what `stream` yields)."""
+        return self.triggered if self.max_records is None else min(self.triggered, self.max_records)
+
+    @property
+    def remaining(self) -> int:
+        """Triggered changes past the run's record limit, left for the next runs."""
+        return self.triggered - self.to_send
 
 
 @dataclass(frozen=True)
@@ -199,8 +228,11 @@ class ChangeTracker:
         max_delete_share: float = DEFAULT_MAX_DELETE_SHARE,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         retry_window: timedelta = DEFAULT_RETRY_WINDOW,
+        max_records: int | None = DEFAULT_MAX_RECORDS,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
+        if max_records is not None and max_records < 1:
+            raise SegprofError("the record limit of a sync must be at least 1", address=spec.address)
         unknown = set(spec.triggers) - set(KINDS)
         if unknown or not spec.triggers:
             raise SegprofError(
@@ -213,6 +245,7 @@ class ChangeTracker:
         self.max_delete_share = max_delete_share
         self.max_attempts = max_attempts
         self.retry_window = retry_window
+        self.max_records = max_records
         self.clock = clock or (lambda: datetime.now(UTC))
         self._model_sql = _strip_sql(spec.model_sql)
         self._ensured = False
@@ -292,34 +325,48 @@ class ChangeTracker:
             "GROUP BY ROLLUP (k.id) HAVING count(*) > 1 OR k.id IS NULL"
         )
 
-    def _diff_select(self, ident: str, pairs: list, snapshot: str, dups: str) -> str:
-        """Changed identifiers with their kind and checksum; narrow on purpose (carrying every model
-        column through a join of the whole model against the whole snapshot costs several times the
-        join itself), the columns are joined back for the few changed rows when streaming."""
+    def _diff_select(
+        self, ident: str, pairs: list, snapshot: str, dups: str, pending: str, *, origin: str
+    ) -> str:
+        """Changed identifiers with their kind, checksum and origin; narrow on purpose (carrying every
+        model column through a join of the whole model against the whole snapshot costs several
+        times the join itself), the columns are joined back for the few changed rows when streaming.
+
+        `origin` is this run's id: a change takes it unless the pending table holds the same change
+        (same kind and checksum), whose origin it keeps.
+        """
+        kind = (
+            f"CASE WHEN s.id IS NULL THEN 'new' WHEN m.{ID_COLUMN} IS NULL THEN 'deleted' ELSE 'updated' END"
+        )
+        checksum = f"CASE WHEN m.{ID_COLUMN} IS NULL THEN s.checksum ELSE m.{CHECKSUM_COLUMN} END"
         return (
-            f"SELECT coalesce(m.{ID_COLUMN}, s.id) AS {ID_COLUMN}, "
-            f"CASE WHEN s.id IS NULL THEN 'new' WHEN m.{ID_COLUMN} IS NULL THEN 'deleted' "
-            f"ELSE 'updated' END AS {KIND_COLUMN}, "
-            f"CASE WHEN m.{ID_COLUMN} IS NULL THEN s.checksum ELSE m.{CHECKSUM_COLUMN} END "
-            f"AS {CHECKSUM_COLUMN} FROM "
+            f"SELECT coalesce(m.{ID_COLUMN}, s.id) AS {ID_COLUMN}, {kind} AS {KIND_COLUMN}, "
+            f"{checksum} AS {CHECKSUM_COLUMN}, "
+            f"CASE WHEN p.id IS NOT NULL AND p.kind = {kind} AND p.checksum = {checksum} THEN p.origin "
+            f"ELSE {_lit(origin)} END AS {ORIGIN_COLUMN} FROM "
             f"(SELECT CAST(q.{quote(ident)} AS VARCHAR) AS {ID_COLUMN}, "
             f"{checksum_sql(pairs, 'q')} AS {CHECKSUM_COLUMN} FROM {MODEL} AS q "
             f"WHERE q.{quote(ident)} IS NOT NULL) AS m "
             f"FULL OUTER JOIN {snapshot} AS s ON m.{ID_COLUMN} = s.id "
-            f"WHERE (s.id IS NULL OR m.{ID_COLUMN} IS NULL OR m.{CHECKSUM_COLUMN} <> s.checksum) "
+            f"LEFT JOIN {pending} AS p ON p.id = coalesce(m.{ID_COLUMN}, s.id) "
+            f"WHERE (s.id IS NULL OR m.{ID_COLUMN} IS NULL OR m.{CHECKSUM_COLUMN} <> s.checksum "
+            f"OR (p.outcome = 'unknown' AND m.{ID_COLUMN} IS NOT NULL "
+            f"AND (p.kind = 'deleted' OR p.checksum <> m.{CHECKSUM_COLUMN}))) "
             f"AND NOT EXISTS (SELECT 1 FROM {dups} AS d WHERE d.id = coalesce(m.{ID_COLUMN}, s.id))"
         )
 
-    def _stream_select(self, cols: Sequence[ColumnInfo], ident: str, kinds: Sequence[str]) -> str:
+    def _stream_select(
+        self, cols: Sequence[ColumnInfo], ident: str, kinds: Sequence[str], extra: Sequence[str] = ()
+    ) -> str:
         """The changed rows with every model column, read back from the model by identifier.
 
         Deleted records get nulls. A new or updated record that vanished from the model since the
         diff is left out (not acknowledged, so the next run derives it again, as deleted).
         """
-        model_cols = ", ".join(f"m.{quote(c.name)}" for c in cols)
+        model_cols = ", ".join([*(f"m.{quote(c.name)}" for c in cols), *extra])
         wanted = ", ".join(_lit(k) for k in kinds)
         return (
-            f"SELECT c.{ID_COLUMN}, c.{KIND_COLUMN}, c.{CHECKSUM_COLUMN}, {model_cols} "
+            f"SELECT c.{ID_COLUMN}, c.{KIND_COLUMN}, c.{CHECKSUM_COLUMN}, c.{ORIGIN_COLUMN}, {model_cols} "
             f"FROM {self.tables.changes} AS c LEFT JOIN "
             f"(SELECT q.*, CAST(q.{quote(ident)} AS VARCHAR) AS {ID_COLUMN} FROM {MODEL} AS q "
             f"WHERE q.{quote(ident)} IS NOT NULL) AS m "
@@ -370,11 +417,37 @@ class ChangeTracker:
             self._exec(f"DELETE FROM {t.acks}")
 
     def _drop_work_tables(self) -> None:
-        self._exec(f"DROP TABLE IF EXISTS {self.tables.changes}")
+        # the changes table stays (empty), so that a run can always read what the last one left
+        self._exec(f"DELETE FROM {self.tables.changes}")
         self._exec(f"DROP TABLE IF EXISTS {self.tables.keystats}")
 
+    def _carry_over(self, outcome: str, note: str) -> None:
+        """Keep the changes of the current (or an interrupted) run that were not acknowledged in the
+        pending table with their origin, so the next run sends each under the id it had.
+
+        `outcome`: `unsent`, or `unknown` after a crash. A record's older pending change is replaced
+        by its newer one; one the pending table already holds (a failure `fail` recorded) stays.
+        """
+        t = self.tables
+        now = _ts(self.clock())
+        unsent = (
+            f"FROM {t.changes} AS c WHERE NOT EXISTS (SELECT 1 FROM {t.acks} AS a WHERE a.id = c.{ID_COLUMN}) "
+            f"AND NOT EXISTS (SELECT 1 FROM {t.pending} AS p WHERE p.id = c.{ID_COLUMN} "
+            f"AND p.kind = c.{KIND_COLUMN} AND p.checksum = c.{CHECKSUM_COLUMN})"
+        )
+        with self.con.transaction():
+            self._exec(f"DELETE FROM {t.pending} WHERE id IN (SELECT c.{ID_COLUMN} {unsent})")
+            self._exec(
+                f"INSERT INTO {t.pending} (id, checksum, kind, attempts, first_failed_at, last_failed_at, "
+                f"last_run_id, last_error, origin, outcome) SELECT c.{ID_COLUMN}, c.{CHECKSUM_COLUMN}, "
+                f"c.{KIND_COLUMN}, 0, {now}, {now}, NULL, {_lit(note)}, c.{ORIGIN_COLUMN}, {_lit(outcome)} "
+                f"{unsent}"
+            )
+
     def _recover(self, now: datetime) -> None:
-        """Repair what an interrupted run left: fold its acks, close its history row, drop work tables."""
+        """Repair what an interrupted run left: keep its unsent changes, fold its acks, close its
+        history row, drop work tables."""
+        self._carry_over("unknown", "the run was interrupted; the change may have been delivered")
         self._fold()
         self._exec(
             f"UPDATE {RUNS} SET status = 'interrupted', finished_at = {_ts(now)} "
@@ -448,6 +521,7 @@ class ChangeTracker:
             run_id=f"{now.astimezone(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}",
             mapping_id=self.spec.mapping_id,
             started_at=now,
+            max_records=self.max_records,
         )
         self._acquire()
         try:
@@ -505,7 +579,10 @@ class ChangeTracker:
         self._exec(f"CREATE TABLE {t.keystats} AS {self._keystats_select(ident)}")
         run.extracted, run.keys = self._read_keystats(self._rows(self._key_report_select(t.keystats)))
         dups = f"(SELECT k.id FROM {t.keystats} AS k WHERE k.total = 0 AND k.id IS NOT NULL)"
-        self._exec(f"CREATE TABLE {t.changes} AS {self._diff_select(ident, pairs, t.snapshot, dups)}")
+        diff = self._diff_select(ident, pairs, t.snapshot, dups, t.pending, origin=run.run_id)
+        self._exec(
+            f"INSERT INTO {t.changes} ({ID_COLUMN}, {KIND_COLUMN}, {CHECKSUM_COLUMN}, {ORIGIN_COLUMN}) {diff}"
+        )
         run.counts = self._count_kinds(
             self._rows(f"SELECT {KIND_COLUMN}, count(*) FROM {t.changes} GROUP BY {KIND_COLUMN}")
         )
@@ -544,15 +621,22 @@ class ChangeTracker:
         run.model_fingerprint, run.columns_fingerprint = model_fp, columns_fp
         self._write_run(run)
 
-    def stream(self, run: Run, batch_rows: int = 10_000) -> Iterator[pyarrow.RecordBatch]:
+    def stream(
+        self, run: Run, batch_rows: int = 10_000, extra: Sequence[str] = ()
+    ) -> Iterator[pyarrow.RecordBatch]:
         """The changed rows the mapping triggers on, as Arrow batches.
 
         Columns: `__segprof_id` (identifier as text), `__segprof_kind` (new/updated/deleted),
-        `__segprof_checksum`, then every model column (all null for deleted records).
+        `__segprof_checksum`, `__segprof_origin`, then every model column (all null for deleted
+        records), then the `extra` expressions (over `c`, the change, and `m`, the model row). At
+        most the run's record limit; the changes past it stay for the next runs.
         """
         self._check_run(run)
         kinds = [k for k in KINDS if k in self.spec.triggers]
-        sql = self._sql(self._stream_select(run.model_columns, run.identifier_column, kinds))
+        select = self._stream_select(run.model_columns, run.identifier_column, kinds, extra)
+        if run.remaining:
+            select += f" LIMIT {int(run.to_send)}"
+        sql = self._sql(select)
         return self.con.stream_arrow(sql, batch_rows)
 
     def _check_run(self, run: Run) -> None:
@@ -608,8 +692,9 @@ class ChangeTracker:
             # new pending rows carry the attempt count forward; then the old rows go
             self._exec(
                 f"INSERT INTO {t.pending} (id, checksum, kind, attempts, first_failed_at, last_failed_at, "
-                f"last_run_id, last_error) SELECT c.{ID_COLUMN}, c.{CHECKSUM_COLUMN}, c.{KIND_COLUMN}, "
-                f"coalesce(p.attempts, 0) + 1, coalesce(p.first_failed_at, {now}), {now}, {rid}, {err} "
+                f"last_run_id, last_error, origin, outcome) SELECT c.{ID_COLUMN}, c.{CHECKSUM_COLUMN}, "
+                f"c.{KIND_COLUMN}, coalesce(p.attempts, 0) + 1, coalesce(p.first_failed_at, {now}), {now}, "
+                f"{rid}, {err}, c.{ORIGIN_COLUMN}, 'failed' "
                 f"FROM {t.changes} AS c JOIN {failing} AS f ON f.id = c.{ID_COLUMN} "
                 f"LEFT JOIN {t.pending} AS p ON p.id = c.{ID_COLUMN}"
             )
@@ -634,6 +719,7 @@ class ChangeTracker:
             self._release()
 
     def _finish(self, run: Run, error: str | None, cancelled: bool = False) -> Run:
+        self._carry_over("unsent", "not delivered: the run ended before sending it")
         self._fold()
         run.finished_at = self.clock()
         run.error = error
@@ -667,42 +753,29 @@ class ChangeTracker:
         record with a clean identifier counts as new.
         """
         _cols, ident, pairs = self._resolve_columns()
-        t = self.tables
         stats = f"({self._keystats_select(ident)})"
         extracted, keys = self._read_keystats(self._rows(self._key_report_select(stats)))
-        managed = not from_scratch and self._managed_exists()
-        if managed:
-            snapshot = (
-                f"(SELECT s0.id, s0.checksum FROM {t.snapshot} AS s0 WHERE NOT EXISTS "
-                f"(SELECT 1 FROM {t.acks} AS a0 WHERE a0.id = s0.id) UNION ALL SELECT a1.id, a1.checksum "
-                f"FROM {t.acks} AS a1 WHERE a1.kind <> 'deleted')"
-            )
-        else:
-            snapshot = "(SELECT CAST(NULL AS VARCHAR) AS id, CAST(NULL AS VARCHAR) AS checksum WHERE 1 = 0)"
-        dups = (
-            f"(SELECT CAST(q.{quote(ident)} AS VARCHAR) AS id FROM {MODEL} AS q "
-            f"WHERE q.{quote(ident)} IS NOT NULL GROUP BY CAST(q.{quote(ident)} AS VARCHAR) "
-            "HAVING count(*) > 1)"
-        )
-        diff = self._diff_select(ident, pairs, snapshot, dups)
+        relations = self._effective_relations(ident, from_scratch=from_scratch)
+        diff = self._diff_select(ident, pairs, *relations, origin=PREVIEW_ORIGIN)
         counts = self._count_kinds(
             self._rows(f"SELECT x.{KIND_COLUMN}, count(*) FROM ({diff}) AS x GROUP BY x.{KIND_COLUMN}")
         )
-        size = self._scalar(f"SELECT count(*) FROM {snapshot} AS z") if managed else 0
+        snapshot = relations[0]
+        size = self._scalar(f"SELECT count(*) FROM {snapshot} AS z") if snapshot != _NO_ROWS else 0
         return DryRun(counts=counts, keys=keys, extracted=extracted, snapshot_size=size)
 
     def preview(self, limit: int | None = None, batch_rows: int = 1_000) -> Iterator[pyarrow.RecordBatch]:
         """The rows a run would stream now (same columns as `stream`), computed without writing.
 
-        Ordered by identifier; at most `limit` rows when given.
+        Ordered by identifier; at most `limit` rows when given. Their origin is a placeholder: the
+        run that sends a change fixes its message id.
         """
         cols, ident, pairs = self._resolve_columns()
-        snapshot, dups = self._effective_relations(ident)
-        diff = self._diff_select(ident, pairs, snapshot, dups)
+        diff = self._diff_select(ident, pairs, *self._effective_relations(ident), origin=PREVIEW_ORIGIN)
         kinds = ", ".join(_lit(k) for k in KINDS if k in self.spec.triggers)
         model_cols = ", ".join(f"m.{quote(c.name)}" for c in cols)
         sql = (
-            f"SELECT c.{ID_COLUMN}, c.{KIND_COLUMN}, c.{CHECKSUM_COLUMN}, {model_cols} "
+            f"SELECT c.{ID_COLUMN}, c.{KIND_COLUMN}, c.{CHECKSUM_COLUMN}, c.{ORIGIN_COLUMN}, {model_cols} "
             f"FROM ({diff}) AS c LEFT JOIN "
             f"(SELECT q.*, CAST(q.{quote(ident)} AS VARCHAR) AS {ID_COLUMN} FROM {MODEL} AS q "
             f"WHERE q.{quote(ident)} IS NOT NULL) AS m "
@@ -713,23 +786,30 @@ class ChangeTracker:
             sql += f" LIMIT {int(limit)}"
         return self.con.stream_arrow(self._sql(sql), batch_rows)
 
-    def _effective_relations(self, ident: str) -> tuple[str, str]:
-        """(snapshot ⊕ acknowledged log, duplicated identifiers) as read-only relations."""
+    def _effective_relations(self, ident: str, *, from_scratch: bool = False) -> tuple[str, str, str]:
+        """(snapshot ⊕ acknowledged log, duplicated identifiers, pending changes) as read-only
+        relations; `from_scratch`: as if the mapping had no sync state."""
         t = self.tables
-        if self._managed_exists():
+        if not from_scratch and self._managed_exists():
             snapshot = (
                 f"(SELECT s0.id, s0.checksum FROM {t.snapshot} AS s0 WHERE NOT EXISTS "
                 f"(SELECT 1 FROM {t.acks} AS a0 WHERE a0.id = s0.id) UNION ALL SELECT a1.id, a1.checksum "
                 f"FROM {t.acks} AS a1 WHERE a1.kind <> 'deleted')"
             )
+            # origins are not read here (a table made by an older version may not have them yet)
+            pending = (
+                f"(SELECT p0.id, p0.kind, p0.checksum, CAST(NULL AS VARCHAR) AS origin, "
+                f"CAST(NULL AS VARCHAR) AS outcome FROM {t.pending} AS p0)"
+            )
         else:
-            snapshot = "(SELECT CAST(NULL AS VARCHAR) AS id, CAST(NULL AS VARCHAR) AS checksum WHERE 1 = 0)"
+            snapshot = _NO_ROWS
+            pending = _NO_PENDING
         dups = (
             f"(SELECT CAST(q.{quote(ident)} AS VARCHAR) AS id FROM {MODEL} AS q "
             f"WHERE q.{quote(ident)} IS NOT NULL GROUP BY CAST(q.{quote(ident)} AS VARCHAR) "
             "HAVING count(*) > 1)"
         )
-        return snapshot, dups
+        return snapshot, dups, pending
 
     def full_resync(self) -> None:
         """Forget what was synced: the next run sends every record as new.

@@ -132,6 +132,9 @@ class BatchReport:
     delivered: tuple[Any, ...] = ()
     failed: tuple[Failure, ...] = ()
     requests: int = 0
+    # of the delivered, how many the endpoint said it dropped as duplicates (segprof's emulator
+    # says so in a header; Segment does not, and its answer is read as 0)
+    duplicates: int = 0
 
 
 @dataclass
@@ -146,6 +149,7 @@ class DeliverySummary:
     bytes_sent: int = 0
     elapsed: float = 0.0
     cancelled: bool = False
+    duplicates: int = 0  # delivered messages the endpoint said it dropped as duplicates
     failures_by_reason: dict[str, int] = field(default_factory=dict)
 
 
@@ -408,7 +412,7 @@ class _Run:
                 return
             attempts += 1
             try:
-                status, text = await self.post(batch, deadline)
+                status, text, duplicates = await self.post(batch, deadline)
             except _Retryable as exc:
                 last = exc.reason
                 if attempts >= config.max_attempts:
@@ -425,7 +429,9 @@ class _Run:
                 continue
             pending.pop(0)
             if 200 <= status < 300:
-                await self.emit(BatchReport(delivered=tuple(batch.keys), requests=attempts))
+                await self.emit(
+                    BatchReport(delivered=tuple(batch.keys), requests=attempts, duplicates=duplicates)
+                )
             elif status in _SPLIT_STATUSES and len(batch) > 1:
                 # The whole request was refused for its content: retry each half on its own so
                 # only the message(s) at fault fail.
@@ -437,8 +443,9 @@ class _Run:
                 await self.report_failed(batch, reason, attempts)
             return
 
-    async def post(self, batch: Batch, deadline: float) -> tuple[int, str]:
-        """One attempt. Returns (status, error text) for a final answer; raises _Retryable."""
+    async def post(self, batch: Batch, deadline: float) -> tuple[int, str, int]:
+        """One attempt. Returns (status, error text, messages dropped as duplicates) for a final
+        answer; raises _Retryable."""
         config = self.config
         body = batch.body(sent_at())
         headers = None
@@ -471,8 +478,8 @@ class _Run:
                 self.resume_at = max(self.resume_at, time.monotonic() + wait)
             raise _Retryable(f"HTTP {status}{_phrase(response)}", wait)
         if 200 <= status < 300:
-            return status, ""
-        return status, self.error_text(response)
+            return status, "", _duplicates(response.headers)
+        return status, self.error_text(response), 0
 
     def error_text(self, response: httpx.Response) -> str:
         """Segment's own words for a refusal, short and without the write key."""
@@ -538,6 +545,7 @@ class _Run:
     async def emit(self, report: BatchReport) -> None:
         summary = self.summary
         summary.delivered += len(report.delivered)
+        summary.duplicates += report.duplicates
         summary.failed += len(report.failed)
         for failure in report.failed:
             summary.failures_by_reason[failure.reason] = summary.failures_by_reason.get(failure.reason, 0) + 1
@@ -564,6 +572,15 @@ class _Run:
         result = self.on_report(report)
         if inspect.isawaitable(result):
             await result
+
+
+# segprof's emulator tells how many messages of a request it dropped as duplicates (Segment does not)
+DUPLICATES_HEADER = "X-Segprof-Duplicates"
+
+
+def _duplicates(headers: httpx.Headers) -> int:
+    value = headers.get(DUPLICATES_HEADER, "")
+    return int(value) if value.isdigit() else 0
 
 
 def _is_local(url: str) -> bool:

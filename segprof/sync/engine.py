@@ -7,12 +7,14 @@ Payload errors and oversized messages fail only their record, with the reason; a
 commits what was acknowledged and leaves the rest to the next run.
 
 Must never: materialise the model in memory (it streams batches), acknowledge a record the
-Tracking API did not acknowledge, send one change under two messageIds (ids come from
-`ids.message_id`), or put the write key in a message, an error or a record of a failure.
+Tracking API did not acknowledge, send one change under two messageIds or two changes under one
+(ids come from `ids.message_id` and each change's origin), or put the write key in a message, an
+error or a record of a failure.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -26,12 +28,14 @@ from segprof.sync.changes import (
     ID_COLUMN,
     KIND_COLUMN,
     KINDS,
+    ORIGIN_COLUMN,
     ChangeTracker,
     MappingSpec,
     Run,
 )
 from segprof.sync.failures import FailureLog
 from segprof.sync.ids import message_id
+from segprof.sync.sql_messages import MESSAGE_COLUMN, MESSAGE_ID_COLUMN, compile_message_sql
 
 if TYPE_CHECKING:
     import httpx
@@ -44,6 +48,8 @@ _PROPERTY_PATH = re.compile(r"""^\$\.properties(?:\.([^.\[\]]+)|\[["']([^"']+)["
 _TEMPLATE_REF = re.compile(r"\{\{\{?\s*properties(?:\.([^.\s}\[\]]+)|\[[\"']([^\"']+)[\"']\])?")
 _NOT_DELIVERED = "not delivered: the delivery was cancelled"
 MAX_ERRORS = 20
+ACK_SECONDS = 5.0
+ACK_RECORDS = 100_000
 
 
 def triggers_of(trigger: str) -> frozenset[str]:
@@ -126,9 +132,13 @@ class RunSummary:
     delivered: int = 0
     failed: int = 0
     skipped: int = 0  # changes of kinds the mapping does not trigger on
+    remaining: int = 0  # changes past the run's record limit, left for the next syncs
     duplicates: int = 0  # rows skipped for a duplicated identifier
     null_ids: int = 0
     dropped: int = 0  # failed records given up on after too many attempts
+    # messages acknowledged but dropped by the workspace as duplicates of earlier ones (lost
+    # changes; only segprof's emulator reports them)
+    duplicate_messages: int = 0
     duration: float = 0.0
     errors: list[str] = field(default_factory=list)
     samples: list[dict[str, Any]] = field(default_factory=list)  # dry run: example messages
@@ -150,9 +160,11 @@ class RunSummary:
             "delivered": self.delivered,
             "failed": self.failed,
             "skipped": self.skipped,
+            "remaining": self.remaining,
             "duplicates": self.duplicates,
             "null_ids": self.null_ids,
             "dropped": self.dropped,
+            "duplicate_messages": self.duplicate_messages,
             "duration_seconds": round(self.duration, 3),
             "errors": list(self.errors),
             **({"samples": self.samples} if self.samples else {}),
@@ -176,6 +188,11 @@ class SyncEngine:
         self.con = connector
         self.job = job
         self.batch_rows = batch_rows
+        # Acknowledgements are written at most every `ack_seconds` or `ack_records` delivered
+        # records, not per request: each costs a warehouse transaction. A crash in between resends
+        # what was delivered since, under the same ids, and Segment drops the copies.
+        self.ack_seconds = ACK_SECONDS
+        self.ack_records = ACK_RECORDS
         columns, whole = referenced_columns(job.settings)
         columns = [c.name for c in connector.describe(job.model_sql)] if whole else self._present(columns)
         self.spec = MappingSpec(
@@ -210,14 +227,18 @@ class SyncEngine:
 
         ids = batch.column(ID_COLUMN).to_pylist()
         checksums = batch.column(CHECKSUM_COLUMN).to_pylist()
+        origins = batch.column(ORIGIN_COLUMN).to_pylist()
         events = events_from_batch(
-            batch, identifier=identifier, kind_column=KIND_COLUMN, exclude=(ID_COLUMN, CHECKSUM_COLUMN)
+            batch,
+            identifier=identifier,
+            kind_column=KIND_COLUMN,
+            exclude=(ID_COLUMN, CHECKSUM_COLUMN, ORIGIN_COLUMN, MESSAGE_ID_COLUMN, MESSAGE_COLUMN),
         )
-        for rid, checksum, event in zip(ids, checksums, events, strict=True):
+        for rid, checksum, origin, event in zip(ids, checksums, origins, events, strict=True):
             # the identifier as the warehouse gave it (text), as change detection keys it
             event["__segment_id"] = rid
             kind = event["event"]
-            mid = message_id(self.job.mapping_id, rid, checksum, kind)
+            mid = message_id(self.job.mapping_id, rid, checksum, kind, origin)
             message: dict[str, Any] | None = None
             try:
                 message = self.builder.build(event, mid)
@@ -234,10 +255,14 @@ class SyncEngine:
     # ---- runs ---------------------------------------------------------------------------------
 
     def preview(self, limit: int | None = None) -> Iterator[dict[str, Any]]:
-        """The messages a run would send now (or `{"__error": reason, …}` for records that would fail)."""
+        """The messages a run would send now (or `{"__error": reason, …}` for records that would fail).
+
+        Without `messageId`: the run that first records a change fixes its id (see `ids`).
+        """
         for batch in self.tracker.preview(limit, batch_rows=min(self.batch_rows, 1_000)):
             for rid, kind, _mid, message, reason in self.messages(batch, self._identifier_column()):
                 if reason is None and message is not None:
+                    message.pop("messageId", None)
                     yield message
                 else:
                     yield {"__error": reason, "__segment_id": rid, "event": kind}
@@ -308,12 +333,53 @@ class SyncEngine:
                 note_error(reason)
             self.failures.record(run.run_id, self.job.mapping_id, failed)
 
-        def items() -> Iterator[tuple[str, dict[str, Any]]]:
+        compiled = compile_message_sql(
+            self.job.action,
+            self.job.without_secrets(),
+            run.model_columns,
+            self.job.mapping_id,
+            self.con.dialect,
+        )
+        extra = (
+            [
+                f"{compiled.message_id} AS {MESSAGE_ID_COLUMN}",
+                f"{compiled.message(compiled.message_id)} AS {MESSAGE_COLUMN}",
+            ]
+            if compiled is not None
+            else []
+        )
+
+        def built_in_sql(batch: Any) -> Iterator[tuple[str, bytes]]:
+            """The messages the warehouse built; the rows it left NULL stay in `batch` for Python."""
+            texts = batch.column(MESSAGE_COLUMN).to_pylist()
+            ready = [
+                (rid, kind, mid, text.encode())
+                for rid, kind, mid, text in zip(
+                    batch.column(ID_COLUMN).to_pylist(),
+                    batch.column(KIND_COLUMN).to_pylist(),
+                    batch.column(MESSAGE_ID_COLUMN).to_pylist(),
+                    texts,
+                    strict=True,
+                )
+                if text is not None
+            ]
+            with lock:
+                for rid, kind, mid, body in ready:
+                    payloads[rid] = (kind, mid, "", body)  # type: ignore[assignment]
+            for rid, _kind, _mid, body in ready:
+                yield rid, body
+
+        def items() -> Iterator[tuple[str, dict[str, Any] | bytes]]:
             ident = run.identifier_column
-            for batch in self.tracker.stream(run, self.batch_rows):
+            for batch in self.tracker.stream(run, self.batch_rows, extra):
                 if should_stop is not None and should_stop():
                     stopped.set()
                     return
+                if compiled is not None:
+                    yield from built_in_sql(batch)
+                    batch = batch.filter(batch.column(MESSAGE_COLUMN).is_null())
+                    if not batch.num_rows:
+                        continue
                 rejected = []
                 # the deliverer checks each message's size as it encodes it (once, fast)
                 for rid, kind, mid, message, reason in self.messages(batch, ident, check_size=False):
@@ -328,9 +394,24 @@ class SyncEngine:
                     if on_progress is not None:
                         on_progress(run.delivered, run.failed, to_send)
 
+        duplicate_messages = 0
+
+        unacked: list[Any] = []
+        last_ack = time.monotonic()
+
+        def write_acks() -> None:
+            nonlocal last_ack
+            if unacked:
+                self.tracker.ack(run, unacked)
+                unacked.clear()
+            last_ack = time.monotonic()
+
         def on_report(report: BatchReport) -> None:
-            if report.delivered:
-                self.tracker.ack(run, report.delivered)
+            nonlocal duplicate_messages
+            duplicate_messages += report.duplicates
+            unacked.extend(report.delivered)
+            if len(unacked) >= self.ack_records or time.monotonic() - last_ack >= self.ack_seconds:
+                write_acks()
             failed = []
             for failure in report.failed:
                 rid = str(failure.key)
@@ -338,6 +419,8 @@ class SyncEngine:
                     kind, mid, _r, message = payloads.get(rid, ("", failure.message_id or "", "", None))
                 if failure.reason.startswith(_NOT_DELIVERED):
                     continue  # stays pending: derived again (same messageId) by the next run
+                if isinstance(message, bytes):
+                    message = json.loads(message)
                 failed.append((rid, kind, mid, message, failure.reason))
             if failed:
                 record_failures(failed)
@@ -347,7 +430,7 @@ class SyncEngine:
                 for failure in report.failed:
                     payloads.pop(str(failure.key), None)
             if on_progress is not None:
-                on_progress(run.delivered, run.failed, to_send)
+                on_progress(run.delivered + len(unacked), run.failed, to_send)
 
         cancelled = False
         error: str | None = None
@@ -361,10 +444,15 @@ class SyncEngine:
             error = f"{type(err).__name__}: {err}"
         if stopped.is_set():
             cancelled = True
+        try:
+            write_acks()
+        except KeyboardInterrupt:
+            cancelled = True  # what stays unacknowledged is resent under the same ids next time
         finished = self._finish(run, error, cancelled)
         if error:
             note_error(error)
         summary = self._summary(finished, errors, time.monotonic() - started)
+        summary.duplicate_messages = duplicate_messages
         return summary
 
     def _finish(self, run: Run, error: str | None, cancelled: bool) -> Run:
@@ -387,6 +475,7 @@ class SyncEngine:
             delivered=run.delivered,
             failed=run.failed,
             skipped=run.skipped,
+            remaining=run.remaining,
             duplicates=run.keys.duplicate_rows,
             null_ids=run.keys.null_ids,
             dropped=run.dropped,

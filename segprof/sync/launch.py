@@ -42,6 +42,7 @@ class SyncOptions:
     full_resync: bool = False
     rebaseline: bool = False
     allow_mass_delete: bool = False
+    max_records: int | None = None  # the most changes one run extracts; None: Segment's limit
     samples: int = 3
     progress: Progress | None = None
     poll_interval: float | None = None  # None: 0.1 s for the embedded workspace, 5 s for Segment
@@ -59,7 +60,13 @@ def mapping_id_for(project_dir: Path, project: Project, address: str) -> str:
     return _state(project_dir, project).id_of(address) or address
 
 
-def engine_for(project: Project, project_dir: Path, name: str, mapping_id: str | None = None):  # type: ignore[no-untyped-def]
+def engine_for(  # type: ignore[no-untyped-def]
+    project: Project,
+    project_dir: Path,
+    name: str,
+    mapping_id: str | None = None,
+    max_records: int | None = None,
+):
     """(engine, connection) for one mapping as the project defines it; close the connection after."""
     from segprof.sync.job import job_from_project, open_source
 
@@ -69,7 +76,8 @@ def engine_for(project: Project, project_dir: Path, name: str, mapping_id: str |
     model = project.models[mapping.model]
     con = open_source(project, project_dir, model.source_name or "")
     try:
-        return SyncEngine(con, job), con
+        limit = {"max_records": max_records} if max_records is not None else {}
+        return SyncEngine(con, job, tracker_options=limit), con
     except BaseException:
         con.close()
         raise
@@ -140,7 +148,7 @@ def _self_hosted(project_dir: Path, project: Project, name: str, options: SyncOp
     from segprof.sync.job import destination_write_key, tracking_base
 
     mapping = project.mappings[name]
-    engine, con = engine_for(project, project_dir, name)
+    engine, con = engine_for(project, project_dir, name, max_records=options.max_records)
     try:
         if options.full_resync:
             engine.tracker.full_resync()
@@ -205,7 +213,11 @@ def _through_workspace(
         from segprof.sync.runner import EngineRunner
 
         runner = EngineRunner(
-            project, project_dir, allow_mass_delete=options.allow_mass_delete, progress=options.progress
+            project,
+            project_dir,
+            allow_mass_delete=options.allow_mass_delete,
+            max_records=options.max_records,
+            progress=options.progress,
         )
         client_options.local_app_options = {"sync_runner": runner}
     ws = project.workspace

@@ -17,6 +17,12 @@ from segprof.warehouses.dialects import to_dialect
 
 SCHEMA = "__segprof"
 
+# the columns change detection adds to a changed record (model columns must not use these names)
+ID_COLUMN = "__segprof_id"
+KIND_COLUMN = "__segprof_kind"
+CHECKSUM_COLUMN = "__segprof_checksum"
+ORIGIN_COLUMN = "__segprof_origin"  # the run that first recorded the change (see ids.py)
+
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
@@ -53,7 +59,7 @@ class MappingTables:
         return table(f"acks_{self.key}")
 
     @property
-    def changes(self) -> str:  # run-scoped: the changed rows of the current run
+    def changes(self) -> str:  # run-scoped: the changes of the current run, each with its origin
         return table(f"changes_{self.key}")
 
     @property
@@ -96,7 +102,16 @@ def ddl(tables: MappingTables) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {tables.snapshot} (id VARCHAR, checksum VARCHAR)",
         f"CREATE TABLE IF NOT EXISTS {tables.pending} (id VARCHAR, checksum VARCHAR, kind VARCHAR, "
         "attempts INTEGER, first_failed_at TIMESTAMP, last_failed_at TIMESTAMP, last_run_id VARCHAR, "
-        "last_error VARCHAR)",
+        "last_error VARCHAR, origin VARCHAR, outcome VARCHAR)",
+        # origin: the run that first recorded a change (its message id derives from it); outcome:
+        # failed, unsent, or unknown (a crash cut the run off while it may have been sent). Added in
+        # place to tables made before they were kept.
+        f"ALTER TABLE {tables.pending} ADD COLUMN IF NOT EXISTS origin VARCHAR",
+        f"ALTER TABLE {tables.pending} ADD COLUMN IF NOT EXISTS outcome VARCHAR",
+        # made empty here so that the next run can always carry an interrupted run's unsent changes
+        f"CREATE TABLE IF NOT EXISTS {tables.changes} ({ID_COLUMN} VARCHAR, {KIND_COLUMN} VARCHAR, "
+        f"{CHECKSUM_COLUMN} VARCHAR, {ORIGIN_COLUMN} VARCHAR)",
+        f"ALTER TABLE {tables.changes} ADD COLUMN IF NOT EXISTS {ORIGIN_COLUMN} VARCHAR",
         f"CREATE TABLE IF NOT EXISTS {tables.acks} (run_id VARCHAR, id VARCHAR, checksum VARCHAR, "
         "kind VARCHAR, outcome VARCHAR)",
         f"CREATE TABLE IF NOT EXISTS {tables.idbuf} (id VARCHAR)",

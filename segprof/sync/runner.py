@@ -38,12 +38,14 @@ class EngineRunner:
         project_dir: Path,
         *,
         allow_mass_delete: bool = False,
+        max_records: int | None = None,
         tracking_app: Any = None,
         progress: Any = None,
     ) -> None:
         self.project = project
         self.project_dir = Path(project_dir)
         self.allow_mass_delete = allow_mass_delete
+        self.max_records = max_records  # None: Segment's limit
         self.progress = progress  # callable(address, delivered, failed, to_send) or None
         self._tracking_app = tracking_app
         self._lock = threading.Lock()
@@ -146,7 +148,8 @@ class EngineRunner:
             raise SegprofError("the mapping is disabled in the workspace", address=address)
         con = open_source(self.project, self.project_dir, source_address.removeprefix("source."))
         try:
-            engine = SyncEngine(con, job)
+            limit = {"max_records": self.max_records} if self.max_records is not None else {}
+            engine = SyncEngine(con, job, tracker_options=limit)
 
             def should_stop() -> bool:
                 if self._cancel.is_set():

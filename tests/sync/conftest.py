@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sync_project import Emulator, serve, source_block
+from sync_project import Emulator, SyncPath, serve, source_block
 
 
 @pytest.fixture()
@@ -23,3 +23,15 @@ def emulator(tmp_path: Path) -> Iterator[Emulator]:
 def warehouse(request: pytest.FixtureRequest) -> dict[str, Any]:
     """The source block of a test project (YAML keys) for each engine."""
     return source_block(request.param, request)
+
+
+@pytest.fixture(params=["embedded", "served"])
+def path(
+    request: pytest.FixtureRequest, tmp_path: Path, warehouse: dict[str, Any], run_cli: Any
+) -> Iterator[SyncPath]:
+    """The embedded workspace (`backend: local`) or self-hosted syncs to a served emulator."""
+    way = SyncPath(request.param, tmp_path, warehouse, run_cli)
+    try:
+        yield way
+    finally:
+        way.close()

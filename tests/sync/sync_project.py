@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -15,6 +16,7 @@ import uvicorn
 import yaml
 
 from segprof.emulator.app import create_app
+from segprof.emulator.embedded import embedded_transport
 from segprof.emulator.faults import FaultConfig
 from segprof.warehouses import connect
 
@@ -160,3 +162,57 @@ def serve(data_dir: Path, **kwargs: Any) -> tuple[Emulator, Callable[[], None]]:
         thread.join(timeout=10)
 
     return Emulator(url=f"http://127.0.0.1:{port}", app=app, token=kwargs.get("token")), stop
+
+
+class SyncPath:
+    """One way of running syncs: the embedded workspace or self-hosted to a served emulator."""
+
+    def __init__(self, kind: str, root: Path, warehouse: dict[str, Any], run_cli: Any) -> None:
+        self.kind = kind
+        self.run_cli = run_cli
+        self.emulator: Emulator | None = None
+        self._stop = None
+        if kind == "served":
+            self.emulator, self._stop = serve(root / "emulator-data")
+        tracking = self.emulator.tracking if self.emulator else None
+        self.project = Project(root / "p", warehouse, tracking)
+        if kind == "embedded":
+            applied = run_cli("apply", "-C", str(self.project.root), "--auto-approve")
+            assert applied.exit_code == 0, applied.stdout + applied.stderr
+
+    def close(self) -> None:
+        if self._stop is not None:
+            self._stop()
+
+    def sync(self, *extra: str) -> dict[str, Any]:
+        args = ["sync", "identify_users", "-C", str(self.project.root), "--format", "json", *extra]
+        if self.kind == "served":
+            args.append("--self-hosted")
+        result = self.run_cli(*args)
+        assert result.exit_code == 0, result.stdout + result.stderr
+        return json.loads(result.stdout)["runs"][0]
+
+    def messages(self) -> list[dict[str, Any]]:
+        """What the Tracking API received, in order, with its dedup outcome."""
+        if self.emulator is not None:
+            return self.emulator.messages()
+        transport = embedded_transport(self.project.root)
+        try:
+            with httpx.Client(transport=transport, base_url="http://emulator.local") as client:
+                out, after = [], 0
+                while True:
+                    data = client.get("/emulator/v1/messages", params={"after": after, "limit": 1000})
+                    page = data.json()["data"]
+                    out.extend(page["messages"])
+                    if not page["pagination"]["next"]:
+                        return out
+                    after = page["after"]
+        finally:
+            transport.close()
+
+    def plan_of(self, user_id: str) -> Any:
+        args = ["profiles", "show", user_id, "--format", "json"]
+        args += ["--url", self.emulator.url] if self.emulator else ["-C", str(self.project.root)]
+        shown = self.run_cli(*args)
+        assert shown.exit_code == 0, shown.stdout + shown.stderr
+        return json.loads(shown.stdout)["traits"].get("plan")

@@ -93,3 +93,16 @@ def test_duckdb_and_postgres_agree_on_checksums(tmp_path: Path, postgres_dsn: st
         }
     )
     assert a["1"] == expected_1
+
+
+def test_message_id_with_an_origin_differs_per_origin_and_keeps_fields_apart():
+    base = message_id("sub_1", "42", "abc", "new", "run-a")
+    assert base == message_id("sub_1", "42", "abc", "new", "run-a")
+    others = {
+        message_id("sub_1", "42", "abc", "new", "run-b"),  # the same value, found by another run
+        message_id("sub_1", "42", "abc", "new"),  # a change recorded before origins were kept
+        message_id("sub_1", "42\x1fnew", "abc", "", "run-a"),
+        message_id("sub_1", "42", "abc", "updated", "run-a"),
+    }
+    assert base not in others and len(others) == 4
+    assert len(base) <= 100
