@@ -422,3 +422,36 @@ def test_record_vanishing_between_diff_and_stream_is_not_sent_empty(open_wh):
     assert tracker.finish(run).status == "partial"
     run = tracker.begin()
     assert {k: r[KIND_COLUMN] for k, r in changed(tracker, run).items()} == {"2": "deleted"}
+
+
+def test_a_failure_recorded_before_origins_were_kept_is_retried_under_its_first_id(open_wh):
+    """Upgrading keeps retries exact: a pending change from a table without origins keeps the id
+    it was first sent under, and changes found from then on get ids with origins."""
+    from segprof.sync.ids import message_id
+    from segprof.sync.managed_schema import ORIGIN_COLUMN, MappingTables, mapping_key
+
+    con = open_wh()
+    make_users(con, [(1, "a@x.io", "free", 1), (2, "b@x.io", "free", 2)])
+    tables = MappingTables(mapping_key("sub_123"))
+    # the layout of the version before: no origin, no outcome; record 1 failed once
+    con.execute('CREATE SCHEMA IF NOT EXISTS "__segprof"')
+    con.execute(
+        f"CREATE TABLE {tables.pending} (id VARCHAR(100), checksum VARCHAR(100), kind VARCHAR(20), "
+        "attempts INTEGER, first_failed_at TIMESTAMP, last_failed_at TIMESTAMP, last_run_id VARCHAR(100), "
+        "last_error VARCHAR(1000))"
+    )
+    tracker = ChangeTracker(con, spec())
+    preview = {r[ID_COLUMN]: r for b in tracker.preview() for r in b.to_pylist()}
+    checksum = preview["1"][CHECKSUM_COLUMN]
+    con.execute(
+        f"INSERT INTO {tables.pending} VALUES ('1', '{checksum}', 'new', 1, TIMESTAMP '2026-12-01 00:00:00', "
+        "TIMESTAMP '2026-12-01 00:00:00', 'old-run', '500')"
+    )
+    run = tracker.begin()
+    rows = {r[ID_COLUMN]: r for b in tracker.stream(run) for r in b.to_pylist()}
+    tracker.finish(run)
+    assert rows["1"][ORIGIN_COLUMN] is None  # the id it was first sent under: the legacy formula
+    assert message_id("sub_123", "1", checksum, "new", rows["1"][ORIGIN_COLUMN]) == message_id(
+        "sub_123", "1", checksum, "new"
+    )
+    assert rows["2"][ORIGIN_COLUMN] == run.run_id
