@@ -199,6 +199,11 @@ class RunRecord:
     error: str | None
 
 
+def new_run_id(now: datetime) -> str:
+    """A run's id: when it started, and enough randomness to be unique."""
+    return f"{now.astimezone(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
+
+
 def _lit(value: str | None) -> str:
     if value is None:
         return "NULL"
@@ -518,7 +523,7 @@ class ChangeTracker:
         self._ensure()
         now = self.clock()
         run = Run(
-            run_id=f"{now.astimezone(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}",
+            run_id=new_run_id(now),
             mapping_id=self.spec.mapping_id,
             started_at=now,
             max_records=self.max_records,
@@ -545,8 +550,24 @@ class ChangeTracker:
                 self._write_run(run)
             with contextlib.suppress(Exception):
                 self._release()
+            with contextlib.suppress(AttributeError):
+                err.run_id = run.run_id  # type: ignore[attr-defined]  # so callers can name the run
             raise
         return run
+
+    def record_failed_run(self, error: str) -> str:
+        """Record a run that failed before it could begin (a model that cannot be described, …);
+        returns its run id, the one `segprof syncs show` knows it by."""
+        self._ensure()
+        now = self.clock()
+        run = Run(run_id=new_run_id(now), mapping_id=self.spec.mapping_id, started_at=now)
+        run.status, run.error, run.finished_at = "failed", error, now
+        self._exec(
+            f"INSERT INTO {RUNS} (run_id, mapping_id, started_at, status) VALUES "
+            f"({_lit(run.run_id)}, {_lit(run.mapping_id)}, {_ts(now)}, 'failed')"
+        )
+        self._write_run(run)
+        return run.run_id
 
     def _lock_name(self) -> str:
         return f"segprof:{self.spec.mapping_id}"
@@ -726,8 +747,8 @@ class ChangeTracker:
         unresolved = run.to_send - run.delivered - run.failed
         if cancelled:
             run.status = "cancelled"
-        elif error:
-            run.status = "failed"
+        elif error or (run.failed and not run.delivered):
+            run.status = "failed"  # an error, or every record it tried failed
         elif run.failed or unresolved > 0:
             run.status = "partial"
         else:

@@ -463,10 +463,13 @@ class _Run:
         self.summary.requests += 1
         self.summary.bytes_sent += len(body)
         try:
-            response = await self.client.post(
-                self.d._url, content=body, headers=headers, timeout=request_timeout
-            )
-        except httpx.TimeoutException:
+            # httpx's timeouts bound each read, so a server that trickles a byte at a time would
+            # hold the request forever: the whole exchange gets the same bound
+            async with asyncio.timeout(timeout):
+                response = await self.client.post(
+                    self.d._url, content=body, headers=headers, timeout=request_timeout
+                )
+        except (httpx.TimeoutException, TimeoutError):
             raise _Retryable(f"timed out after {timeout:g} s") from None
         except httpx.TransportError as exc:
             raise _Retryable(f"connection error ({type(exc).__name__})") from None

@@ -484,4 +484,14 @@ class SyncEngine:
         )
 
 
-__all__ = ["RunSummary", "SyncEngine", "SyncJob", "referenced_columns", "triggers_of"]
+def record_failed_run(connector: Connector, job: SyncJob, error: str) -> str | None:
+    """Record in the mapping's run history a run that failed before it began; its run id, or None
+    when the warehouse cannot take the record either."""
+    spec = MappingSpec(job.mapping_id, job.model_sql, job.identifier, (), job.triggers, job.address)
+    try:
+        return ChangeTracker(connector, spec).record_failed_run(error)
+    except Exception:  # the warehouse itself is what failed: the error says so already
+        return None
+
+
+__all__ = ["RunSummary", "SyncEngine", "SyncJob", "record_failed_run", "referenced_columns", "triggers_of"]

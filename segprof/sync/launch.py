@@ -18,7 +18,7 @@ from typing import Any
 
 from segprof.config.models import Project
 from segprof.errors import SegprofError
-from segprof.sync.engine import RunSummary, SyncEngine
+from segprof.sync.engine import RunSummary, SyncEngine, record_failed_run
 
 Progress = Callable[[str, int, int, int], None]  # (mapping, delivered, failed, to send)
 
@@ -66,8 +66,13 @@ def engine_for(  # type: ignore[no-untyped-def]
     name: str,
     mapping_id: str | None = None,
     max_records: int | None = None,
+    record_failure: bool = False,
 ):
-    """(engine, connection) for one mapping as the project defines it; close the connection after."""
+    """(engine, connection) for one mapping as the project defines it; close the connection after.
+
+    `record_failure`: a mapping whose engine cannot be set up (a model that cannot be described)
+    is recorded as a failed run, whose id the raised error carries as `run_id`.
+    """
     from segprof.sync.job import job_from_project, open_source
 
     mapping = project.mappings[name]
@@ -78,7 +83,9 @@ def engine_for(  # type: ignore[no-untyped-def]
     try:
         limit = {"max_records": max_records} if max_records is not None else {}
         return SyncEngine(con, job, tracker_options=limit), con
-    except BaseException:
+    except BaseException as err:
+        if record_failure and isinstance(err, SegprofError):
+            err.run_id = record_failed_run(con, job, err.message)  # type: ignore[attr-defined]
         con.close()
         raise
 
@@ -100,7 +107,14 @@ def run_syncs(project_dir: Path, project: Project, options: SyncOptions) -> list
         )
     if options.self_hosted or options.dry_run or options.rebaseline:
         if len(names) == 1:
-            return [_self_hosted(project_dir, project, names[0], options)]
+            try:
+                return [_self_hosted(project_dir, project, names[0], options)]
+            except SegprofError as err:
+                run_id = getattr(err, "run_id", None)
+                if run_id:
+                    recorded = f"the run is recorded as {run_id} (segprof syncs show {run_id})"
+                    err.hint = f"{err.hint}; {recorded}" if err.hint else recorded
+                raise
         return [_one_of_many(project_dir, project, n, options) for n in names]
     if options.full_resync:  # reset here; the workspace then runs the sync as usual
         for name in names:
@@ -138,6 +152,7 @@ def _one_of_many(project_dir: Path, project: Project, name: str, options: SyncOp
         return RunSummary(
             mapping_id=mapping_id_for(project_dir, project, address),
             address=address,
+            run_id=getattr(err, "run_id", None),
             status="refused" if isinstance(err, MassDeleteRefused) else "failed",
             errors=[str(err)],
         )
@@ -148,7 +163,9 @@ def _self_hosted(project_dir: Path, project: Project, name: str, options: SyncOp
     from segprof.sync.job import destination_write_key, tracking_base
 
     mapping = project.mappings[name]
-    engine, con = engine_for(project, project_dir, name, max_records=options.max_records)
+    engine, con = engine_for(
+        project, project_dir, name, max_records=options.max_records, record_failure=not options.dry_run
+    )
     try:
         if options.full_resync:
             engine.tracker.full_resync()
@@ -269,8 +286,8 @@ def _through_workspace(
 
 def _summary_of(address: str, subscription_id: str, status: Any, runner: Any) -> RunSummary:
     if runner is not None and status.sync_id in runner.summaries:
+        # the engine's run id, the one `segprof syncs show` knows (None: no run could be recorded)
         summary: RunSummary = runner.summaries[status.sync_id]
-        summary.run_id = summary.run_id or status.sync_id
         return summary
     extract = status.extract_phase
     load = status.load_phase

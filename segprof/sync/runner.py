@@ -10,6 +10,7 @@ raise into the emulator (a failed run is a FAIL status) nor put a secret in a st
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from segprof.config.models import Project
 from segprof.emulator.syncs import SyncReporter, SyncRequest, SyncResult, now_iso
 from segprof.errors import SegprofError
+from segprof.sync.changes import MassDeleteRefused
 from segprof.sync.engine import RunSummary
 
 LOCAL_TRACKING_BASE = "http://tracking.segprof.local/v1"
@@ -92,6 +94,18 @@ class EngineRunner:
         try:
             summary = self._run(request, reporter)
         except SegprofError as err:
+            subscription_id = str(request.subscription.get("id"))
+            address = None
+            with contextlib.suppress(Exception):
+                address = self._state_addresses().get(subscription_id)
+            # what the run reports: the run id its history holds, when it could be recorded
+            self.summaries[request.sync_id] = RunSummary(
+                mapping_id=subscription_id,
+                address=address,
+                run_id=getattr(err, "run_id", None),
+                status="refused" if isinstance(err, MassDeleteRefused) else "failed",
+                errors=[err.message],
+            )
             reporter.finish(
                 SyncResult(
                     status="FAIL", error=err.message, error_code="SYNC_FAILED", extract_started_at=started
@@ -125,7 +139,7 @@ class EngineRunner:
 
     def _run(self, request: SyncRequest, reporter: SyncReporter) -> RunSummary:
         from segprof.sync.deliver import DeliveryConfig
-        from segprof.sync.engine import SyncEngine
+        from segprof.sync.engine import SyncEngine, record_failed_run
         from segprof.sync.job import job_from_workspace, open_source
         from segprof.workspace.inprocess import InProcessTransport
 
@@ -149,7 +163,11 @@ class EngineRunner:
         con = open_source(self.project, self.project_dir, source_address.removeprefix("source."))
         try:
             limit = {"max_records": self.max_records} if self.max_records is not None else {}
-            engine = SyncEngine(con, job, tracker_options=limit)
+            try:
+                engine = SyncEngine(con, job, tracker_options=limit)
+            except SegprofError as err:
+                err.run_id = record_failed_run(con, job, err.message)  # type: ignore[attr-defined]
+                raise
 
             def should_stop() -> bool:
                 if self._cancel.is_set():
