@@ -9,6 +9,7 @@ full copy; the relation API does not).
 from __future__ import annotations
 
 import contextlib
+from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -134,7 +135,7 @@ class DuckDBConnector:
             return
         import pyarrow as pa
 
-        data = pa.table({c: [r[i] for r in rows] for i, c in enumerate(columns)})
+        data = pa.table({c: _arrow_column([r[i] for r in rows]) for i, c in enumerate(columns)})
         view = "__segprof_insert_rows"
         self._con.register(view, data)
         try:
@@ -177,6 +178,27 @@ class DuckDBConnector:
 
     def __repr__(self) -> str:
         return f"DuckDBConnector({self.address}, path={self.path!r})"
+
+
+def _arrow_column(values: list[Any]) -> Any:
+    """Python values as an Arrow array. Text (the identifiers of acknowledgements, the bulk of what
+    is inserted) is laid into Arrow's buffers directly: Arrow's own conversion of Python objects
+    imports pandas when it is installed, which costs a sync more than a second."""
+    import pyarrow as pa
+
+    if not all(type(v) is str for v in values):
+        return values  # pa.table converts it
+    encoded = [v.encode("utf-8") for v in values]
+    offsets = [0]
+    total = 0
+    for item in encoded:
+        total += len(item)
+        offsets.append(total)
+    if total >= 2**31:
+        return values
+    return pa.StringArray.from_buffers(
+        len(encoded), pa.py_buffer(array("i", offsets).tobytes()), pa.py_buffer(b"".join(encoded))
+    )
 
 
 def _read_all(reader: Any, fail: Any) -> Iterator[pyarrow.RecordBatch]:
