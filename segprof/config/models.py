@@ -127,6 +127,10 @@ class SnowflakeSource(SourceBase):
     password: SecretStr | None = None
     role: StrictStr | None = None
     db_schema: StrictStr | None = Field(None, alias="schema")
+    # A private endpoint (PrivateLink) or a local stand-in; by default the account's own host.
+    host: StrictStr | None = None
+    port: int | None = None
+    protocol: Literal["https", "http"] | None = None
 
 
 class BigQuerySource(SourceBase):

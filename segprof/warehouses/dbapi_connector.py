@@ -1,4 +1,5 @@
-"""Connectors for the cloud warehouses (Snowflake, BigQuery, Redshift, Databricks, Azure SQL).
+"""Connectors for the cloud warehouses without a connector of their own (BigQuery, Redshift, Databricks
+SQL warehouses, Azure SQL).
 
 Owns: importing each optional driver lazily (a missing one is a clear "install segprof[<extra>]"
 error), opening a DB-API connection from the source's settings, and the generic DB-API paths for
@@ -37,9 +38,6 @@ def import_driver(source_type: str, address: str) -> Any:
 
 
 def _open(source_type: str, module: Any, s: Mapping[str, Any]) -> Any:
-    if source_type == "snowflake":
-        keys = ("account", "user", "password", "database", "schema", "warehouse", "role")
-        return module.connect(**{k: s[k] for k in keys if s.get(k)})
     if source_type == "bigquery":
         from google.cloud.bigquery import Client, dbapi
 
