@@ -143,8 +143,13 @@ class BigQuerySource(SourceBase):
 
 class DatabricksSource(SourceBase):
     type: Literal["databricks"]
-    host: StrictStr
-    http_path: StrictStr
+    host: StrictStr | None = None
+    # One of: a SQL warehouse (`http_path`, through databricks-sql-connector), a cluster reached
+    # with Databricks Connect (`cluster_id`), or any Spark Connect endpoint (`connect_url`, sc://…);
+    # the last two run segprof's SQL on the cluster through Spark Connect.
+    http_path: StrictStr | None = None
+    cluster_id: StrictStr | None = None
+    connect_url: StrictStr | None = Field(None, pattern=r"^sc://[^;]+$")
     token: SecretStr | None = None
     catalog: StrictStr | None = None
     db_schema: StrictStr | None = Field(None, alias="schema")

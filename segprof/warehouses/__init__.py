@@ -46,6 +46,10 @@ def connect(
         from segprof.warehouses.snowflake_connector import SnowflakeConnector
 
         return SnowflakeConnector(settings, Path(project_dir), addr)
+    if source_type == "databricks" and (settings.get("connect_url") or settings.get("cluster_id")):
+        from segprof.warehouses.spark_connector import SparkConnectConnector
+
+        return SparkConnectConnector(settings, Path(project_dir), addr)
     from segprof.warehouses.dbapi_connector import DbApiConnector
 
     return DbApiConnector(source_type, settings, Path(project_dir), addr)

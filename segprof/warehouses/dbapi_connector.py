@@ -55,6 +55,8 @@ def _open(source_type: str, module: Any, s: Mapping[str, Any]) -> Any:
             password=s.get("password"),
         )
     if source_type == "databricks":
+        if not s.get("host") or not s.get("http_path"):
+            raise ValueError("set host and http_path (a SQL warehouse), cluster_id or connect_url")
         return module.connect(
             server_hostname=s.get("host"),
             http_path=s.get("http_path"),
