@@ -116,6 +116,7 @@ class RedshiftSource(SourceBase):
     user: StrictStr
     password: SecretStr | None = None
     db_schema: StrictStr | None = Field(None, alias="schema")
+    sslmode: Literal["disable", "require", "verify-ca", "verify-full"] = "require"
 
 
 class SnowflakeSource(SourceBase):
