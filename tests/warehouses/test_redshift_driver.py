@@ -51,6 +51,12 @@ def test_binding_paging_and_describe(redshift_source, tmp_path: Path):
         assert [b.num_rows for b in batches] == [10, 10, 5]  # fetchmany pages of batch_rows
         assert batches[0].column("name").to_pylist()[:2] == ["n'1", "n'2"]
         assert [c.name for c in con.describe("SELECT id, name AS label FROM t")] == ["id", "label"]
+        (table,) = [t for t in con.introspect() if t.name == "t"]  # information_schema, Redshift's SQL
+        assert [(c.name, c.type) for c in table.columns] == [
+            ("id", "integer"),
+            ("name", "character varying"),
+            ("at", "timestamp without time zone"),
+        ]
         with pytest.raises(RuntimeError), con.transaction():  # one transaction, rolled back whole
             con.execute("DELETE FROM t")
             raise RuntimeError("stop")
