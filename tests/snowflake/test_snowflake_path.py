@@ -27,7 +27,9 @@ def snowflake_project(root: Path, source: dict) -> Project:
     project.sql(
         "CREATE TABLE users (user_id NUMBER(38,0), email VARCHAR(200), plan VARCHAR(50), "
         "updated_at TIMESTAMP_TZ)",
-        # fakesnow reads only `+hh:mm` offsets (Snowflake reads `+hh:mm` and `+hhmm`)
+        # fakesnow reads only `+hh:mm` offsets (Snowflake reads `+hh:mm` and `+hhmm`). Every row has
+        # an UPDATED_AT: fakesnow hands a NULL TIMESTAMP_TZ back as 1970-01-01 00:00 UTC (SQL still
+        # sees it as NULL, so checksums are right; the delivered value would not be)
         "INSERT INTO users VALUES "
         "(1, 'ann@example.com', 'free', '2024-01-02 03:04:05.123456+02:00'), "
         "(2, 'bob@example.com', 'pro', '2024-02-03 10:00:00+00:00'), "
