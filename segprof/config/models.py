@@ -116,6 +116,7 @@ class RedshiftSource(SourceBase):
     user: StrictStr
     password: SecretStr | None = None
     db_schema: StrictStr | None = Field(None, alias="schema")
+    sslmode: Literal["disable", "require", "verify-ca", "verify-full"] = "require"
 
 
 class SnowflakeSource(SourceBase):
@@ -127,6 +128,10 @@ class SnowflakeSource(SourceBase):
     password: SecretStr | None = None
     role: StrictStr | None = None
     db_schema: StrictStr | None = Field(None, alias="schema")
+    # A private endpoint (PrivateLink) or a local stand-in; by default the account's own host.
+    host: StrictStr | None = None
+    port: int | None = None
+    protocol: Literal["https", "http"] | None = None
 
 
 class BigQuerySource(SourceBase):
@@ -139,8 +144,13 @@ class BigQuerySource(SourceBase):
 
 class DatabricksSource(SourceBase):
     type: Literal["databricks"]
-    host: StrictStr
-    http_path: StrictStr
+    host: StrictStr | None = None
+    # One of: a SQL warehouse (`http_path`, through databricks-sql-connector), a cluster reached
+    # with Databricks Connect (`cluster_id`), or any Spark Connect endpoint (`connect_url`, sc://…);
+    # the last two run segprof's SQL on the cluster through Spark Connect.
+    http_path: StrictStr | None = None
+    cluster_id: StrictStr | None = None
+    connect_url: StrictStr | None = Field(None, pattern=r"^sc://[^;]+$")
     token: SecretStr | None = None
     catalog: StrictStr | None = None
     db_schema: StrictStr | None = Field(None, alias="schema")

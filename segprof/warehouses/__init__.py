@@ -42,6 +42,14 @@ def connect(
         from segprof.warehouses.postgres_connector import PostgresConnector
 
         return PostgresConnector(settings, Path(project_dir), addr)
+    if source_type == "snowflake":
+        from segprof.warehouses.snowflake_connector import SnowflakeConnector
+
+        return SnowflakeConnector(settings, Path(project_dir), addr)
+    if source_type == "databricks" and (settings.get("connect_url") or settings.get("cluster_id")):
+        from segprof.warehouses.spark_connector import SparkConnectConnector
+
+        return SparkConnectConnector(settings, Path(project_dir), addr)
     from segprof.warehouses.dbapi_connector import DbApiConnector
 
     return DbApiConnector(source_type, settings, Path(project_dir), addr)

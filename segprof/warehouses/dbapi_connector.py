@@ -1,10 +1,11 @@
-"""Connectors for the cloud warehouses (Snowflake, BigQuery, Redshift, Databricks, Azure SQL).
+"""Connectors for the cloud warehouses without a connector of their own (BigQuery, Redshift, Databricks
+SQL warehouses, Azure SQL).
 
 Owns: importing each optional driver lazily (a missing one is a clear "install segprof[<extra>]"
 error), opening a DB-API connection from the source's settings, and the generic DB-API paths for
-execute / query / batched Arrow streaming. These are exercised against real warehouses only by
-users; segprof's own tests check the SQL they would run as text. Must never print a password or
-token.
+execute / query / batched Arrow streaming. Tests drive BigQuery's client against a stand-in of its
+REST API and redshift_connector against PostgreSQL; their SQL is checked as text. Must never print a
+password or token.
 """
 
 from __future__ import annotations
@@ -36,27 +37,52 @@ def import_driver(source_type: str, address: str) -> Any:
         ) from None
 
 
-def _open(source_type: str, module: Any, s: Mapping[str, Any]) -> Any:
-    if source_type == "snowflake":
-        keys = ("account", "user", "password", "database", "schema", "warehouse", "role")
-        return module.connect(**{k: s[k] for k in keys if s.get(k)})
-    if source_type == "bigquery":
-        from google.cloud.bigquery import Client, dbapi
+def bigquery_client(s: Mapping[str, Any], **client_kwargs: Any) -> Any:
+    """A BigQuery client for a source: its project and location, and a default job configuration
+    that resolves unqualified tables in the source's `dataset` and labels every job as segprof's
+    (so that its cost shows apart in billing exports)."""
+    from google.cloud.bigquery import Client, DatasetReference, QueryJobConfig
 
-        if s.get("credentials_file"):
-            client = Client.from_service_account_json(str(s["credentials_file"]), project=s.get("project"))
-        else:
-            client = Client(project=s.get("project"), location=s.get("location"))
-        return dbapi.connect(client=client)
+    config = QueryJobConfig(labels={"tool": "segprof"})
+    if s.get("dataset"):
+        config.default_dataset = DatasetReference(str(s["project"]), str(s["dataset"]))
+    kwargs: dict[str, Any] = {
+        "project": s.get("project"),
+        "location": s.get("location"),
+        "default_query_job_config": config,
+        **client_kwargs,
+    }
+    if s.get("credentials_file"):
+        from google.oauth2 import service_account
+
+        kwargs["credentials"] = service_account.Credentials.from_service_account_file(
+            str(s["credentials_file"]), scopes=["https://www.googleapis.com/auth/cloud-platform"]
+        )
+    return Client(**kwargs)
+
+
+def _open(source_type: str, module: Any, s: Mapping[str, Any]) -> Any:
+    if source_type == "bigquery":
+        from google.cloud.bigquery import dbapi
+
+        return dbapi.connect(client=bigquery_client(s))
     if source_type == "redshift":
+        sslmode = s.get("sslmode") or "require"
+        tls = {"ssl": sslmode != "disable"}
+        if sslmode.startswith("verify-"):
+            tls["sslmode"] = sslmode
         return module.connect(
             host=s.get("host"),
             port=int(s.get("port") or 5439),
             database=s.get("database"),
             user=s.get("user"),
             password=s.get("password"),
+            application_name="segprof",
+            **tls,
         )
     if source_type == "databricks":
+        if not s.get("host") or not s.get("http_path"):
+            raise ValueError("set host and http_path (a SQL warehouse), cluster_id or connect_url")
         return module.connect(
             server_hostname=s.get("host"),
             http_path=s.get("http_path"),
@@ -83,8 +109,15 @@ class DbApiConnector:
     placeholder = "%s"
 
     def __init__(
-        self, source_type: str, settings: Mapping[str, Any], project_dir: Path, address: str = "source"
+        self,
+        source_type: str,
+        settings: Mapping[str, Any],
+        project_dir: Path,
+        address: str = "source",
+        connection: Any = None,
     ) -> None:
+        """`connection`: an open DB-API connection to use instead of opening one from `settings`
+        (a client built with its own transport or credentials)."""
         self.source_type = source_type
         self.dialect = dialect_for(source_type).sqlglot
         self.address = address
@@ -95,12 +128,17 @@ class DbApiConnector:
         module = import_driver(source_type, address)
         where = settings.get("host") or settings.get("account") or settings.get("project") or ""
         try:
-            self._con = _open(source_type, module, settings)
+            self._con = connection if connection is not None else _open(source_type, module, settings)
         except Exception as err:  # drivers raise their own exception trees
             raise WarehouseError(
                 f"cannot connect to {source_type} {where}: {self._scrub(first_line(err))}",
                 address=address,
             ) from None
+        # redshift_connector opens a transaction implicitly and never commits it on its own: a
+        # statement outside `transaction()` must stand alone, as on the other warehouses
+        self._transactional = source_type == "redshift"
+        if self._transactional:
+            self._con.autocommit = True
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:
@@ -164,8 +202,22 @@ class DbApiConnector:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        # Cloud drivers default to autocommit per statement; a failure mid-way is repaired by the
-        # next run re-deriving state, so statements are grouped but not atomically.
+        if self._transactional:  # Redshift: one real transaction, committed or rolled back whole
+            self._con.autocommit = False
+            try:
+                yield
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    self._con.rollback()
+                raise
+            finally:
+                if not self._con.autocommit:
+                    with contextlib.suppress(Exception):
+                        self._con.commit()
+                    self._con.autocommit = True
+            return
+        # Other cloud drivers default to autocommit per statement; a failure mid-way is repaired by
+        # the next run re-deriving state, so statements are grouped but not atomically.
         yield
         with contextlib.suppress(Exception):
             self._con.commit()
