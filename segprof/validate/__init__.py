@@ -82,7 +82,13 @@ def validate_project(
             for d in diagnostics
             if d.is_error and (d.address or "").startswith("model.")
         }
-        diagnostics.extend(check_sql(project, snapshot, failed, outputs))
+        # models written `{dbt: …}` are checked against the dbt manifest, not by SQL analysis
+        dbt_models = {n for n, m in project.models.items() if m.dbt is not None}
+        diagnostics.extend(check_sql(project, snapshot, failed | dbt_models, outputs))
+        if dbt_models:
+            from segprof.validate.dbtcheck import check_dbt_models
+
+            diagnostics.extend(check_dbt_models(project, set(), outputs))
     unique: dict[tuple[object, ...], Diagnostic] = {}
     for diagnostic in diagnostics:
         unique.setdefault((diagnostic.code, diagnostic.location, diagnostic.message), diagnostic)
