@@ -171,9 +171,10 @@ def _read(path: Path, rel: str, diagnostics: list[Diagnostic]) -> tuple[str, set
 
 
 class _Loader:
-    def __init__(self, root: Path, environ: MappingABC[str, str]) -> None:
+    def __init__(self, root: Path, environ: MappingABC[str, str], dbt_state: Path | None = None) -> None:
         self.root = root
         self.environ = environ
+        self.dbt_state = dbt_state
         self.diagnostics: list[Diagnostic] = []
         self.entries: dict[str, dict[str, _Entry]] = {kind: {} for kind in KINDS}
         self.files: list[_File] = []
@@ -227,7 +228,7 @@ class _Loader:
         if any(m.dbt is not None for m in project.models.values()):
             from segprof.dbt.resolve import resolve_dbt_models
 
-            self.diagnostics.extend(resolve_dbt_models(project))
+            self.diagnostics.extend(resolve_dbt_models(project, self.dbt_state))
         return LoadResult(project, self.diagnostics)
 
     # --- collecting resources ---------------------------------------------------------------
@@ -592,8 +593,12 @@ class _Loader:
         return project
 
 
-def load_project(path: Path, environ: MappingABC[str, str] | None = None) -> LoadResult:
+def load_project(
+    path: Path, environ: MappingABC[str, str] | None = None, *, dbt_state: Path | None = None
+) -> LoadResult:
     """Load the project in folder `path` (or the folder of `path` when it is segprof.yaml).
+
+    `dbt_state` is production's dbt manifest (or its folder), overriding `dbt.state`.
 
     Never raises for bad input: every problem is a diagnostic. `project` is None only when there
     is no segprof.yaml; otherwise it holds every resource that validated, so callers must check
@@ -614,7 +619,7 @@ def load_project(path: Path, environ: MappingABC[str, str] | None = None) -> Loa
                 )
             ],
         )
-    return _Loader(root, os.environ if environ is None else environ).load()
+    return _Loader(root, os.environ if environ is None else environ, dbt_state).load()
 
 
 def load_project_or_raise(path: Path, environ: MappingABC[str, str] | None = None) -> Project:

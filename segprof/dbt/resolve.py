@@ -52,6 +52,11 @@ class DbtLink:
     root: Path  # the segprof project folder, absolute
     columns: DbtColumns | None
     identifier_from_dbt: bool
+    # with production's manifest (`--dbt-state`): why this model differs from production's, the
+    # query of production's relation, and the query of the relation this change built
+    changes: tuple[str, ...] = ()
+    production_query: str | None = None
+    build_query: str | None = None
 
     def place(self, relative: str, line: int = 1) -> Location:
         """A file of the dbt project as the segprof project names it (e.g. `../models/x.sql:3`)."""
@@ -99,6 +104,20 @@ def load_dbt_project(root: Path, settings: DbtSettings | None) -> DbtProject:
     return read_manifest(manifest, _shown(root, manifest), catalog, _shown(root, catalog))
 
 
+def load_production(root: Path, state: Path) -> DbtProject:
+    """Production's manifest: a manifest.json, the folder holding it (dbt's `--state`), or a dbt
+    project folder with target/manifest.json."""
+    path = state if state.is_absolute() else root / state
+    manifest = path
+    if path.is_dir():
+        # the folder dbt's --state takes, or a dbt project whose target/ holds the manifest
+        manifest = path / "manifest.json"
+        if not manifest.is_file() and (path / DEFAULT_MANIFEST).is_file():
+            manifest = path / DEFAULT_MANIFEST
+    catalog = manifest.parent / "catalog.json"
+    return read_manifest(manifest, _shown(root, manifest), catalog, _shown(root, catalog))
+
+
 def source_database(source: Any) -> str | None:
     """The database (catalog, project) a source's connection reads, as dbt would name it."""
     kind = getattr(source, "type", None)
@@ -130,12 +149,12 @@ def model_columns(model: DbtModel, dialect: str) -> DbtColumns | None:
     return None
 
 
-def select_query(model: DbtModel, dialect: str, columns: DbtColumns | None, database: str | None) -> str:
+def select_query(relation: str, dialect: str, columns: DbtColumns | None, database: str | None) -> str:
     """`SELECT <columns> FROM <relation>` in the dialect; the database is left out when it is the
     source's own (it is then implied, and some warehouses refuse naming it)."""
     from sqlglot import exp
 
-    table = exp.to_table(model.relation_name or model.alias, dialect=dialect)
+    table = exp.to_table(relation, dialect=dialect)
     catalog = table.args.get("catalog")
     if catalog is not None and database is not None and catalog.name.lower() == database.lower():
         table.set("catalog", None)
@@ -146,8 +165,12 @@ def select_query(model: DbtModel, dialect: str, columns: DbtColumns | None, data
     return select.from_(table).sql(dialect=dialect, pretty=True)
 
 
-def resolve_dbt_models(project: Project) -> list[Diagnostic]:
-    """Fill in the query, identifier and description of every `{dbt: …}` model (in place)."""
+def resolve_dbt_models(project: Project, state: Path | None = None) -> list[Diagnostic]:
+    """Fill in the query, identifier and description of every `{dbt: …}` model (in place).
+
+    With production's manifest (`state`, else `dbt.state` in segprof.yaml) a model selects from
+    production's relation (what apply will point Segment at once the change is deployed) with
+    the columns of this change, and its link records how it differs from production."""
     from segprof.sql.dialects import dialect_for
 
     wanted = [m for m in project.models.values() if m.dbt is not None]
@@ -169,14 +192,35 @@ def resolve_dbt_models(project: Project) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     if dbt_project.catalog_note:
         out.append(warning("dbt.catalog_stale", dbt_project.catalog_note, where))
+    production: DbtProject | None = None
+    if state is None and project.dbt is not None and project.dbt.state:
+        state = Path(project.dbt.state)
+    if state is not None:
+        try:
+            production = load_production(root, state)
+        except DbtArtifactError as err:
+            return [
+                *out,
+                error(
+                    "dbt.state",
+                    f"production's {err.message.removeprefix('dbt ')}",
+                    project.dbt_location("state") or where,
+                    hint="download production's manifest.json (e.g. from the deploy job's artifacts) first",
+                ),
+            ]
     project_dir = dbt_paths(root, project.dbt)[0].resolve()
     for model in wanted:
-        out.extend(_resolve_one(model, project, dbt_project, project_dir, dialect_for))
+        out.extend(_resolve_one(model, project, dbt_project, project_dir, dialect_for, production))
     return out
 
 
 def _resolve_one(
-    model: Model, project: Project, dbt_project: DbtProject, project_dir: Path, dialect_for: Any
+    model: Model,
+    project: Project,
+    dbt_project: DbtProject,
+    project_dir: Path,
+    dialect_for: Any,
+    production: DbtProject | None = None,
 ) -> list[Diagnostic]:
     name = str(model.dbt)
     here = model.field_location("dbt")
@@ -220,12 +264,19 @@ def _resolve_one(
     source = project.sources.get(model.source_name or "")
     if source is None:
         return []  # the reference checks report it
+    prod: DbtModel | None = None
+    if production is not None:
+        prod, prod_disabled = production.find(name)
+        if prod_disabled or (prod is not None and not prod.relation_name):
+            prod = None
+    # the relation apply points Segment at: production's when there is one
+    target = prod or found
     database = source_database(source)
-    if database and found.database and found.database.lower() != database.lower():
+    if database and target.database and target.database.lower() != database.lower():
         return [
             error(
                 "dbt.other_database",
-                f"dbt model `{name}` is built in database `{found.database}`, but source "
+                f"dbt model `{name}` is built in database `{target.database}`, but source "
                 f"`{model.source_name}` reads `{database}`",
                 here,
                 address=address,
@@ -253,8 +304,23 @@ def _resolve_one(
         else:
             model.identifier = unique[0]
             from_dbt = True
-    query = select_query(found, dialect, columns, database)
+    assert target.relation_name is not None and found.relation_name is not None
+    query = select_query(target.relation_name, dialect, columns, database)
     link = DbtLink(found, project_dir, link_root, columns, from_dbt)
+    if production is not None:
+        from dataclasses import replace
+
+        from segprof.dbt.state import changes_against
+
+        prod_columns = model_columns(prod, dialect) if prod is not None else None
+        link = replace(
+            link,
+            changes=tuple(changes_against(dbt_project, found, columns, production, prod, prod_columns)),
+            production_query=select_query(prod.relation_name, dialect, prod_columns, database)
+            if prod is not None and prod.relation_name
+            else None,
+            build_query=select_query(found.relation_name, dialect, columns, database),
+        )
     model._sql = SqlText.from_file(query, link.model_file.file)
     model._dbt = link
     if model.description is None and found.description:

@@ -43,6 +43,7 @@ def validate_project(
     *,
     schema_snapshot: Path | None = None,
     environ: MappingABC[str, str] | None = None,
+    dbt_state: Path | None = None,
 ) -> ValidationReport:
     """Load and check the project in `path`; every problem is a diagnostic, none is raised."""
     from segprof.config.loader import load_project
@@ -51,7 +52,7 @@ def validate_project(
     from segprof.validate.snapshot import read_snapshot
     from segprof.validate.sqlcheck import check_sql
 
-    result = load_project(path, environ)
+    result = load_project(path, environ, dbt_state=dbt_state)
     diagnostics = list(result.diagnostics)
     project = result.project
     outputs: dict[str, tuple[str, list[str]]] = {}
