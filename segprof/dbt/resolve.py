@@ -19,7 +19,7 @@ from segprof.config.diagnostic import Diagnostic, error, warning
 from segprof.config.pydantic_errors import suggest
 from segprof.config.sqltext import SqlText
 from segprof.dbt.manifest import DbtArtifactError, DbtModel, DbtProject, read_manifest
-from segprof.dbt.places import select_line
+from segprof.dbt.places import select_line, yml_model_line
 from segprof.errors import Location
 
 if TYPE_CHECKING:
@@ -290,13 +290,20 @@ def _resolve_one(
     if model.identifier is None:
         unique = found.unique_columns()
         if len(unique) != 1:
+            props = located.properties_path
+            place = (
+                located.place(found.patch_file or found.file, yml_model_line(props, found.name))
+                if props is not None
+                else located.model_file
+            )
+            several = f"; several are ({', '.join(unique)}), so name one" if unique else ""
             out.append(
                 error(
                     "dbt.no_identifier",
-                    f"dbt model `{name}` has no single column proven unique"
-                    + (f" (it has {', '.join(unique)})" if unique else ""),
+                    f"dbt model `{name}` proves no single column unique ({place}){several}",
                     here,
                     address=address,
+                    related=place,
                     hint="give the model `identifier:`, or test one column with unique and not_null "
                     "(or give it a primary_key constraint) in dbt",
                 )

@@ -107,3 +107,25 @@ def test_stale_catalog_is_not_trusted(segprof_project, dbt_workdir: Path):
     assert "dbt.catalog_stale" in _codes(report)
     assert report.ok
     assert report.model_outputs["users"][1] == ["user_id", "first_name", "email", "plan", "signed_up_at"]
+
+
+def test_documented_columns_only_warn(segprof_project, dbt_workdir: Path):
+    """Without a catalog or compiled SQL (e.g. after `dbt parse`), only documented columns are
+    known: an undocumented mapped column is a warning, and the query selects every column."""
+    target = dbt_workdir / "prod" / "target"
+    (target / "catalog.json").unlink()
+    manifest = json.loads((target / "manifest.json").read_text())
+    for node in manifest["nodes"].values():
+        node.pop("compiled_code", None)
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    schema = dbt_workdir / "prod" / "models" / "schema.yml"
+    folder = segprof_project()
+    text = (folder / "segprof.yaml").read_text().replace("plan: plan", "plan: plan\n        tier: tier")
+    (folder / "segprof.yaml").write_text(text)
+    report = validate_project(folder)
+    assert report.ok
+    (warned,) = report.warnings
+    assert warned.code == "dbt.column_undocumented"
+    assert "column `tier` (field traits.tier) is not documented in dbt model `dim_users`" in warned.message
+    assert schema.exists()
+    assert " ".join(report.project.models["users"].sql.text.split()) == 'SELECT * FROM "main"."dim_users"'

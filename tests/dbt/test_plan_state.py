@@ -66,6 +66,14 @@ def test_plan_lists_and_previews_mappings_of_changed_dbt_models(segprof_project,
     assert "mappings: mapping.group_accounts" in text.stdout
     assert "wk_test_secret" not in text.output
 
+    markdown = run_cli("plan", "-C", str(folder), "--dbt-state", str(state), "--format", "markdown")
+    assert markdown.exit_code == 0, markdown.output
+    assert "**dbt models changed against production**" in markdown.stdout
+    assert (
+        "- `model.accounts` ← dbt `dim_accounts` (`../pr/models/dim_accounts.sql`): its SQL changed "
+        "(models/dim_accounts.sql) — mappings: `mapping.group_accounts`"
+    ) in markdown.stdout
+
 
 def test_unchanged_dbt_models_are_not_listed(segprof_project, run_cli, dbt_workdir):
     folder = _apply_production(segprof_project, run_cli)

@@ -29,9 +29,11 @@ def test_removed_and_renamed_columns_and_dropped_uniqueness_fail_validate(segpro
     assert "../pr/models/dim_users.sql:3 renames it to `given_name`" in renamed.message
     assert renamed.hint.startswith("map `given_name` instead")
     # the identifier came from the unique test the PR dropped
-    assert any(
-        d.code == "dbt.no_identifier" and "no single column proven unique" in d.message for d in report.errors
+    (no_key,) = [d for d in report.errors if d.code == "dbt.no_identifier"]
+    assert (
+        "dbt model `dim_users` proves no single column unique (../pr/models/schema.yml:4)" in no_key.message
     )
+    assert (no_key.related.file, no_key.related.line) == ("../pr/models/schema.yml", 4)
 
 
 def test_dropped_uniqueness_test_of_a_named_identifier(segprof_project):
