@@ -41,7 +41,7 @@ def check_dbt_models(
             continue
         source = project.sources.get(model.source_name or "")
         dialect = dialect_for(getattr(source, "type", "duckdb"))
-        out.extend(_identifier(model, link))
+        out.extend(_identifier(model, link, dialect))
         if link.columns is None:
             continue
         out.extend(_columns(model, link, dialect, by_model.get(model.resource_name, [])))
@@ -61,13 +61,13 @@ def _missing(link: DbtLink, column: str) -> tuple[str, Location, str | None]:
     return f"it is not in the select list at {place}", place, None
 
 
-def _identifier(model: Model, link: DbtLink) -> list[Diagnostic]:
+def _identifier(model: Model, link: DbtLink, dialect: str) -> list[Diagnostic]:
     ident = model.identifier
     if ident is None:
         return []
     out: list[Diagnostic] = []
     columns = link.columns
-    if columns is not None and columns.certain and not _matcher(columns.names, "duckdb")(ident):
+    if columns is not None and columns.certain and not _matcher(columns.names, dialect)(ident):
         why, place, new = _missing(link, ident)
         out.append(
             error(

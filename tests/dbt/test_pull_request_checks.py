@@ -81,3 +81,17 @@ def test_github_annotations_land_on_the_dbt_files(segprof_project, run_cli, monk
     assert any(line.startswith("::error file=pr/models/dim_users.sql,line=3,") for line in lines)
     assert any(line.startswith("::error file=pr/models/schema.yml,line=10,") for line in lines)
     assert any(line.startswith("::error file=segprof/segprof.yaml,line=") for line in lines)
+
+
+def test_renamed_identifier(segprof_project):
+    folder = segprof_project(
+        dbt="pr", models="models:\n  users:\n    dbt: dim_users\n    identifier: first_name\n", mappings=""
+    )
+    (problem,) = validate_project(folder).errors
+    assert problem.code == "dbt.identifier_missing"
+    assert problem.message == (
+        "identifier column `first_name` is no longer an output of dbt model `dim_users`: "
+        "../pr/models/dim_users.sql:3 renames it to `given_name`"
+    )
+    assert problem.hint == "set `identifier: given_name`"
+    assert (problem.related.file, problem.related.line) == ("../pr/models/dim_users.sql", 3)
