@@ -49,10 +49,16 @@ def register(app: typer.Typer) -> None:
                 help="Write YAML (workspace.yaml, models/) and state for what the live workspace already has.",
             ),
         ] = False,
+        dbt: Annotated[
+            bool,
+            typer.Option(
+                "--dbt",
+                help="Propose from the dbt project's models (its manifest; see `dbt:` in segprof.yaml) "
+                "instead of the warehouse; --tables picks dbt models by name. Writes generated_dbt.yaml.",
+            ),
+        ] = False,
     ) -> None:
         """Propose models and mappings (identify, group, track, subscriptions) from the warehouse's tables."""
-        from rich.table import Table
-
         from segprof.errors import SegprofError
         from segprof.scaffold.generate import generate_project
         from segprof.scaffold.introspect import introspect_source, load_project_for, pick_source
@@ -62,6 +68,13 @@ def register(app: typer.Typer) -> None:
             return
         project = load_project_for(project_dir)
         chosen = pick_source(project, source)
+        if dbt:
+            from segprof.scaffold.generate_dbt import generate_from_dbt
+
+            target = out if out is not None else (project.root or project_dir)
+            result = generate_from_dbt(project, chosen, out_dir=target, force=force, names=_split(tables))
+            _print(result, target)
+            return
         schemas = _split(schema)
         if snapshot is not None:
             from segprof.scaffold.introspect import read_snapshot_tables
@@ -82,26 +95,32 @@ def register(app: typer.Typer) -> None:
             raise SegprofError(f"source `{chosen.resource_name}` has no tables to read")
         target = out if out is not None else (project.root or project_dir)
         result = generate_project(project, chosen, found, out_dir=target, force=force, schemas=schemas)
+        _print(result, target)
 
-        console = stdout_console()
-        summary = Table(title=None, show_edge=False)
-        for heading in ("table", "read as", "model (identifier)", "mapping", "left out"):
-            summary.add_column(heading, overflow="fold")
-        for p in result.proposals:
-            summary.add_row(
-                f"{p.table.schema}.{p.table.name}",
-                p.kind,
-                f"{p.model} ({p.identifier})",
-                ", ".join(name for name, _, _ in p.mappings),
-                ", ".join(c for c, _ in p.left_out) or "-",
-            )
-        for s in result.skipped:
-            summary.add_row(f"{s.table.schema}.{s.table.name}", "skipped", "-", "-", s.reason)
-        console.print(summary)
-        console.print(f"Wrote {len(result.files)} file(s) in {target}:", markup=False)
-        for rel in result.files:
-            note = "  (replaced)" if rel in result.replaced else ""
-            console.print(f"  {rel.as_posix()}{note}", markup=False)
+
+def _print(result, target: Path) -> None:  # type: ignore[no-untyped-def]
+    """The proposals as a table, then the files written."""
+    from rich.table import Table
+
+    console = stdout_console()
+    summary = Table(title=None, show_edge=False)
+    for heading in ("table", "read as", "model (identifier)", "mapping", "left out"):
+        summary.add_column(heading, overflow="fold")
+    for p in result.proposals:
+        summary.add_row(
+            f"{p.table.schema}.{p.table.name}",
+            p.kind,
+            f"{p.model} ({p.identifier})",
+            ", ".join(name for name, _, _ in p.mappings),
+            ", ".join(c for c, _ in p.left_out) or "-",
+        )
+    for s in result.skipped:
+        summary.add_row(f"{s.table.schema}.{s.table.name}", "skipped", "-", "-", s.reason)
+    console.print(summary)
+    console.print(f"Wrote {len(result.files)} file(s) in {target}:", markup=False)
+    for rel in result.files:
+        note = "  (replaced)" if rel in result.replaced else ""
+        console.print(f"  {rel.as_posix()}{note}", markup=False)
 
 
 def _from_workspace(project_dir: Path, out: Path | None, force: bool) -> None:

@@ -28,12 +28,22 @@ LockTimeout = Annotated[
 ]
 
 
-def load_valid_report(project_dir: Path):  # type: ignore[no-untyped-def]
+DbtState = Annotated[
+    Path | None,
+    typer.Option(
+        "--dbt-state",
+        help="Production's dbt manifest.json (or its folder), as dbt's --state: models written "
+        "{dbt: …} select from production's relations, and plan lists the ones this change touches.",
+    ),
+]
+
+
+def load_valid_report(project_dir: Path, dbt_state: Path | None = None):  # type: ignore[no-untyped-def]
     """Validate first: plan and apply never run on a project with errors. Warnings are shown."""
     from segprof.validate import validate_project
     from segprof.validate.report import render_text
 
-    report = validate_project(project_dir)
+    report = validate_project(project_dir, dbt_state=dbt_state.resolve() if dbt_state else None)
     if report.errors or report.project is None:
         render_text(report.diagnostics, stderr_console(), summary_subject="")
         raise typer.Exit(1)
@@ -74,10 +84,12 @@ def register(app: typer.Typer) -> None:
                     "For each created or changed mapping, read N sample records of its model "
                     "(read-only, ordered by identifier) and show how their payloads change from the "
                     "live settings to the new ones, and how many records the next sync would send "
-                    "after a replace or trigger change. Nothing is sent or written."
+                    "after a replace or trigger change. Nothing is sent or written. With --dbt-state, "
+                    "the mappings of changed dbt models too, on production's records and this change's."
                 ),
             ),
         ] = None,
+        dbt_state: DbtState = None,
     ) -> None:
         """Show what apply would change in the workspace (create, update, replace, delete, adopt)."""
         import json
@@ -87,7 +99,7 @@ def register(app: typer.Typer) -> None:
         from segprof.plan.render_text import render_text
         from segprof.plan.run import RunOptions, plan_project
 
-        report = load_valid_report(project_dir)
+        report = load_valid_report(project_dir, dbt_state)
         result = plan_project(
             project_dir,
             report.project,

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from segprof.cli.common import ProjectDir, stdout_console
+from segprof.cli.plan import DbtState
 
 ORDER = 10
 
@@ -43,12 +44,15 @@ def register(app: typer.Typer) -> None:
                 "--schema-snapshot", help="JSON schema snapshot of the warehouse for column checks."
             ),
         ] = None,
+        dbt_state: DbtState = None,
     ) -> None:
         """Check the project offline (YAML, references, SQL, columns, action rules); exit 1 on any error."""
         from segprof.validate import validate_project
         from segprof.validate.report import render_github, render_json, render_text
 
-        report = validate_project(project_dir, schema_snapshot=schema_snapshot)
+        report = validate_project(
+            project_dir, schema_snapshot=schema_snapshot, dbt_state=dbt_state.resolve() if dbt_state else None
+        )
         if output == ValidateFormat.json:
             typer.echo(render_json(report.diagnostics))
         elif output == ValidateFormat.github:

@@ -22,6 +22,7 @@ from segprof.config.models import (
     NAME_PATTERN,
     SOURCE_CLASSES,
     SOURCE_TYPES,
+    DbtSettings,
     Destination,
     Mapping,
     Model,
@@ -40,7 +41,7 @@ PROJECT_FILE = "segprof.yaml"
 MAX_QUERY_CHARS = 65_535
 MAX_FILE_BYTES = 16 * 1024 * 1024
 KINDS = ("sources", "models", "destinations", "mappings")
-ROOT_ONLY = ("version", "workspace", "state")
+ROOT_ONLY = ("version", "workspace", "state", "dbt")
 _NAME = re.compile(NAME_PATTERN)
 _KIND_SINGULAR = {
     "sources": "source",
@@ -170,9 +171,10 @@ def _read(path: Path, rel: str, diagnostics: list[Diagnostic]) -> tuple[str, set
 
 
 class _Loader:
-    def __init__(self, root: Path, environ: MappingABC[str, str]) -> None:
+    def __init__(self, root: Path, environ: MappingABC[str, str], dbt_state: Path | None = None) -> None:
         self.root = root
         self.environ = environ
+        self.dbt_state = dbt_state
         self.diagnostics: list[Diagnostic] = []
         self.entries: dict[str, dict[str, _Entry]] = {kind: {} for kind in KINDS}
         self.files: list[_File] = []
@@ -223,6 +225,10 @@ class _Loader:
             if node is not None:
                 self.collect(file, node)
         project = self.build()
+        if any(m.dbt is not None for m in project.models.values()):
+            from segprof.dbt.resolve import resolve_dbt_models
+
+            self.diagnostics.extend(resolve_dbt_models(project, self.dbt_state))
         return LoadResult(project, self.diagnostics)
 
     # --- collecting resources ---------------------------------------------------------------
@@ -353,6 +359,28 @@ class _Loader:
         address = resource.address
         has_query = resource.query is not None
         has_file = resource.query_file is not None
+        if resource.dbt is not None:
+            if has_query or has_file:
+                key = "query" if has_query else "query_file"
+                self.diagnostics.append(
+                    error(
+                        "model.query_conflict",
+                        f"give either `dbt` (a dbt model) or `{key}`, not both",
+                        entry.node.key_loc(key),
+                        address=address,
+                    )
+                )
+            return resource  # its query comes from the dbt manifest, once every model is read
+        if resource.identifier is None:
+            self.diagnostics.append(
+                error(
+                    "schema.missing_key",
+                    "missing required key `identifier`",
+                    entry.key.loc,
+                    address=address,
+                    hint="the column that identifies each record uniquely",
+                )
+            )
         if has_query and has_file:
             self.diagnostics.append(
                 error(
@@ -507,9 +535,23 @@ class _Loader:
             )
             return StateSettings(), state_node
 
+    def dbt(self) -> tuple[DbtSettings | None, Any]:
+        root_file = next((f for f in self.files if f.rel == PROJECT_FILE), None)
+        node = root_file.root if root_file else None
+        dbt_node = node.get("dbt") if node is not None else None
+        if dbt_node is None or (isinstance(dbt_node, YScalar) and dbt_node.value is None):
+            return None, None
+        assert node is not None
+        try:
+            return DbtSettings.model_validate(to_python(dbt_node)), dbt_node
+        except ValidationError as exc:
+            self.diagnostics.extend(diagnostics_from(exc, DbtSettings, dbt_node, node.key_loc("dbt"), "dbt"))
+            return None, dbt_node
+
     def build(self) -> Project:
         version, workspace, ws_node = self.workspace()
         state, state_node = self.state()
+        dbt, dbt_node = self.dbt()
         sources = {n: s for n, e in self.entries["sources"].items() if (s := self.source(e)) is not None}
         models = {n: m for n, e in self.entries["models"].items() if (m := self.model(e)) is not None}
         destinations = {
@@ -534,6 +576,7 @@ class _Loader:
             version=version,
             workspace=workspace,
             state=state,
+            dbt=dbt,
             sources=sources,
             models=models,
             destinations=destinations,
@@ -543,14 +586,19 @@ class _Loader:
         project._files = [f.rel for f in self.files]
         project._workspace_node = ws_node
         project._state_node = state_node
+        project._dbt_node = dbt_node
         # every declared name, including ones that failed validation (so references to them
         # are not reported as unknown a second time)
         project._declared = {kind: set(self.entries[kind]) for kind in KINDS}
         return project
 
 
-def load_project(path: Path, environ: MappingABC[str, str] | None = None) -> LoadResult:
+def load_project(
+    path: Path, environ: MappingABC[str, str] | None = None, *, dbt_state: Path | None = None
+) -> LoadResult:
     """Load the project in folder `path` (or the folder of `path` when it is segprof.yaml).
+
+    `dbt_state` is production's dbt manifest (or its folder), overriding `dbt.state`.
 
     Never raises for bad input: every problem is a diagnostic. `project` is None only when there
     is no segprof.yaml; otherwise it holds every resource that validated, so callers must check
@@ -571,7 +619,7 @@ def load_project(path: Path, environ: MappingABC[str, str] | None = None) -> Loa
                 )
             ],
         )
-    return _Loader(root, os.environ if environ is None else environ).load()
+    return _Loader(root, os.environ if environ is None else environ, dbt_state).load()
 
 
 def load_project_or_raise(path: Path, environ: MappingABC[str, str] | None = None) -> Project:

@@ -195,11 +195,22 @@ class Model(Resource):
     """A SQL query with its unique identifier column (Segment's Reverse ETL model)."""
 
     KIND: ClassVar[str] = "model"
+    # a SQL model names its identifier; a dbt model may leave it to the dbt project's tests
+    model_config = ConfigDict(
+        **_Strict.model_config,
+        json_schema_extra={"anyOf": [{"required": ["identifier"]}, {"required": ["dbt"]}]},
+    )
 
     source: StrictStr | None = None
-    identifier: StrictStr
+    # required unless `dbt` names a model whose manifest proves one column unique
+    identifier: StrictStr | None = None
     query: StrictStr | None = None
     query_file: StrictStr | None = None
+    dbt: StrictStr | None = Field(
+        None,
+        description="A dbt model (`name` or `package.name`) to select from instead of SQL; "
+        "read from the dbt manifest (see `dbt:` in segprof.yaml)",
+    )
     description: StrictStr | None = None
     enabled: StrictBool = True
     name: StrictStr | None = None
@@ -208,6 +219,12 @@ class Model(Resource):
 
     _sql: SqlText | None = PrivateAttr(None)
     _source_name: str | None = PrivateAttr(None)
+    _dbt: Any = PrivateAttr(None)  # segprof.dbt.resolve.DbtLink, once the manifest is read
+
+    @property
+    def dbt_link(self) -> Any:
+        """What the dbt manifest says of the model `dbt:` names (None for a SQL model)."""
+        return self._dbt
 
     @property
     def sql(self) -> SqlText | None:
@@ -319,12 +336,34 @@ class StateSettings(_Strict):
     )
 
 
+class DbtSettings(_Strict):
+    """Where the dbt project and the artifacts dbt writes are, for models written `{dbt: name}`."""
+
+    project_dir: StrictStr = Field(
+        ".", description="The dbt project (the folder of dbt_project.yml), relative to segprof.yaml"
+    )
+    manifest: StrictStr | None = Field(
+        None, description="dbt's manifest.json (default: <project_dir>/target/manifest.json)"
+    )
+    catalog: StrictStr | None = Field(
+        None,
+        description="dbt's catalog.json (default: beside the manifest); used when present and "
+        "written after the manifest",
+    )
+    state: StrictStr | None = Field(
+        None,
+        description="Production's manifest.json (or its folder), as dbt's --state: `plan` lists the "
+        "mappings whose dbt models changed against it",
+    )
+
+
 class Project(_Strict):
     """A whole project: `segprof.yaml` plus every other YAML file below it."""
 
     version: Literal[1]
     workspace: Workspace = Field(default_factory=Workspace)
     state: StateSettings = Field(default_factory=StateSettings)
+    dbt: DbtSettings | None = None
     sources: dict[Name, Source] = Field(default_factory=dict)
     models: dict[Name, Model] = Field(default_factory=dict)
     destinations: dict[Name, Destination] = Field(default_factory=dict)
@@ -334,6 +373,7 @@ class Project(_Strict):
     _files: list[str] = PrivateAttr(default_factory=list)
     _workspace_node: Any = PrivateAttr(None)
     _state_node: Any = PrivateAttr(None)
+    _dbt_node: Any = PrivateAttr(None)
     _declared: dict[str, set[str]] = PrivateAttr(default_factory=dict)
 
     def declared(self, kind: str) -> set[str]:
@@ -353,6 +393,11 @@ class Project(_Strict):
         found, key_loc = node_at(self._state_node, tuple(path))
         if key:
             return key_loc
+        return found.loc if found is not None else key_loc
+
+    def dbt_location(self, *path: str) -> Location | None:
+        """Where the `dbt:` block (or one of its values) is written in segprof.yaml."""
+        found, key_loc = node_at(self._dbt_node, tuple(path))
         return found.loc if found is not None else key_loc
 
     @property

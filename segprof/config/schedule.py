@@ -1,7 +1,7 @@
 """Mapping schedules: the YAML forms, their checks, and `compile_schedule` → `reverseETLSchedule`.
 
 Owns what a schedule may say (Segment's periodic intervals, weekdays and hours, IANA timezones,
-5-field cron at most every 15 minutes) and its compiled Public API shape. Must never consult the
+5-field cron at most every 15 minutes, the dbt Cloud job whose runs trigger a sync) and its compiled Public API shape. Must never consult the
 clock or the network: every check is a pure function of the text.
 """
 
@@ -134,12 +134,33 @@ class CronSchedule(_Schedule):
         return check_timezone(value)
 
 
+class DbtCloudJob(_Schedule):
+    """The dbt Cloud job whose runs trigger the sync (ids as dbt Cloud shows them)."""
+
+    account_id: str
+    job_id: str
+
+    @field_validator("account_id", "job_id", mode="before")
+    @classmethod
+    def _id(cls, value: Any) -> str:
+        # dbt Cloud ids are numbers; YAML reads 123 as an int, Segment takes the id as text
+        if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip():
+            raise PydanticCustomError("schedule.dbt_cloud", "dbt Cloud ids are numbers such as 12345")
+        return str(value).strip()
+
+
+class DbtCloudSchedule(_Schedule):
+    """`{dbt_cloud: {account_id: 1, job_id: 2}}`: sync after each run of a dbt Cloud job."""
+
+    dbt_cloud: DbtCloudJob
+
+
 def _schedule_tag(value: Any) -> str | None:
     if isinstance(value, str):
         return "manual"
     if isinstance(value, (dict, BaseModel)):
         keys = value.keys() if isinstance(value, dict) else type(value).model_fields.keys()
-        for key in ("every", "days", "cron"):
+        for key in ("every", "days", "cron", "dbt_cloud"):
             if key in keys:
                 return key
         if isinstance(value, dict) and "hours" in value:
@@ -151,11 +172,13 @@ Schedule = Annotated[
     Annotated[Literal["manual"], Tag("manual")]
     | Annotated[EverySchedule, Tag("every")]
     | Annotated[DaysSchedule, Tag("days")]
-    | Annotated[CronSchedule, Tag("cron")],
+    | Annotated[CronSchedule, Tag("cron")]
+    | Annotated[DbtCloudSchedule, Tag("dbt_cloud")],
     Discriminator(
         _schedule_tag,
         custom_error_type="schedule.invalid",
-        custom_error_message="schedule must be `manual`, {every: …}, {days: …, hours: …} or {cron: …}",
+        custom_error_message="schedule must be `manual`, {every: …}, {days: …, hours: …}, {cron: …} "
+        "or {dbt_cloud: …}",
     ),
 ]
 
@@ -174,6 +197,9 @@ def compile_schedule(schedule: Any) -> dict[str, Any]:
         }
     if isinstance(schedule, CronSchedule):
         return {"strategy": "CRON", "config": {"spec": schedule.cron, "timezone": schedule.timezone}}
+    if isinstance(schedule, DbtCloudSchedule):
+        job = schedule.dbt_cloud
+        return {"strategy": "DBT_CLOUD", "config": {"jobId": job.job_id, "accountId": job.account_id}}
     raise TypeError(f"not a schedule: {type(schedule).__name__}")
 
 

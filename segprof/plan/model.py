@@ -199,12 +199,34 @@ class ResourceChange:
 
 
 @dataclass
+class DbtModelChange:
+    """A model written `{dbt: …}` whose dbt model differs from production's (`plan --dbt-state`)."""
+
+    model: str  # address, e.g. model.users
+    dbt_model: str
+    file: str  # the dbt model's SQL file, as the project names it
+    reasons: list[str]
+    mappings: list[str]  # addresses of the mappings whose payloads it feeds
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "dbt_model": self.dbt_model,
+            "file": self.file,
+            "reasons": list(self.reasons),
+            "mappings": list(self.mappings),
+        }
+
+
+@dataclass
 class Plan:
     changes: list[ResourceChange]
     config_fingerprint: str = ""
     live_fingerprint: str = ""
     diagnostics: list[str] = field(default_factory=list)  # warnings to show above the plan
     targets: list[str] = field(default_factory=list)  # --target addresses the plan was limited to
+    # with production's dbt manifest: the dbt models this change touches (for display only)
+    dbt_changes: list[DbtModelChange] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         add = sum(1 for c in self.changes if c.action in (Action.create, Action.replace))
@@ -245,4 +267,5 @@ class Plan:
             "diagnostics": list(self.diagnostics),
             "targets": list(self.targets),
             "resource_changes": [c.to_json() for c in self.changes],
+            "dbt_changes": [c.to_json() for c in self.dbt_changes],
         }

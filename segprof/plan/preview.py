@@ -71,12 +71,21 @@ def attach_previews(
     desired: list[DesiredResource],
     live: LiveIndex,
     options: PreviewOptions,
+    dbt_queries: dict[str, tuple[str, str, str]] | None = None,
 ) -> None:
-    """Give every previewable mapping change of `plan` its `MappingPreview` (in place)."""
+    """Give every previewable mapping change of `plan` its `MappingPreview` (in place).
+
+    `dbt_queries` (model address → production's query, identifier, this change's query) are the
+    dbt models a change rebuilt: their mappings are shown on production's records (before) and
+    the records the change built (after), whether or not their settings change."""
     if options.sample_size < 1:
         raise SegprofError("--preview takes a number of sample records of at least 1")
     by_address = {d.address: d for d in desired}
     queries = _changed_queries(plan, live)
+    built: dict[str, str] = {}
+    for address, (old_sql, identifier, new_sql) in (dbt_queries or {}).items():
+        queries[address] = _OldQuery(sql=old_sql, identifier=identifier)
+        built[address] = new_sql
     changes = [c for c in plan.changes if _previewable(c) or _model_changes(c, by_address, queries)]
     if not changes:
         return
@@ -85,7 +94,8 @@ def attach_previews(
         for change in changes:
             d = by_address[change.address]
             old_query = queries.get(_model_address(d))
-            change.preview = _preview_one(change, d, project, live, sources, options, old_query)
+            new_sql = built.get(_model_address(d))
+            change.preview = _preview_one(change, d, project, live, sources, options, old_query, new_sql)
     finally:
         sources.close()
     secrets = [s for s in options.secrets if s]
@@ -203,6 +213,7 @@ def _preview_one(
     sources: _Sources,
     options: PreviewOptions,
     old_query: _OldQuery | None = None,
+    new_sql: str | None = None,
 ) -> MappingPreview:
     from segprof.sync.engine import SyncEngine, SyncJob, triggers_of
 
@@ -226,7 +237,7 @@ def _preview_one(
             action=new_action,
             settings=new_settings,
             triggers=triggers_of(str(attributes.get("trigger") or "")),
-            model_sql=model.sql.text if model.sql else (model.query or ""),
+            model_sql=new_sql or (model.sql.text if model.sql else (model.query or "")),
             identifier=model.identifier,
             address=change.address,
         )

@@ -120,6 +120,15 @@ def render_markdown(plan: Plan, title: str = "segprof plan") -> str:
     warnings = [w for c in plan.changes for w in c.warnings]
     if any("resets its sync state" in w for w in warnings):
         head.append("> **Warning:** this plan replaces a mapping; its next sync resends every record.")
+    if plan.dbt_changes:
+        head += ["", "**dbt models changed against production**", ""]
+        for change in plan.dbt_changes:
+            mappings = ", ".join(f"`{m}`" for m in change.mappings) or "none"
+            head.append(
+                f"- `{change.model}` ← dbt `{change.dbt_model}` (`{change.file}`): "
+                + "; ".join(change.reasons)
+                + f" — mappings: {mappings}"
+            )
     text = "\n".join(head).rstrip() + "\n"
     blocks = [_block(c) for c in plan.changes if c.is_change or c.drift or c.preview is not None]
     omitted = 0

@@ -192,5 +192,22 @@ def render_text(plan: Plan) -> str:
         if not change.is_change and not change.drift and change.preview is not None:
             out.extend(resource_lines(change))
             out.append("")
+    out.extend(dbt_lines(plan))
     out.append(f"[bold]{plan.summary_line()}[/]")
     return "\n".join(out)
+
+
+def dbt_lines(plan: Plan) -> list[str]:
+    """The dbt models changed against production, and the mappings they feed."""
+    if not plan.dbt_changes:
+        return []
+    out = ["dbt models changed against production:", ""]
+    for change in plan.dbt_changes:
+        out.append(
+            f"  [bold]{_escape(change.model)}[/] ← dbt model {_escape(change.dbt_model)} ({_escape(change.file)})"
+        )
+        out.extend(f"      {_escape(reason)}" for reason in change.reasons)
+        mappings = ", ".join(change.mappings) or "none"
+        out.append(f"      mappings: {_escape(mappings)}")
+        out.append("")
+    return out

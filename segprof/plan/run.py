@@ -17,7 +17,7 @@ from segprof.config.models import Project
 from segprof.errors import SegprofError
 from segprof.plan.desired import ModelOutputs, build_desired
 from segprof.plan.diff import compute_plan
-from segprof.plan.model import Plan
+from segprof.plan.model import DbtModelChange, Plan
 from segprof.plan.planfile import check_not_stale, load_plan_header
 from segprof.plan.resources import DesiredResource
 from segprof.state.factory import open_state_store
@@ -74,14 +74,43 @@ def plan_project(project_dir: Path, project: Project, options: RunOptions) -> Pl
 
     with store.lock("plan", options.lock_timeout):
         plan, live = asyncio.run(run())
+    plan.dbt_changes = dbt_model_changes(project)
     if options.preview is not None:
         # after the lock: reading the warehouse takes no state, and a slow model holds up no one
         from segprof.plan.preview import PreviewOptions, attach_previews, project_secrets
         from segprof.plan.refresh import to_index
 
         preview_options = PreviewOptions(options.preview, secrets=project_secrets(project))
-        attach_previews(plan, project, project_dir, desired, to_index(live), preview_options)
+        attach_previews(
+            plan, project, project_dir, desired, to_index(live), preview_options, dbt_queries(project, plan)
+        )
     return plan
+
+
+def dbt_model_changes(project: Project) -> list[DbtModelChange]:
+    """The `{dbt: …}` models whose dbt model differs from production's, with their mappings."""
+    found: list[DbtModelChange] = []
+    for model in project.models.values():
+        link = model.dbt_link
+        if link is None or not link.changes:
+            continue
+        mappings = sorted(m.address for m in project.mappings.values() if m.model == model.resource_name)
+        found.append(
+            DbtModelChange(model.address, link.dbt.name, link.model_file.file, list(link.changes), mappings)
+        )
+    return found
+
+
+def dbt_queries(project: Project, plan: Plan) -> dict[str, tuple[str, str, str]]:
+    """model address → (production's query, identifier, this change's query) for every changed
+    dbt model: its mappings are previewed on production's records against this change's."""
+    out: dict[str, tuple[str, str, str]] = {}
+    for change in plan.dbt_changes:
+        model = project.models[change.model.removeprefix("model.")]
+        link = model.dbt_link
+        if link.production_query and link.build_query and model.identifier:
+            out[change.model] = (link.production_query, model.identifier, link.build_query)
+    return out
 
 
 @dataclass

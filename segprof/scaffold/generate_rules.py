@@ -182,7 +182,20 @@ def _status_columns(by_lower: dict[str, ColumnInfo]) -> dict[str, str]:
     return found
 
 
-def classify(table: TableInfo, model_name: str) -> Proposal | Skipped:
+# what a dbt model's `meta: {segment: {action: …}}` asks for, as a kind of table
+ACTION_KINDS = {
+    "send_identify": "user",
+    "send_group": "group",
+    "send_track": "event",
+    "send_subscription": "subscription",
+}
+
+
+def classify(
+    table: TableInfo, model_name: str, *, action: str | None = None, event_label: str | None = None
+) -> Proposal | Skipped:
+    """What to generate for `table`; `action` (from dbt's meta) decides the kind instead of the
+    table's name and columns, and `event_label` names the event of a table without an event column."""
     entity = entity_name(table.name)
     words = set(_words(entity)) | {entity}
     by_lower = {c.name.lower(): c for c in table.columns}
@@ -215,6 +228,11 @@ def classify(table: TableInfo, model_name: str) -> Proposal | Skipped:
     elif words & PEOPLE or email:
         kind = "user"
         reason = f"a table of people (`{table.name}`" + (f", with `{email}`)" if email else ")")
+    if action is not None:
+        kind = ACTION_KINDS[action]
+        if kind == "event" and not event_name:
+            kind = "fact"
+        reason = f"asked for by dbt meta `segment.action: {action}`"
     if kind is None:
         if event_name and event_time:
             return Skipped(table, "looks like events, but has no user or anonymous id column")
@@ -272,7 +290,10 @@ def classify(table: TableInfo, model_name: str) -> Proposal | Skipped:
             fields["event_name"] = take(event_name)
             used_top.add(event_name)
         else:
-            label = next(FACT_EVENTS[w] for w in sorted(words & set(FACT_EVENTS)))
+            facts = sorted(words & set(FACT_EVENTS))
+            label = event_label or (
+                FACT_EVENTS[facts[0]] if facts else " ".join(w.title() for w in entity.split("_"))
+            )
             fields["event_name"] = {"value": label}
             proposal.reasons.append(f'Event name "{label}" (a literal: the table has no event name column).')
         stamp = event_time

@@ -87,6 +87,8 @@ def decompile_schedule(schedule: dict[str, Any] | None) -> Any:
             return out
     if strategy == "CRON" and config.get("spec"):
         return {"cron": config["spec"], "timezone": config.get("timezone") or "UTC"}
+    if strategy == "DBT_CLOUD" and config.get("jobId") and config.get("accountId"):
+        return {"dbt_cloud": {"account_id": str(config["accountId"]), "job_id": str(config["jobId"])}}
     raise ValueError(f"the schedule {strategy} cannot be written in the configuration language")
 
 

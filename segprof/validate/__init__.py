@@ -43,6 +43,7 @@ def validate_project(
     *,
     schema_snapshot: Path | None = None,
     environ: MappingABC[str, str] | None = None,
+    dbt_state: Path | None = None,
 ) -> ValidationReport:
     """Load and check the project in `path`; every problem is a diagnostic, none is raised."""
     from segprof.config.loader import load_project
@@ -51,7 +52,7 @@ def validate_project(
     from segprof.validate.snapshot import read_snapshot
     from segprof.validate.sqlcheck import check_sql
 
-    result = load_project(path, environ)
+    result = load_project(path, environ, dbt_state=dbt_state)
     diagnostics = list(result.diagnostics)
     project = result.project
     outputs: dict[str, tuple[str, list[str]]] = {}
@@ -82,7 +83,13 @@ def validate_project(
             for d in diagnostics
             if d.is_error and (d.address or "").startswith("model.")
         }
-        diagnostics.extend(check_sql(project, snapshot, failed, outputs))
+        # models written `{dbt: …}` are checked against the dbt manifest, not by SQL analysis
+        dbt_models = {n for n, m in project.models.items() if m.dbt is not None}
+        diagnostics.extend(check_sql(project, snapshot, failed | dbt_models, outputs))
+        if dbt_models:
+            from segprof.validate.dbtcheck import check_dbt_models
+
+            diagnostics.extend(check_dbt_models(project, set(), outputs))
     unique: dict[tuple[object, ...], Diagnostic] = {}
     for diagnostic in diagnostics:
         unique.setdefault((diagnostic.code, diagnostic.location, diagnostic.message), diagnostic)

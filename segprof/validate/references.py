@@ -14,6 +14,7 @@ from segprof.config.models import NAME_PATTERN, Destination, Model, Project
 from segprof.config.pydantic_errors import suggest
 
 MAX_MAPPINGS_PER_DESTINATION = 50
+MAX_DBT_CLOUD_MAPPINGS_PER_MODEL = 5  # Segment's limit on mappings a dbt Cloud job triggers per model
 _NAME = re.compile(NAME_PATTERN)
 
 
@@ -114,6 +115,7 @@ def check_references(project: Project) -> list[Diagnostic]:
                     hint="split the mappings over several Segment Profiles destinations",
                 )
             )
+    out.extend(_dbt_cloud_limit(project))
     for resource in project.resources():
         moved = getattr(resource, "moved_from", None)
         if moved is not None and not _NAME.match(moved):
@@ -189,3 +191,27 @@ def _state_source(project: Project, out: list[Diagnostic]) -> None:
             hint=hint,
         )
     )
+
+
+def _dbt_cloud_limit(project: Project) -> list[Diagnostic]:
+    from segprof.config.schedule import DbtCloudSchedule
+
+    per_model: dict[str, list[str]] = {}
+    for mapping in project.mappings.values():
+        if isinstance(mapping.schedule, DbtCloudSchedule):
+            per_model.setdefault(mapping.model, []).append(mapping.resource_name)
+    out: list[Diagnostic] = []
+    for model, names in per_model.items():
+        if len(names) > MAX_DBT_CLOUD_MAPPINGS_PER_MODEL:
+            extra = project.mappings[names[MAX_DBT_CLOUD_MAPPINGS_PER_MODEL]]
+            out.append(
+                error(
+                    "schedule.dbt_cloud_limit",
+                    f"model `{model}` has {len(names)} mappings scheduled by dbt Cloud; Segment allows "
+                    f"at most {MAX_DBT_CLOUD_MAPPINGS_PER_MODEL} per model",
+                    extra.field_location("schedule"),
+                    address=extra.address,
+                    hint="schedule the others by interval, day and time, or cron",
+                )
+            )
+    return out

@@ -7,6 +7,7 @@ diagnostics it is given.
 from __future__ import annotations
 
 import json
+import posixpath
 from typing import TYPE_CHECKING
 
 from segprof.config.diagnostic import Diagnostic
@@ -38,6 +39,8 @@ def render_github(diagnostics: list[Diagnostic], *, path_prefix: str = "") -> st
         props = []
         if place is not None:
             file = f"{path_prefix}/{place.file}" if path_prefix else place.file
+            # a dbt file beside the project reads `../models/x.sql`: GitHub wants `models/x.sql`
+            file = posixpath.normpath(file) if ".." in file.split("/") else file
             props.append(f"file={_escape_property(file)}")
             # 0 means unknown (a missing file has no lines): GitHub then marks the file itself.
             if place.line > 0:

@@ -1,0 +1,5 @@
+select
+    account_id,
+    account_name as name,
+    tier
+from {{ ref('raw_accounts') }}
