@@ -315,6 +315,7 @@ class SyncEngine:
         errors: list[str] = []
         if not run.keys.clean:
             errors.append(run.keys.describe())
+        # in flight: record id → (kind, messageId, checksum, message)
         payloads: dict[str, tuple[str, str, str, dict[str, Any] | None]] = {}
         lock = threading.Lock()
         stopped = threading.Event()
@@ -353,20 +354,21 @@ class SyncEngine:
             """The messages the warehouse built; the rows it left NULL stay in `batch` for Python."""
             texts = batch.column(MESSAGE_COLUMN).to_pylist()
             ready = [
-                (rid, kind, mid, text.encode())
-                for rid, kind, mid, text in zip(
+                (rid, kind, mid, checksum, text.encode())
+                for rid, kind, mid, checksum, text in zip(
                     batch.column(ID_COLUMN).to_pylist(),
                     batch.column(KIND_COLUMN).to_pylist(),
                     batch.column(MESSAGE_ID_COLUMN).to_pylist(),
+                    batch.column(CHECKSUM_COLUMN).to_pylist(),
                     texts,
                     strict=True,
                 )
                 if text is not None
             ]
             with lock:
-                for rid, kind, mid, body in ready:
-                    payloads[rid] = (kind, mid, "", body)  # type: ignore[assignment]
-            for rid, _kind, _mid, body in ready:
+                for rid, kind, mid, checksum, body in ready:
+                    payloads[rid] = (kind, mid, checksum, body)  # type: ignore[assignment]
+            for rid, _kind, _mid, _checksum, body in ready:
                 yield rid, body
 
         def items() -> Iterator[tuple[str, dict[str, Any] | bytes]]:
@@ -381,13 +383,15 @@ class SyncEngine:
                     if not batch.num_rows:
                         continue
                 rejected = []
+                checksums = batch.column(CHECKSUM_COLUMN).to_pylist()
                 # the deliverer checks each message's size as it encodes it (once, fast)
-                for rid, kind, mid, message, reason in self.messages(batch, ident, check_size=False):
+                built = self.messages(batch, ident, check_size=False)
+                for checksum, (rid, kind, mid, message, reason) in zip(checksums, built, strict=True):
                     if reason is not None:
                         rejected.append((rid, kind, mid, message, reason))
                         continue
                     with lock:
-                        payloads[rid] = (kind, mid, reason or "", message)
+                        payloads[rid] = (kind, mid, checksum, message)
                     yield rid, message  # type: ignore[misc]
                 if rejected:
                     record_failures(rejected)
@@ -396,20 +400,24 @@ class SyncEngine:
 
         duplicate_messages = 0
 
-        unacked: list[Any] = []
+        unacked: list[tuple[str, str, str]] = []  # (record id, checksum, kind) delivered
         last_ack = time.monotonic()
 
         def write_acks() -> None:
             nonlocal last_ack
             if unacked:
-                self.tracker.ack(run, unacked)
+                self.tracker.ack_changes(run, unacked)
                 unacked.clear()
             last_ack = time.monotonic()
 
         def on_report(report: BatchReport) -> None:
             nonlocal duplicate_messages
             duplicate_messages += report.duplicates
-            unacked.extend(report.delivered)
+            with lock:
+                for key in report.delivered:
+                    sent = payloads.pop(str(key), None)
+                    if sent is not None:  # each change is acknowledged once
+                        unacked.append((str(key), sent[2], sent[0]))
             if len(unacked) >= self.ack_records or time.monotonic() - last_ack >= self.ack_seconds:
                 write_acks()
             failed = []
@@ -425,8 +433,6 @@ class SyncEngine:
             if failed:
                 record_failures(failed)
             with lock:
-                for rid in report.delivered:
-                    payloads.pop(str(rid), None)
                 for failure in report.failed:
                     payloads.pop(str(failure.key), None)
             if on_progress is not None:

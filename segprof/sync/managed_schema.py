@@ -70,6 +70,10 @@ class MappingTables:
     def idbuf(self) -> str:  # scratch: identifiers of one ack/fail call
         return table(f"idbuf_{self.key}")
 
+    @property
+    def ackbuf(self) -> str:  # scratch: the changes of one acknowledgement write
+        return table(f"ackbuf_{self.key}")
+
 
 RUNS = table("runs")
 CHECKPOINTS = table("checkpoints")
@@ -115,6 +119,7 @@ def ddl(tables: MappingTables) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {tables.acks} (run_id VARCHAR, id VARCHAR, checksum VARCHAR, "
         "kind VARCHAR, outcome VARCHAR)",
         f"CREATE TABLE IF NOT EXISTS {tables.idbuf} (id VARCHAR)",
+        f"CREATE TABLE IF NOT EXISTS {tables.ackbuf} (id VARCHAR, checksum VARCHAR, kind VARCHAR)",
     ]
 
 

@@ -87,13 +87,13 @@ project = load_project_or_raise(root)
 engine, con = engine_for(project, root, "identify_users")
 engine.ack_records = 1  # acknowledge each request as it is answered
 acks = []
-ack = engine.tracker.ack
+ack = engine.tracker.ack_changes
 def ack_then_die(run, ids):
     acks.append(1)
     if len(acks) == 3:  # the third batch reached the Tracking API; die before recording that
         os.kill(os.getpid(), signal.SIGKILL)
     return ack(run, ids)
-engine.tracker.ack = ack_then_die
+engine.tracker.ack_changes = ack_then_die
 config = DeliveryConfig(write_key="test-space-key", tracking_base=sys.argv[2], concurrency=1,
                         max_batch_count=20, max_rps=None)
 engine.run(config)
