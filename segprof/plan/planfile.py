@@ -43,6 +43,8 @@ def load_plan_header(path: Path) -> dict[str, Any]:
         raise SegprofError(f"{path}: no such plan file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise SegprofError(f"{path}: not a readable segprof plan file ({err})") from None
+    except RecursionError:
+        raise SegprofError(f"{path}: not a segprof plan file (nested too deeply to read)") from None
     if not isinstance(data, dict) or data.get("kind") != PLANFILE_KIND:
         raise SegprofError(f"{path}: not a segprof plan file")
     return data

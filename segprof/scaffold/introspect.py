@@ -136,6 +136,8 @@ def read_snapshot_tables(path: Path, schemas: Sequence[str] | None = None) -> li
         raise SegprofError(f"cannot read {path}: {err.strerror or err}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise SegprofError(f"{path} is not a schema snapshot: {err}") from None
+    except RecursionError:
+        raise SegprofError(f"{path} is not a schema snapshot: nested too deeply to read") from None
     if not isinstance(document, dict) or not isinstance(document.get("tables"), dict):
         raise SegprofError(f'{path} is not a schema snapshot (no "tables" object)')
     try:

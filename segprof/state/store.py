@@ -108,7 +108,7 @@ class LocalStateStore:
             return State()
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        except (OSError, UnicodeDecodeError, RecursionError, json.JSONDecodeError) as err:
             raise SegprofError(f"{self.path}: cannot read the state file ({err})") from None
         return State.from_json(data, str(self.path))
 
@@ -197,6 +197,6 @@ def _user() -> str:
 def _describe_holder(lock_path: Path) -> str:
     try:
         holder = json.loads(lock_path.read_text(encoding="utf-8") or "{}")
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):
         holder = {}
     return describe_holder(holder if isinstance(holder, dict) else {})

@@ -130,7 +130,7 @@ class WarehouseStateStore:
         document, serial = rows[0]
         try:
             data = json.loads(document)
-        except (TypeError, json.JSONDecodeError) as err:
+        except (TypeError, RecursionError, json.JSONDecodeError) as err:
             raise SegprofError(f"{self.describe()}: the stored state is not JSON ({err})") from None
         state = State.from_json(data, self.describe())
         state.serial = int(serial)  # the column is what compare-and-set compares
