@@ -31,6 +31,7 @@ from segprof.config.models import (
     StateSettings,
     Workspace,
 )
+from segprof.config.paths import PathProblem, allowed_roots, resolve_inside
 from segprof.config.pydantic_errors import diagnostics_from, did_you_mean, suggest
 from segprof.config.sqltext import SqlText
 from segprof.config.yamltree import YMap, YNode, YScalar, decode, parse_yaml, to_python
@@ -176,6 +177,7 @@ class _Loader:
         self.diagnostics: list[Diagnostic] = []
         self.entries: dict[str, dict[str, _Entry]] = {kind: {} for kind in KINDS}
         self.files: list[_File] = []
+        self.roots = allowed_roots(root, environ)
 
     def rel(self, path: Path) -> str:
         try:
@@ -189,6 +191,13 @@ class _Loader:
         interpolator = Interpolator(self.environ, dotenv)
         for path in discover(self.root):
             rel = self.rel(path)
+            try:
+                resolve_inside(path, self.roots)
+            except PathProblem as problem:
+                # A symlinked YAML file may not bring in text from outside the project either.
+                self.diagnostics.append(error("yaml.unreadable", f"cannot read file: {problem}", Location(rel)))
+                self.files.append(_File(rel, path, "", None, set()))
+                continue
             read = _read(path, rel, self.diagnostics)
             if read is None:
                 self.files.append(_File(rel, path, "", None, set()))
@@ -396,7 +405,18 @@ class _Loader:
         )
 
     def read_sql(self, name: str, file: _File, where: Location, address: str) -> SqlText | None:
-        path = (file.path.parent / name).resolve() if not Path(name).is_absolute() else Path(name)
+        try:
+            path = resolve_inside(file.path.parent / name, self.roots)
+        except PathProblem as problem:
+            self.diagnostics.append(
+                error(
+                    "model.query_file_outside" if "outside" in str(problem) else "model.query_file_unreadable",
+                    f"query file `{name}`: {problem}",
+                    where,
+                    address=address,
+                )
+            )
+            return None
         if not path.is_file():
             self.diagnostics.append(
                 error(
