@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from segprof.errors import SegprofError
+from segprof.redaction import scrub
 
 _REASONS = {
     errno.ENOTDIR: "a part of the path is a file, not a folder",
@@ -33,7 +34,10 @@ def describe_os_error(err: OSError) -> str:
 
 
 def write_atomically(path: Path, text: str, *, what: str) -> None:
-    """Write `text` to `path` whole, or raise `SegprofError("cannot write <what> to <path>: …")`."""
+    """Write `text` to `path` whole, or raise `SegprofError("cannot write <what> to <path>: …")`.
+
+    The text is scrubbed of every secret the process has registered before it reaches the disk."""
+    text = scrub(text)
     tmp: str | None = None
     try:
         if path.is_dir():

@@ -566,7 +566,20 @@ class _Loader:
         # every declared name, including ones that failed validation (so references to them
         # are not reported as unknown a second time)
         project._declared = {kind: set(self.entries[kind]) for kind in KINDS}
+        _remember_secrets((workspace, *sources.values(), *destinations.values()))
         return project
+
+
+def _remember_secrets(resources: tuple[Any, ...]) -> None:
+    """Register every credential the project holds, so no output or written file can show it."""
+    from pydantic import SecretStr
+
+    from segprof.redaction import remember
+
+    for resource in resources:
+        for value in vars(resource).values():
+            if isinstance(value, SecretStr):
+                remember(value.get_secret_value())
 
 
 def load_project(path: Path, environ: MappingABC[str, str] | None = None) -> LoadResult:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from segprof.errors import SegprofError
+from segprof.redaction import scrub
 
 STATE_FORMAT_VERSION = 1
 
@@ -117,7 +118,8 @@ class LocalStateStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         if advance:
             state.serial += 1
-        text = json.dumps(state.to_json(), indent=2, sort_keys=True) + "\n"
+        # Attributes are redacted for storage already; the scrub catches a secret in any other form.
+        text = scrub(json.dumps(state.to_json(), indent=2, sort_keys=True) + "\n")
         fd, tmp = tempfile.mkstemp(prefix=".state.", dir=self.folder)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:

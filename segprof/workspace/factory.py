@@ -78,11 +78,15 @@ def base_url_for(region: str | None, api_url: str | None) -> str:
 
 
 def resolve_token(token: str | None) -> str | None:
+    from segprof.redaction import remember
+
     if token:
+        remember(token)
         return token
     for name in TOKEN_ENV_VARS:
         value = os.environ.get(name)
         if value:
+            remember(value)
             return value
     return None
 

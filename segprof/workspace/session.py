@@ -21,8 +21,8 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from segprof import __version__
+from segprof.redaction import Redactor, remember
 from segprof.workspace.api_error import WorkspaceError, parse_error_details
-from segprof.workspace.redaction import Redactor
 from segprof.workspace.retry import Clock, RetryPolicy, server_hint
 from segprof.workspace.throttle import RateLimits, Throttle, WaitCallback, WaitEvent, endpoint_class
 
@@ -66,6 +66,7 @@ class ApiSession:
         self.page_size = page_size
         self.redactor = redactor or Redactor()
         self.redactor.add(token)
+        remember(token)
         self.throttle = Throttle(limits or RateLimits(), self.clock)
         self.requests_sent = 0
         self._max_concurrency = max_concurrency
@@ -105,6 +106,7 @@ class ApiSession:
     def add_secret(self, secret: str | None) -> None:
         """Register another value (write key, password) to scrub from every message."""
         self.redactor.add(secret)
+        remember(secret)
 
     # --- request core --------------------------------------------------------------------
 
