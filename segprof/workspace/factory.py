@@ -39,7 +39,7 @@ Backend = Literal["local", "segment"]
 class ClientOptions:
     """Tuning shared by every backend; the defaults suit the real API."""
 
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy.from_env(os.environ))
     #: None: Segment's documented limits, except for the in-process emulator (built without limits).
     limits: RateLimits | None = None
     on_wait: WaitCallback | None = None
