@@ -192,7 +192,7 @@ class _Builder:
                     )
                     pending_key[-1] = YScalar("\0invalid", node.loc)
                     return
-                if node.value is None or isinstance(node.value, (list, dict)):
+                if node.value is None or node.value == "" or isinstance(node.value, (list, dict)):
                     self.diagnostics.append(error("yaml.complex_key", "empty mapping key", node.loc))
                     pending_key[-1] = YScalar("\0invalid", node.loc)
                     return

@@ -47,6 +47,7 @@ def validate_project(
     """Load and check the project in `path`; every problem is a diagnostic, none is raised."""
     from segprof.config.loader import load_project
     from segprof.validate.actions import check_mapping
+    from segprof.validate.fieldchecks import check_fields
     from segprof.validate.references import check_references
     from segprof.validate.snapshot import read_snapshot
     from segprof.validate.sqlcheck import check_sql
@@ -76,6 +77,7 @@ def validate_project(
         diagnostics.extend(check_references(project))
         for mapping in project.mappings.values():
             diagnostics.extend(check_mapping(mapping))
+            diagnostics.extend(check_fields(mapping))
         # a model whose own definition already failed is not analysed again
         failed = {
             d.address.partition(".")[2]
