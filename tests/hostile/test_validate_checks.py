@@ -26,7 +26,9 @@ def _codes(cli, project: Path) -> list[dict]:
 
 
 @pytest.mark.parametrize("column", ["$.email", "profile.email", "emails[0]", "e'mail"])
-def test_a_column_that_is_not_a_plain_path_segment_is_refused_at_its_line(project: Path, cli, column: str) -> None:
+def test_a_column_that_is_not_a_plain_path_segment_is_refused_at_its_line(
+    project: Path, cli, column: str
+) -> None:
     quoted = json.dumps(column)
     line = _edit(project, "plan: plan}", f"plan: plan, odd: {quoted}}}")
     outcome = cli("validate", "-C", str(project))
@@ -63,7 +65,10 @@ def test_a_destination_without_write_key_is_warned_at_validate(project: Path, cl
         _edit(project, "workspace: {backend: local}", "workspace: {backend: segment, token: tok_12345678}")
     outcome = cli("validate", "-C", str(project))
     assert outcome.code == 0, outcome.text
-    assert "destination.missing_write_key" in outcome.text and "every sync of its mappings will fail" in outcome.text
+    assert (
+        "destination.missing_write_key" in outcome.text
+        and "every sync of its mappings will fail" in outcome.text
+    )
 
 
 def test_an_empty_key_in_a_traits_map_is_an_error(project: Path, cli) -> None:
@@ -80,7 +85,9 @@ def test_an_empty_key_in_a_traits_map_is_an_error(project: Path, cli) -> None:
         ("SELECT user_id, email, plan FROM users WHERE plan IN ('a',, 'b')", "an empty item"),
     ],
 )
-def test_sql_sqlglot_tolerates_but_warehouses_reject_is_located(project: Path, cli, sql: str, what: str) -> None:
+def test_sql_sqlglot_tolerates_but_warehouses_reject_is_located(
+    project: Path, cli, sql: str, what: str
+) -> None:
     _edit(project, "SELECT user_id, email, plan FROM users", sql)
     outcome = cli("validate", "-C", str(project))
     assert_clean_failure(outcome, "segprof.yaml:9:", what, "model.users")
@@ -96,3 +103,48 @@ def test_a_trailing_comma_is_a_dialects_choice(project: Path, cli) -> None:
         "warehouse: {type: postgres, host: 127.0.0.1, database: d, user: u}",
     )
     assert_clean_failure(cli("validate", "-C", str(project)), "segprof.yaml:9:", "with nothing after it")
+
+
+def test_describe_asks_the_warehouse_without_running_the_query(project: Path, cli) -> None:
+    assert cli("validate", "--describe", "-C", str(project)).code == 0
+    _edit(project, "SELECT user_id, email, plan FROM users", "SELECT user_id, email, plan FROM userz")
+    assert cli("validate", "-C", str(project)).code == 0  # offline, the table cannot be known
+    outcome = cli("validate", "--describe", "-C", str(project))
+    assert_clean_failure(
+        outcome, "segprof.yaml:9:", "the warehouse refuses the query", "userz", "model.users"
+    )
+
+
+def test_describe_reports_an_unreachable_warehouse_at_its_source(project: Path, cli) -> None:
+    (project / "warehouse.duckdb").unlink()
+    outcome = cli("validate", "--describe", "-C", str(project))
+    assert_clean_failure(outcome, "segprof.yaml:4:", "source.warehouse", "does not exist")
+    assert not (project / "warehouse.duckdb").exists()
+
+
+@pytest.mark.postgres
+def test_describe_on_postgres_catches_what_only_the_server_knows(
+    project: Path, cli, postgres_dsn: str
+) -> None:
+    import psycopg
+
+    with psycopg.connect(postgres_dsn, autocommit=True) as con:
+        con.execute("CREATE TABLE users (user_id text, email text, plan text)")
+        con.execute("INSERT INTO users VALUES ('u1', 'a@example.com', 'pro')")
+    params = dict(part.split("=", 1) for part in postgres_dsn.split())
+    _edit(
+        project,
+        "warehouse: {type: duckdb, path: warehouse.duckdb}",
+        f"warehouse: {{type: postgres, host: {params['host']}, port: {params['port']}, "
+        f"database: {params['dbname']}, user: {params['user']}}}",
+    )
+    assert cli("validate", "--describe", "-C", str(project)).code == 0
+    _edit(
+        project,
+        "SELECT user_id, email, plan FROM users",
+        "SELECT user_id, email, no_such_fn(plan) AS plan FROM users",
+    )
+    outcome = cli("validate", "--describe", "-C", str(project))
+    assert_clean_failure(outcome, "segprof.yaml:9:", "the warehouse refuses the query", "no_such_fn")
+    with psycopg.connect(postgres_dsn) as con:  # described, never run: nothing was written or locked
+        assert con.execute("SELECT count(*) FROM users").fetchone() == (1,)
