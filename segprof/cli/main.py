@@ -34,8 +34,10 @@ class _Group(TyperGroup):
 
     def invoke(self, ctx):  # type: ignore[no-untyped-def]
         from segprof.cli.common import handle_errors
+        from segprof.redaction import scrubbed_stdio
 
-        with handle_errors(), _usage_errors_exit_1():
+        # Every line a command prints passes the redaction of the secrets the run has seen.
+        with scrubbed_stdio(), handle_errors(), _usage_errors_exit_1():
             return super().invoke(ctx)
 
 

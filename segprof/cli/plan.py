@@ -110,17 +110,17 @@ def register(app: typer.Typer) -> None:
                 preview=preview,
             ),
         )
+        if out is not None:  # first: a plan that cannot be saved is an error, not a printed plan
+            save_plan(result, out)
         if output == PlanFormat.json:
             typer.echo(json.dumps(result.to_json(), indent=2, default=str))
         elif output == PlanFormat.markdown:
             typer.echo(render_markdown(result))
         else:
             stdout_console().print(render_text(result))
-        if out is not None:
-            save_plan(result, out)
-            if output == PlanFormat.text:
-                stdout_console().print(
-                    f"\nSaved the plan to {out}. Apply exactly it with: segprof apply {out}"
-                )
+        if out is not None and output == PlanFormat.text:
+            stdout_console().print(
+                f"\nSaved the plan to {out}. Apply exactly it with: segprof apply {out}"
+            )
         if detailed_exitcode and result.has_changes:
             raise typer.Exit(2)

@@ -45,13 +45,23 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         dbt_state: DbtState = None,
+        describe: Annotated[
+            bool,
+            typer.Option(
+                "--describe",
+                help="Also ask each model's warehouse (opened read-only) to describe its query without running it.",
+            ),
+        ] = False,
     ) -> None:
         """Check the project offline (YAML, references, SQL, columns, action rules); exit 1 on any error."""
         from segprof.validate import validate_project
         from segprof.validate.report import render_github, render_json, render_text
 
         report = validate_project(
-            project_dir, schema_snapshot=schema_snapshot, dbt_state=dbt_state.resolve() if dbt_state else None
+            project_dir,
+            schema_snapshot=schema_snapshot,
+            dbt_state=dbt_state.resolve() if dbt_state else None,
+            describe=describe,
         )
         if output == ValidateFormat.json:
             typer.echo(render_json(report.diagnostics))

@@ -32,6 +32,7 @@ from segprof.config.models import (
     StateSettings,
     Workspace,
 )
+from segprof.config.paths import PathProblem, allowed_roots, resolve_inside
 from segprof.config.pydantic_errors import diagnostics_from, did_you_mean, suggest
 from segprof.config.sqltext import SqlText
 from segprof.config.yamltree import YMap, YNode, YScalar, decode, parse_yaml, to_python
@@ -178,6 +179,7 @@ class _Loader:
         self.diagnostics: list[Diagnostic] = []
         self.entries: dict[str, dict[str, _Entry]] = {kind: {} for kind in KINDS}
         self.files: list[_File] = []
+        self.roots = allowed_roots(root, environ)
 
     def rel(self, path: Path) -> str:
         try:
@@ -191,6 +193,13 @@ class _Loader:
         interpolator = Interpolator(self.environ, dotenv)
         for path in discover(self.root):
             rel = self.rel(path)
+            try:
+                resolve_inside(path, self.roots)
+            except PathProblem as problem:
+                # A symlinked YAML file may not bring in text from outside the project either.
+                self.diagnostics.append(error("yaml.unreadable", f"cannot read file: {problem}", Location(rel)))
+                self.files.append(_File(rel, path, "", None, set()))
+                continue
             read = _read(path, rel, self.diagnostics)
             if read is None:
                 self.files.append(_File(rel, path, "", None, set()))
@@ -424,7 +433,18 @@ class _Loader:
         )
 
     def read_sql(self, name: str, file: _File, where: Location, address: str) -> SqlText | None:
-        path = (file.path.parent / name).resolve() if not Path(name).is_absolute() else Path(name)
+        try:
+            path = resolve_inside(file.path.parent / name, self.roots)
+        except PathProblem as problem:
+            self.diagnostics.append(
+                error(
+                    "model.query_file_outside" if "outside" in str(problem) else "model.query_file_unreadable",
+                    f"query file `{name}`: {problem}",
+                    where,
+                    address=address,
+                )
+            )
+            return None
         if not path.is_file():
             self.diagnostics.append(
                 error(
@@ -590,7 +610,20 @@ class _Loader:
         # every declared name, including ones that failed validation (so references to them
         # are not reported as unknown a second time)
         project._declared = {kind: set(self.entries[kind]) for kind in KINDS}
+        _remember_secrets((workspace, *sources.values(), *destinations.values()))
         return project
+
+
+def _remember_secrets(resources: tuple[Any, ...]) -> None:
+    """Register every credential the project holds, so no output or written file can show it."""
+    from pydantic import SecretStr
+
+    from segprof.redaction import remember
+
+    for resource in resources:
+        for value in vars(resource).values():
+            if isinstance(value, SecretStr):
+                remember(value.get_secret_value())
 
 
 def load_project(

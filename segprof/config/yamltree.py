@@ -26,6 +26,10 @@ _FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
 _INF = re.compile(r"^[-+]?\.(inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(nan|NaN|NAN)$")
 # Characters YAML allows in a stream; anything else means a binary or corrupted file.
+#: Deepest nesting of mappings and sequences a config may use. Real configs stay under ten levels;
+#: the bound keeps every reader of the tree (conversion, pydantic, the field compiler, validate)
+#: far from Python's recursion limit, whatever a file holds.
+MAX_DEPTH = 64
 _NON_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
@@ -169,6 +173,7 @@ class _Builder:
         skip_depth = 0  # > 0 while skipping a complex (non-scalar) key
         aliases = 0
         first_alias: tuple[str, Location] | None = None
+        too_deep = False
 
         def attach(node: YNode) -> None:
             nonlocal root
@@ -187,7 +192,7 @@ class _Builder:
                     )
                     pending_key[-1] = YScalar("\0invalid", node.loc)
                     return
-                if node.value is None or isinstance(node.value, (list, dict)):
+                if node.value is None or node.value == "" or isinstance(node.value, (list, dict)):
                     self.diagnostics.append(error("yaml.complex_key", "empty mapping key", node.loc))
                     pending_key[-1] = YScalar("\0invalid", node.loc)
                     return
@@ -257,6 +262,21 @@ class _Builder:
                         error("yaml.complex_key", "mapping keys must be plain names", loc)
                     )
                     pending_key[-1] = YScalar("\0invalid", loc)
+                    skip_depth = 1
+                    continue
+                if len(stack) >= MAX_DEPTH:
+                    # Skip the subtree: the file is in error either way, and nothing deeper is read.
+                    if not too_deep:
+                        too_deep = True
+                        self.diagnostics.append(
+                            error(
+                                "yaml.too_deep",
+                                f"nested more than {MAX_DEPTH} levels deep",
+                                loc,
+                                hint="a segprof config never needs this much nesting; flatten the value",
+                            )
+                        )
+                    attach(YScalar(None, loc))
                     skip_depth = 1
                     continue
                 node: YMap | YSeq = YMap(loc) if kind == "MappingStartEvent" else YSeq([], loc)

@@ -1,7 +1,7 @@
 """The catalog of the emulated workspace: destination and source metadata.
 
 Owns: loading the package data in `catalog_data/*.json` (the Segment Profiles destination with its four
-actions and the Reverse ETL warehouse sources), once per process, and lookups by id. Must never be
+actions, the Reverse ETL warehouse sources and the warehouses catalog), once per process, and lookups by id. Must never be
 edited at run time: the objects returned are shared and read-only (the app encodes them as they
 are; anything handed to code outside the emulator gets a deep copy from the caller).
 """
@@ -49,6 +49,21 @@ def _sources(include_emulator_only: bool) -> tuple[dict[str, Any], ...]:
 @cache
 def _sources_by_id() -> dict[str, dict[str, Any]]:
     return _first_by_id(_sources(True))
+
+
+@cache
+def _warehouses_by_id() -> dict[str, dict[str, Any]]:
+    return _first_by_id(_load("warehouses.json")["warehouses"])
+
+
+def warehouses() -> list[dict[str, Any]]:
+    """Every warehouse entry (shared: read only)."""
+    return list(_load("warehouses.json")["warehouses"])
+
+
+def warehouse(metadata_id: str) -> dict[str, Any] | None:
+    """The warehouse entry with this id (shared: read only), or None."""
+    return _warehouses_by_id().get(metadata_id)
 
 
 def destinations() -> list[dict[str, Any]]:

@@ -48,7 +48,8 @@ def ok(data: dict[str, Any], status: int = 200) -> Response:
 @cache
 def _catalog_body(key: str, ident: str) -> bytes:
     """The encoded answer for an existing catalog entry: the catalog never changes, so once is enough."""
-    found = catalog.destination(ident) if key == "destinationMetadata" else catalog.source(ident)
+    lookup = {"destinationMetadata": catalog.destination, "warehouseMetadata": catalog.warehouse}
+    found = lookup.get(key, catalog.source)(ident)
     return encode({"data": {key: found}})
 
 
@@ -108,6 +109,8 @@ class PublicApi:
             ("/catalog/sources/{metadata_id}", self.get_source_metadata, ["GET"]),
             ("/catalog/destinations", self.list_destination_metadata, ["GET"]),
             ("/catalog/destinations/{metadata_id}", self.get_destination_metadata, ["GET"]),
+            ("/catalog/warehouses", self.list_warehouse_metadata, ["GET"]),
+            ("/catalog/warehouses/{metadata_id}", self.get_warehouse_metadata, ["GET"]),
             ("/sources", self.list_sources, ["GET"]),
             ("/sources", self.create_source, ["POST"]),
             ("/sources/{source_id}", self.get_source, ["GET"]),
@@ -237,6 +240,18 @@ class PublicApi:
         if catalog.destination(ident) is None:
             raise not_found("Destination metadata", ident)
         return json_response(_catalog_body("destinationMetadata", ident))
+
+    async def list_warehouse_metadata(self, request: Request) -> Response:
+        page = await self._page(request)
+        items = catalog.warehouses()
+        window = items[page.offset : page.offset + page.count]
+        return ok({"warehousesCatalog": window, "pagination": page_output(page, len(items))})
+
+    async def get_warehouse_metadata(self, request: Request) -> Response:
+        ident = request.path_params["metadata_id"]
+        if catalog.warehouse(ident) is None:
+            raise not_found("Warehouse metadata", ident)
+        return json_response(_catalog_body("warehouseMetadata", ident))
 
     # -- sources -----------------------------------------------------------------------------
     async def list_sources(self, request: Request) -> Response:

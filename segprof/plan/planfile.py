@@ -10,13 +10,12 @@ the real values from the config, which must be unchanged. A `plan --preview` is 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from segprof import __version__
 from segprof.errors import SegprofError
+from segprof.files import write_atomically
 from segprof.plan.model import Plan
 
 PLANFILE_KIND = "segprof-plan"
@@ -25,15 +24,7 @@ PLANFILE_KIND = "segprof-plan"
 def save_plan(plan: Plan, path: Path) -> None:
     data: dict[str, Any] = {"kind": PLANFILE_KIND, "segprof_version": __version__, **plan.to_json()}
     text = json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".plan.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, text, what="the plan")
 
 
 def load_plan_header(path: Path) -> dict[str, Any]:
@@ -43,6 +34,8 @@ def load_plan_header(path: Path) -> dict[str, Any]:
         raise SegprofError(f"{path}: no such plan file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise SegprofError(f"{path}: not a readable segprof plan file ({err})") from None
+    except RecursionError:
+        raise SegprofError(f"{path}: not a segprof plan file (nested too deeply to read)") from None
     if not isinstance(data, dict) or data.get("kind") != PLANFILE_KIND:
         raise SegprofError(f"{path}: not a segprof plan file")
     return data

@@ -184,22 +184,12 @@ class _Sources:
         if source is None:
             raise SegprofError(f"the project has no source {name!r}")
         settings = {**connection_settings(source), "read_only": True}
-        if source.type == "duckdb":  # type: ignore[attr-defined]
-            # a read-only open fails on a missing file instead of creating an empty database
-            path = str(settings.get("path") or ":memory:")
-            if path != ":memory:" and not _resolve(self.project_dir, path).exists():
-                raise SegprofError(f"cannot open DuckDB database {path!r}: no such file")
         return connect(source.type, settings, self.project_dir, address=f"source.{name}")  # type: ignore[attr-defined]
 
     def close(self) -> None:
         for con in self._open.values():
             con.close()
         self._open.clear()
-
-
-def _resolve(project_dir: Path, raw: str) -> Path:
-    path = Path(raw).expanduser()
-    return path if path.is_absolute() else project_dir / path
 
 
 # ---- one mapping --------------------------------------------------------------------------------

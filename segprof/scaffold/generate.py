@@ -17,7 +17,7 @@ from typing import Any
 
 from segprof.config.models import Project, SourceBase
 from segprof.errors import SegprofError
-from segprof.scaffold.generate_rules import Proposal, Skipped, classify, entity_name
+from segprof.scaffold.generate_rules import Proposal, Skipped, classify, entity_name, snake
 from segprof.warehouses import TableInfo
 
 GENERATED_FILE = "generated.yaml"
@@ -77,7 +77,7 @@ def _unique_names(tables: list[TableInfo], taken: set[str]) -> dict[tuple[str, s
     for table in tables:
         name = entity_name(table.name)
         if counts[name] > 1 or name in used:
-            name = re.sub(r"[^a-z0-9_]+", "_", f"{table.name}".lower()).strip("_")
+            name = snake(table.name)
             if name in used:
                 name = re.sub(r"[^a-z0-9_]+", "_", f"{table.schema}_{table.name}".lower()).strip("_")
             base, n = name, 2

@@ -86,9 +86,21 @@ class Skipped:
     reason: str
 
 
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def snake(name: str) -> str:
+    """Any naming convention in snake_case: `UserId`, `userId`, `USER_ID`, `"User Id"`, `user-id`
+    → `user_id`; `HTTPStatus` → `http_status`. Names are matched in this form."""
+    if not name.isupper():
+        name = _CAMEL_BOUNDARY.sub("_", name)
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
 def entity_name(table: str) -> str:
-    """`dim_customer` → `customer`, `fct_orders` → `orders`, `Users_VW` → `users`."""
-    name = re.sub(r"[^a-z0-9_]+", "_", table.lower()).strip("_") or "table"
+    """`dim_customer` → `customer`, `fct_orders` → `orders`, `Users_VW` → `users`,
+    `DimCustomer` → `customer`, `UserAccounts` → `user_accounts`."""
+    name = snake(table) or "table"
     for prefix in _PREFIXES:
         if name.startswith(prefix) and len(name) > len(prefix):
             name = name[len(prefix) :]
@@ -122,13 +134,21 @@ def is_time(column: ColumnInfo) -> bool:
 
 def left_out_reason(column: ColumnInfo) -> str | None:
     """Why a column should not become a trait or property, or None."""
-    if _SECRET.search(column.name):
+    if _SECRET.search(snake(column.name)):
         return "looks like a secret"
     if _BINARY.match(column.type):
         return f"binary ({column.type})"
-    if _FREE_TEXT.match(column.name):
+    if _FREE_TEXT.match(snake(column.name)):
         return "free text"
     return None
+
+
+def columns_by_name(table: TableInfo) -> dict[str, ColumnInfo]:
+    """The table's columns under their snake_case names (the first column wins a clash)."""
+    found: dict[str, ColumnInfo] = {}
+    for column in table.columns:
+        found.setdefault(snake(column.name), column)
+    return found
 
 
 def _find(columns: dict[str, ColumnInfo], names: tuple[str, ...] | list[str]) -> str | None:
@@ -140,13 +160,13 @@ def _find(columns: dict[str, ColumnInfo], names: tuple[str, ...] | list[str]) ->
 
 def choose_identifier(table: TableInfo, entity: str, prefer: tuple[str, ...] = ()) -> tuple[str, str] | None:
     """(column, why): the primary key, then a unique non-null column, then a column named like one."""
-    by_lower = {c.name.lower(): c for c in table.columns}
+    by_lower = columns_by_name(table)
     if len(table.primary_key) == 1:
         return table.primary_key[0], f"primary key `{table.primary_key[0]}`"
     unique = [
         key[0]
         for key in sorted(table.unique_keys)
-        if len(key) == 1 and key[0].lower() in by_lower and not by_lower[key[0].lower()].nullable
+        if len(key) == 1 and snake(key[0]) in by_lower and not by_lower[snake(key[0])].nullable
     ]
     if unique:
         return unique[0], f"unique, non-null column `{unique[0]}`"
@@ -198,7 +218,7 @@ def classify(
     table's name and columns, and `event_label` names the event of a table without an event column."""
     entity = entity_name(table.name)
     words = set(_words(entity)) | {entity}
-    by_lower = {c.name.lower(): c for c in table.columns}
+    by_lower = columns_by_name(table)
     if not table.columns:
         return Skipped(table, "no columns")
     person = _find(by_lower, PERSON_COLUMNS)

@@ -9,14 +9,13 @@ anything but the snapshot file, and never modify the warehouse.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from segprof.config.models import Project, SourceBase
 from segprof.errors import SegprofError
+from segprof.files import write_atomically
 from segprof.warehouses import Connector, TableInfo, connect
 
 SNAPSHOT_FILE = "schema.json"
@@ -48,8 +47,10 @@ def source_settings(source: SourceBase) -> dict[str, Any]:
 
 
 def open_source(project: Project, source: SourceBase) -> Connector:
+    """A read-only connection: introspection and generation never write to the warehouse."""
     root = project.root or Path(".")
-    return connect(source.type, source_settings(source), root, source.address)  # type: ignore[attr-defined]
+    settings = {**source_settings(source), "read_only": True}
+    return connect(source.type, settings, root, source.address)  # type: ignore[attr-defined]
 
 
 def load_project_for(project_dir: Path) -> Project:
@@ -117,15 +118,7 @@ def render_snapshot(document: dict[str, Any]) -> str:
 
 def write_snapshot(path: Path, document: dict[str, Any]) -> None:
     """Write the snapshot atomically (a temporary file in the same folder, then a rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".schema-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(render_snapshot(document))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, render_snapshot(document), what="the schema snapshot")
 
 
 def read_snapshot_tables(path: Path, schemas: Sequence[str] | None = None) -> list[TableInfo]:
@@ -136,6 +129,8 @@ def read_snapshot_tables(path: Path, schemas: Sequence[str] | None = None) -> li
         raise SegprofError(f"cannot read {path}: {err.strerror or err}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise SegprofError(f"{path} is not a schema snapshot: {err}") from None
+    except RecursionError:
+        raise SegprofError(f"{path} is not a schema snapshot: nested too deeply to read") from None
     if not isinstance(document, dict) or not isinstance(document.get("tables"), dict):
         raise SegprofError(f'{path} is not a schema snapshot (no "tables" object)')
     try:

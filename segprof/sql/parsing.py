@@ -44,6 +44,8 @@ def parse(ctx: Context) -> exp.Expr | None:
         ctx.add("sql.empty", ERROR, "the query is empty", offset, "write one SELECT statement")
         return None
     _check_statements(ctx, tokens)
+    if _check_list_commas(ctx, tokens):
+        return None
     # A context as long as the text makes `start_context` the whole text before the token, so its
     # length is the token's exact offset (sqlglot's own `col` is the token's last character).
     parser = dialect.parser(
@@ -163,6 +165,39 @@ def _check_statements(ctx: Context, tokens: list[Token]) -> None:
             tokens[semicolons[0]].start,
             "remove the ';': Segment wraps the query in a CTE, where a ';' is a syntax error",
         )
+
+
+#: Dialects whose warehouses accept a trailing comma at the end of a select list (`SELECT a, b, FROM t`).
+_TRAILING_COMMA_OK = frozenset({"duckdb", "bigquery", "snowflake"})
+_OPENERS = frozenset({TokenType.L_PAREN, TokenType.SELECT, TokenType.DISTINCT, TokenType.COMMA})
+_CLOSERS = frozenset({TokenType.R_PAREN, TokenType.FROM})
+
+
+def _trailing_comma_ok(dialect: str, closer: TokenType) -> bool:
+    # DuckDB's friendlier SQL accepts a trailing comma in any list.
+    return dialect == "duckdb" or (closer == TokenType.FROM and dialect in _TRAILING_COMMA_OK)
+
+
+def _check_list_commas(ctx: Context, tokens: list[Token]) -> bool:
+    """Empty list items sqlglot skips silently but warehouses refuse (`SELECT a,, b`, `f(, x)`,
+    `SELECT , a`; a trailing `a, FROM` where the dialect does not allow it). True if any."""
+    found = False
+    for i, tok in enumerate(tokens):
+        if tok.token_type != TokenType.COMMA:
+            continue
+        before = tokens[i - 1].token_type if i > 0 else None
+        after = tokens[i + 1].token_type if i + 1 < len(tokens) else None
+        if before in _OPENERS or before is None:
+            problem = "an empty item before this ','"
+        elif after is None or after == TokenType.SEMICOLON or (
+            after in _CLOSERS and not _trailing_comma_ok(ctx.dialect, after)
+        ):
+            problem = "a ',' with nothing after it"
+        else:
+            continue
+        ctx.add("sql.parse", ERROR, f"syntax error: {problem}", tok.start, "remove the extra ','")
+        found = True
+    return found
 
 
 def first_statement_token(ctx: Context) -> int:

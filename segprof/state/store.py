@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from segprof.errors import SegprofError
+from segprof.redaction import scrub
 
 STATE_FORMAT_VERSION = 1
 
@@ -108,7 +109,7 @@ class LocalStateStore:
             return State()
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        except (OSError, UnicodeDecodeError, RecursionError, json.JSONDecodeError) as err:
             raise SegprofError(f"{self.path}: cannot read the state file ({err})") from None
         return State.from_json(data, str(self.path))
 
@@ -117,7 +118,8 @@ class LocalStateStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         if advance:
             state.serial += 1
-        text = json.dumps(state.to_json(), indent=2, sort_keys=True) + "\n"
+        # Attributes are redacted for storage already; the scrub catches a secret in any other form.
+        text = scrub(json.dumps(state.to_json(), indent=2, sort_keys=True) + "\n")
         fd, tmp = tempfile.mkstemp(prefix=".state.", dir=self.folder)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -197,6 +199,6 @@ def _user() -> str:
 def _describe_holder(lock_path: Path) -> str:
     try:
         holder = json.loads(lock_path.read_text(encoding="utf-8") or "{}")
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):
         holder = {}
     return describe_holder(holder if isinstance(holder, dict) else {})

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from segprof.errors import SegprofError
+from segprof.redaction import scrub
 from segprof.state.store import (
     LOCK_HINT,
     LocalStateStore,
@@ -130,7 +131,7 @@ class WarehouseStateStore:
         document, serial = rows[0]
         try:
             data = json.loads(document)
-        except (TypeError, json.JSONDecodeError) as err:
+        except (TypeError, RecursionError, json.JSONDecodeError) as err:
             raise SegprofError(f"{self.describe()}: the stored state is not JSON ({err})") from None
         state = State.from_json(data, self.describe())
         state.serial = int(serial)  # the column is what compare-and-set compares
@@ -162,7 +163,7 @@ class WarehouseStateStore:
         set), then advance its serial; a conflicting write fails and overwrites nothing."""
         expected = state.serial
         written = State(lineage=state.lineage, serial=expected + 1, resources=state.resources)
-        document = json.dumps(written.to_json(), sort_keys=True)
+        document = scrub(json.dumps(written.to_json(), sort_keys=True))
         write_id = uuid.uuid4().hex
         holder = holder_of("write")
         by = f"{holder['user']}@{holder['host']} (pid {holder['pid']})"

@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 
 from segprof.errors import SegprofError
+from segprof.redaction import redact
 from segprof.sync.batching import Batch, BatchLimits, Encoder, Outgoing, Rejection, pack, sent_at
 
 TRACKING_BASES = {
@@ -495,11 +496,10 @@ class _Run:
             parts = [str(data[k]) for k in ("code", "message", "error") if data.get(k)]
             if parts:
                 text = ": ".join(parts)
-        text = " ".join(text.split())
+        # Scrub before shortening: a cut must not leave part of the key (or its base64) behind.
+        text = redact(" ".join(text.split()), [self.config.write_key])
         if len(text) > 300:
             text = text[:297] + "..."
-        if self.config.write_key in text:
-            text = text.replace(self.config.write_key, "***")
         return text or response.reason_phrase
 
     async def wait_turn(self, deadline: float) -> None:

@@ -2,7 +2,8 @@
 
 Owns `validate_project`: load (syntax, schema, names), then references, action rules, SQL and
 columns, in one pass that reports every problem. Without `--schema-snapshot`, a `schema.json`
-beside segprof.yaml (what `segprof introspect` writes) is used when present. Must never reach the network or a warehouse.
+beside segprof.yaml (what `segprof introspect` writes) is used when present. Must never reach the network or a warehouse,
+except when asked to (`describe=True`, `validate --describe`).
 """
 
 from __future__ import annotations
@@ -44,10 +45,15 @@ def validate_project(
     schema_snapshot: Path | None = None,
     environ: MappingABC[str, str] | None = None,
     dbt_state: Path | None = None,
+    describe: bool = False,
 ) -> ValidationReport:
-    """Load and check the project in `path`; every problem is a diagnostic, none is raised."""
+    """Load and check the project in `path`; every problem is a diagnostic, none is raised.
+
+    With `describe`, each model query that passed the offline checks is also described by its
+    warehouse, opened read-only (see `validate.describe`): the one opt-in that leaves the machine."""
     from segprof.config.loader import load_project
     from segprof.validate.actions import check_mapping
+    from segprof.validate.fieldchecks import check_fields
     from segprof.validate.references import check_references
     from segprof.validate.snapshot import read_snapshot
     from segprof.validate.sqlcheck import check_sql
@@ -77,6 +83,7 @@ def validate_project(
         diagnostics.extend(check_references(project))
         for mapping in project.mappings.values():
             diagnostics.extend(check_mapping(mapping))
+            diagnostics.extend(check_fields(mapping))
         # a model whose own definition already failed is not analysed again
         failed = {
             d.address.partition(".")[2]
@@ -90,6 +97,15 @@ def validate_project(
             from segprof.validate.dbtcheck import check_dbt_models
 
             diagnostics.extend(check_dbt_models(project, set(), outputs))
+        if describe:
+            from segprof.validate.describe import describe_models
+
+            failed |= {
+                d.address.partition(".")[2]
+                for d in diagnostics
+                if d.is_error and (d.address or "").startswith("model.")
+            }
+            diagnostics.extend(describe_models(project, failed))
     unique: dict[tuple[object, ...], Diagnostic] = {}
     for diagnostic in diagnostics:
         unique.setdefault((diagnostic.code, diagnostic.location, diagnostic.message), diagnostic)

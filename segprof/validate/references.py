@@ -129,14 +129,19 @@ def check_references(project: Project) -> list[Diagnostic]:
                 )
             )
     workspace = project.workspace
-    if workspace.backend == "segment":
+    # Every backend: the embedded workspace and self-hosted syncs send with the key too, so a
+    # destination without one plans clean and fails only at its first sync.
+    used = {m.destination for m in project.mappings.values()}
+    if workspace.backend == "segment" or used:
         for destination in project.destinations.values():
+            if workspace.backend != "segment" and destination.resource_name not in used:
+                continue
             if destination.write_key is None or not destination.write_key.get_secret_value():
                 out.append(
                     warning(
                         "destination.missing_write_key",
-                        f"destination `{destination.resource_name}` has no `write_key`; Segment needs "
-                        "the Profile Space's write key as `engage_space` for every mapping",
+                        f"destination `{destination.resource_name}` has no `write_key`; every sync of its "
+                        "mappings will fail: Segment sends with the Profile Space's write key (`engage_space`)",
                         destination.field_location("write_key") or destination.key_location,
                         address=destination.address,
                         hint="set `write_key: ${PROFILES_WRITE_KEY}` and the variable",

@@ -30,6 +30,8 @@ def read_snapshot(path: Path, shown: str) -> tuple[SchemaSnapshot | None, list[D
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         return None, [error("snapshot.invalid", "schema snapshot is not UTF-8 JSON", where)]
+    except RecursionError:
+        return None, [error("snapshot.invalid", "schema snapshot is nested too deeply to read", where)]
     except json.JSONDecodeError as exc:
         return None, [
             error(

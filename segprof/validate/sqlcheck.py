@@ -110,6 +110,15 @@ def _renamed(
     )
 
 
+#: Characters Segment's path lookup reads as structure (`a.b`, `a[0]`, `a['k']`).
+_PATH_SYNTAX = re.compile(r"""[.\[\]'"]""")
+
+
+def is_plain_column(column: str) -> bool:
+    """Whether `$.properties.<column>` reaches exactly this column in Segment's path lookup."""
+    return bool(column) and column.strip() == column and not _PATH_SYNTAX.search(column)
+
+
 def _mapped_columns(mapping: Mapping) -> list[tuple[str, tuple[Any, ...]]]:
     """(column, YAML path of the value naming it) for every column a mapping reads."""
     found: list[tuple[str, tuple[Any, ...]]] = []
@@ -229,6 +238,8 @@ def _check_model(
         )
     for mapping in mappings:
         for column, path in _mapped_columns(mapping):
+            if not is_plain_column(column):
+                continue  # reported once, as field.column_path
             if not has(column):
                 renamed = _renamed(model, column, origins())
                 out.append(

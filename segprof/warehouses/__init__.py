@@ -29,15 +29,23 @@ __all__ = [
 
 
 def connect(
-    source_type: str, settings: Mapping[str, Any], project_dir: Path, address: str | None = None
+    source_type: str,
+    settings: Mapping[str, Any],
+    project_dir: Path,
+    address: str | None = None,
+    *,
+    create: bool = False,
 ) -> Connector:
-    """Open a connection for a source; `settings` are its YAML keys with secrets already resolved."""
+    """Open a connection for a source; `settings` are its YAML keys with secrets already resolved.
+
+    An embedded database file that does not exist is an error unless `create` is set; a
+    `read_only` setting makes every session refuse writes (reading commands set it)."""
     dialect_for(source_type)  # unknown type → clear error
     addr = address or "source"
     if source_type == "duckdb":
         from segprof.warehouses.duckdb_connector import DuckDBConnector
 
-        return DuckDBConnector(settings, Path(project_dir), addr)
+        return DuckDBConnector(settings, Path(project_dir), addr, create=create)
     if source_type == "postgres":
         from segprof.warehouses.postgres_connector import PostgresConnector
 

@@ -1,6 +1,7 @@
 """DuckDB connector: an embedded database file (or memory) inside the project.
 
-Owns: opening the file relative to the project folder, session settings (threads, memory limit,
+Owns: opening the file relative to the project folder (never creating a missing one unless the
+caller asks: a typo in `path` must not become an empty warehouse), session settings (threads, memory limit,
 spill directory), streaming results as Arrow through the relation API, and introspection. Must
 never copy a whole result into Python when a stream is asked for (`con.execute().arrow()` makes a
 full copy; the relation API does not).
@@ -28,7 +29,9 @@ class DuckDBConnector:
     dialect = "duckdb"
     placeholder = "?"
 
-    def __init__(self, settings: Mapping[str, Any], project_dir: Path, address: str = "source") -> None:
+    def __init__(
+        self, settings: Mapping[str, Any], project_dir: Path, address: str = "source", *, create: bool = False
+    ) -> None:
         import duckdb
 
         self.address = address
@@ -40,6 +43,13 @@ class DuckDBConnector:
             path = Path(raw).expanduser()
             target = str(path if path.is_absolute() else (project_dir / path))
         self.path = target
+        if target != ":memory:" and not create and not Path(target).exists():
+            # duckdb would create an empty database, and a sync would then report missing tables
+            raise WarehouseError(
+                f"the DuckDB database file {raw!r} does not exist (looked for {target})",
+                address=address,
+                hint="check the source's `path` (relative to the project folder), or build the warehouse first",
+            )
         config: dict[str, Any] = {}
         if settings.get("read_only"):
             config["access_mode"] = "READ_ONLY"

@@ -15,8 +15,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from segprof.redaction import redact
 from segprof.warehouses.base import ColumnInfo, TableInfo, as_subquery
-from segprof.warehouses.errors import WarehouseError, first_line
+from segprof.warehouses.errors import WarehouseError, first_line, statement_timeout_ms
 
 if TYPE_CHECKING:
     import pyarrow
@@ -66,6 +67,7 @@ class PostgresConnector:
         self.schema = settings.get("schema")
         self.read_only = bool(settings.get("read_only"))  # every session refuses writes (plan --preview)
         self._locks: set[str] = set()
+        self.statement_timeout_ms = statement_timeout_ms()
         self._con = self._connect()
         _ = psycopg
 
@@ -75,7 +77,7 @@ class PostgresConnector:
         return f"{host}:{port}/{self._params.get('dbname', '')}"
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._secret, "***") if self._secret else text
+        return redact(text, [self._secret])
 
     def _connect(self) -> Any:
         import psycopg
@@ -90,6 +92,10 @@ class PostgresConnector:
         if self.schema:
             with con.cursor() as cur:
                 cur.execute("SELECT set_config('search_path', %s, false)", [f'"{self.schema}", public'])
+        if self.statement_timeout_ms:
+            # The server cancels a statement that runs too long: a stuck query cannot hold a run.
+            with con.cursor() as cur:
+                cur.execute("SELECT set_config('statement_timeout', %s, false)", [str(self.statement_timeout_ms)])
         if self.read_only:
             # a SET rather than a startup option: connection poolers pass it through
             with con.cursor() as cur:

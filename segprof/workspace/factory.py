@@ -39,7 +39,7 @@ Backend = Literal["local", "segment"]
 class ClientOptions:
     """Tuning shared by every backend; the defaults suit the real API."""
 
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy.from_env(os.environ))
     #: None: Segment's documented limits, except for the in-process emulator (built without limits).
     limits: RateLimits | None = None
     on_wait: WaitCallback | None = None
@@ -78,11 +78,15 @@ def base_url_for(region: str | None, api_url: str | None) -> str:
 
 
 def resolve_token(token: str | None) -> str | None:
+    from segprof.redaction import remember
+
     if token:
+        remember(token)
         return token
     for name in TOKEN_ENV_VARS:
         value = os.environ.get(name)
         if value:
+            remember(value)
             return value
     return None
 

@@ -12,12 +12,18 @@ from __future__ import annotations
 import contextlib
 import random
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
 
 import anyio
 import httpx
+
+_ENV_SETTINGS = {
+    "SEGPROF_API_REQUEST_TIMEOUT": "request_timeout",
+    "SEGPROF_API_CALL_DEADLINE": "deadline",
+    "SEGPROF_API_RUN_DEADLINE": "run_deadline",
+}
 
 #: HTTP statuses worth another attempt.
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -42,11 +48,33 @@ class RetryPolicy:
     #: Total seconds one call may spend, attempts and waits included.
     deadline: float = 120.0
     max_attempts: int = 10
-    #: Seconds one attempt may take before it counts as a timeout.
+    #: Seconds one attempt may take, the whole exchange (connect, send, every byte of the answer).
     request_timeout: float = 30.0
+    #: Seconds every call of one client together may take (a command's run); None: no bound.
+    run_deadline: float | None = 1800.0
     #: A server hint longer than this is not waited for; the call fails with a clear message.
     max_hint: float = 300.0
     extra_statuses: frozenset[int] = field(default_factory=frozenset)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> RetryPolicy:
+        """The defaults, with `SEGPROF_API_REQUEST_TIMEOUT`, `SEGPROF_API_CALL_DEADLINE` and
+        `SEGPROF_API_RUN_DEADLINE` (seconds) applied: a CI job bounds how long it may wait."""
+        from segprof.errors import SegprofError
+
+        changes: dict[str, float] = {}
+        for name, attr in _ENV_SETTINGS.items():
+            raw = environ.get(name, "").strip()
+            if not raw:
+                continue
+            try:
+                value = float(raw)
+            except ValueError:
+                value = -1.0
+            if not value > 0 or value != value or value == float("inf"):
+                raise SegprofError(f"{name} must be a positive number of seconds, not {raw!r}")
+            changes[attr] = value
+        return replace(cls(), **changes) if changes else cls()
 
     def retryable(self, status: int) -> bool:
         return status in RETRYABLE_STATUSES or status in self.extra_statuses

@@ -21,8 +21,8 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from segprof import __version__
+from segprof.redaction import Redactor, remember
 from segprof.workspace.api_error import WorkspaceError, parse_error_details
-from segprof.workspace.redaction import Redactor
 from segprof.workspace.retry import Clock, RetryPolicy, server_hint
 from segprof.workspace.throttle import RateLimits, Throttle, WaitCallback, WaitEvent, endpoint_class
 
@@ -66,8 +66,10 @@ class ApiSession:
         self.page_size = page_size
         self.redactor = redactor or Redactor()
         self.redactor.add(token)
+        remember(token)
         self.throttle = Throttle(limits or RateLimits(), self.clock)
         self.requests_sent = 0
+        self._run_started: float | None = None  # the first call: the run's deadline counts from it
         self._max_concurrency = max_concurrency
         self._semaphore: anyio.Semaphore | None = None
         headers = {"Accept": "application/json", "User-Agent": user_agent}
@@ -105,6 +107,7 @@ class ApiSession:
     def add_secret(self, secret: str | None) -> None:
         """Register another value (write key, password) to scrub from every message."""
         self.redactor.add(secret)
+        remember(secret)
 
     # --- request core --------------------------------------------------------------------
 
@@ -148,7 +151,11 @@ class ApiSession:
         if idempotent is None:
             idempotent = method != "POST"
         started = self.clock.monotonic()
+        if self._run_started is None:
+            self._run_started = started
         deadline_at = started + self.retry.deadline
+        if self.retry.run_deadline is not None:
+            deadline_at = min(deadline_at, self._run_started + self.retry.run_deadline)
         bucket = endpoint_class(method, path)
         attempt = 0
         maybe_applied = False
@@ -174,8 +181,12 @@ class ApiSession:
             )
             attempt += 1
             failure: Exception | None = None
+            # The whole exchange of one attempt fits in what is left of the call's and the run's time.
+            budget = min(self.retry.request_timeout, deadline_at - self.clock.monotonic())
+            if budget <= 0:
+                raise self._out_of_time(method, path, address, attempt - 1, started, last_problem)
             try:
-                response = await self._send(method, path, params=params, body=body)
+                response = await self._send(method, path, params=params, body=body, timeout=budget)
             except (httpx.TransportError, _Timeout) as exc:
                 failure = exc
             if failure is not None:
@@ -248,7 +259,23 @@ class ApiSession:
                 continue
             raise self._http_error(method, path, status, payload, response, address)
 
-    async def _send(self, method: str, path: str, *, params: Any, body: Any) -> httpx.Response:
+    def _out_of_time(
+        self, method: str, path: str, address: str | None, attempts: int, started: float, problem: str
+    ) -> WorkspaceError:
+        spent = self.clock.monotonic() - started
+        return self._error(
+            f"gave up on {method} {path}: out of time after {attempts} attempt(s) in {spent:.1f}s"
+            + (f"; last: {problem}" if problem else ""),
+            method=method,
+            path=path,
+            address=address,
+            hint="the call (SEGPROF_API_CALL_DEADLINE) or the run (SEGPROF_API_RUN_DEADLINE) used its time; "
+            "check the workspace's status, then run the command again",
+        )
+
+    async def _send(
+        self, method: str, path: str, *, params: Any, body: Any, timeout: float | None = None
+    ) -> httpx.Response:
         if self._semaphore is None:
             self._semaphore = anyio.Semaphore(self._max_concurrency)
         content = None
@@ -260,7 +287,7 @@ class ApiSession:
             self.requests_sent += 1
             t0 = self.clock.monotonic()
             try:
-                with anyio.fail_after(self.retry.request_timeout):
+                with anyio.fail_after(timeout if timeout is not None else self.retry.request_timeout):
                     response = await self._http.request(
                         method, path, params=params, content=content, headers=headers
                     )
@@ -465,7 +492,7 @@ def _json_or_none(response: httpx.Response) -> Any:
         return None
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to read
         return None
 
 

@@ -52,6 +52,22 @@ def test_catalog_sources_and_unknown_metadata(client):
     assert client.get("/catalog/destinations/000000000000000000000000").status_code == 404
 
 
+def test_catalog_warehouses_lists_pages_and_reads_one(client):
+    first = client.get("/catalog/warehouses?pagination.count=2")
+    assert first.status_code == 200
+    data = first.json()["data"]
+    assert len(data["warehousesCatalog"]) == 2 and data["pagination"]["next"]
+    listing = client.get("/catalog/warehouses?pagination.count=100").json()["data"]["warehousesCatalog"]
+    slugs = {w["slug"]: w for w in listing}
+    assert {"snowflake", "bigquery", "redshift", "postgres", "databricks"} <= set(slugs)
+    for entry in listing:
+        assert set(entry) >= {"id", "name", "slug", "description", "logos", "options"}
+    one = client.get(f"/catalog/warehouses/{slugs['postgres']['id']}")
+    assert one.status_code == 200
+    assert one.json()["data"]["warehouseMetadata"]["slug"] == "postgres"
+    assert client.get("/catalog/warehouses/nope").status_code == 404
+
+
 def test_source_create_read_update_masks_secrets(client):
     created = client.post(
         "/sources",

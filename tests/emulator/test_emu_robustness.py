@@ -78,6 +78,7 @@ def test_odd_query_strings(client, workspace):
             "/destinations",
             "/reverse-etl-models",
             "/catalog/sources",
+            "/catalog/warehouses",
             f"/reverse-etl-models/{workspace.model_id}/subscriptionId/{workspace.subscription_id}/syncs",
             "/emulator/v1/messages",
         ):

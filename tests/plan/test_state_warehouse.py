@@ -248,7 +248,7 @@ def _stores(kind: str, tmp_path: Path, dsn: str | None) -> tuple[WarehouseStateS
         settings = {"dsn": dsn}
 
     def opener():  # type: ignore[no-untyped-def]
-        return connect(kind, settings, tmp_path, address="source.wh")
+        return connect(kind, settings, tmp_path, address="source.wh", create=True)
 
     return (
         WarehouseStateStore(opener, key="k", source_name="wh"),

@@ -42,7 +42,7 @@ def source_block(engine: str, request: Any) -> dict[str, Any]:
 def run_sql(source: dict[str, Any], root: Path, *statements: str) -> None:
     """Run statements in the warehouse a source block names (paths relative to `root`)."""
     settings = {k: v for k, v in source.items() if k != "type"}
-    con = connect(source["type"], settings, root)
+    con = connect(source["type"], settings, root, create=True)
     try:
         for statement in statements:
             con.execute(statement)

@@ -103,6 +103,7 @@ def test_duplicate_and_null_identifiers_are_left_out(tmp_path: Path, warehouse, 
 def test_invalid_record_fails_alone_and_is_named(tmp_path: Path, warehouse, emulator, run_cli):
     project = Project(tmp_path / "p", warehouse, emulator.tracking)
     project.user_id = "email"  # a null email leaves the message without userId
+    project.on = ["new", "updated"]  # deletes need the identifier as user_id (validate refuses otherwise)
     project.write()
     project.seed(3)
     project.sql("UPDATE users SET email = NULL WHERE user_id = 2")

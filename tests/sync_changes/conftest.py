@@ -23,7 +23,7 @@ def open_wh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable
         kind = "postgres"
 
     def _open() -> Connector:
-        con = connect(kind, settings, tmp_path, address="source.warehouse")
+        con = connect(kind, settings, tmp_path, address="source.warehouse", create=True)
         opened.append(con)
         return con
 

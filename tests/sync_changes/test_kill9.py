@@ -40,7 +40,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 @pytest.mark.parametrize("kind", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_kill_minus_nine_mid_sync(kind: str, tmp_path: Path, request: pytest.FixtureRequest):
     settings = {"path": "wh.duckdb"} if kind == "duckdb" else {"dsn": request.getfixturevalue("postgres_dsn")}
-    con = connect(kind, settings, tmp_path)
+    con = connect(kind, settings, tmp_path, create=True)
     con.execute("CREATE TABLE users (user_id INTEGER, plan VARCHAR(20))")
     con.insert_rows("users", ["user_id", "plan"], [(i, "free") for i in range(1, 61)])
     spec = MappingSpec("sub_k", "SELECT * FROM users", "user_id", ["plan"])

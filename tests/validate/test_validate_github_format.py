@@ -18,7 +18,7 @@ version: 1
 sources: {w: {type: duckdb, path: w.duckdb}}
 models:
   users: {identifier: user_id, query: 'SELECT user_id, email FROM users'}
-destinations: {d: {}}
+destinations: {d: {write_key: wk_test_key_123}}
 mappings:
   x:
     model: users

@@ -26,7 +26,7 @@ destinations:
   profiles:
     type: segment_profiles
     region: europe
-    write_key: ${PROFILES_WRITE_KEY:-}
+    write_key: ${PROFILES_WRITE_KEY:-wk_demo_key_1234}
 """,
     "models/users.yaml": """\
 models:
@@ -217,8 +217,10 @@ def test_report_exposes_model_output_columns(tmp_path: Path) -> None:
 
 def test_segment_backend_warns_about_missing_write_key(tmp_path: Path) -> None:
     files = dict(GOOD)
-    files["segprof.yaml"] = GOOD["segprof.yaml"].replace(
-        "backend: local", "backend: segment\n  token: ${SEGMENT_API_TOKEN}"
+    files["segprof.yaml"] = (
+        GOOD["segprof.yaml"]
+        .replace("backend: local", "backend: segment\n  token: ${SEGMENT_API_TOKEN}")
+        .replace("wk_demo_key_1234", "")
     )
     write(tmp_path, files)
     report = validate_project(tmp_path, environ={"SEGMENT_API_TOKEN": "t"})

@@ -11,7 +11,7 @@ from segprof.warehouses import WarehouseError, connect
 
 def test_relative_path_is_resolved_against_the_project(tmp_path: Path):
     (tmp_path / "data").mkdir()
-    con = connect("duckdb", {"path": "data/wh.duckdb"}, tmp_path)
+    con = connect("duckdb", {"path": "data/wh.duckdb"}, tmp_path, create=True)
     con.execute("CREATE TABLE t (a INTEGER)")
     con.close()
     assert (tmp_path / "data" / "wh.duckdb").exists()
@@ -47,7 +47,7 @@ def test_stream_arrow_yields_bounded_batches(tmp_path: Path):
 
 
 def test_statements_between_batches_do_not_end_a_stream(tmp_path: Path):
-    con = connect("duckdb", {"path": "w.duckdb"}, tmp_path)
+    con = connect("duckdb", {"path": "w.duckdb"}, tmp_path, create=True)
     con.execute("CREATE TABLE src AS SELECT i FROM range(5000) r(i)")
     con.execute("CREATE TABLE log (n INTEGER)")
     total = 0
@@ -79,7 +79,7 @@ def test_bad_sql_is_a_clear_error_naming_the_source(tmp_path: Path):
 def test_unopenable_file_is_a_clear_error(tmp_path: Path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(WarehouseError, match="cannot open DuckDB database"):
-        connect("duckdb", {"path": "file/inside/a/file.duckdb"}, tmp_path, address="source.w")
+        connect("duckdb", {"path": "file/inside/a/file.duckdb"}, tmp_path, address="source.w", create=True)
 
 
 def test_describe_reports_query_columns(tmp_path: Path):
