@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -114,32 +113,32 @@ class Measured:
 
 
 def measure(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> Measured:
-    """Run `cmd` as a child in its own session: wall time, the tree's peak RSS (wait4), output."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err, start_new_session=True)
-        expired = threading.Event()
+    """Run `cmd` in its own session through `peak_rss.py`: wall time, the tree's peak RSS, output.
 
-        def kill() -> None:
-            expired.set()
-            os.killpg(proc.pid, signal.SIGKILL)  # only the session this run started
-
-        timer = threading.Timer(timeout, kill)
-        timer.start()
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - started
-        timer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return Measured(
-            seconds,
-            usage.ru_maxrss / 1024,  # KiB on Linux
-            proc.returncode,
-            out.read().decode(errors="replace"),
-            err.read().decode(errors="replace"),
-            expired.is_set(),
-        )
+    The launcher (a bare interpreter, a few MB) spawns the command and reads its `wait4` usage:
+    spawned from this process instead, the command would report this process's own peak.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        result = Path(tmp) / "rss.json"
+        launcher = [sys.executable, "-I", "-S", str(HERE / "peak_rss.py"), str(result), "--"]
+        with open(Path(tmp) / "out", "w+b") as out, open(Path(tmp) / "err", "w+b") as err:
+            started = time.perf_counter()
+            proc = subprocess.Popen(
+                [*launcher, *cmd], cwd=cwd, env=env, stdout=out, stderr=err, start_new_session=True
+            )
+            try:
+                proc.wait(timeout=timeout)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)  # only the session this run started
+                proc.wait()
+                timed_out = True
+            seconds = time.perf_counter() - started
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+        usage = json.loads(result.read_text()) if result.exists() else {"maxrss_kb": 0}
+    return Measured(seconds, usage["maxrss_kb"] / 1024, proc.returncode, stdout, stderr, timed_out)
 
 
 def python_env() -> dict[str, str]:

@@ -121,7 +121,8 @@ def change_figure(args: argparse.Namespace, rows: int) -> dict[str, list[dict[st
             got = json.loads(m.stdout.strip().splitlines()[-1]) | {"peak_rss_mb": m.peak_rss_mb}
             out[op].append(got)
             print(
-                f"   5 change detection · {op:<8} {got['seconds']:8.2f} s  {m.peak_rss_mb:7.0f} MB  "
+                f"   5 change detection · {op:<8} {got['seconds']:8.2f} s  {m.peak_rss_mb:7.0f} MB "
+                f"(own {got['own_peak_rss_mb']:.0f} MB)  "
                 f"new {got['new']:,} updated {got['updated']:,} deleted {got['deleted']:,}",
                 flush=True,
             )
