@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import operator
 import shutil
 import statistics
 import sys
@@ -155,7 +156,9 @@ def report(args: argparse.Namespace, syncs: dict, large: Measured | None, cd: di
             events = runs[-1].sink.get("events", "?")
             ids = runs[-1].sink.get("distinct_message_ids", "-")
             want = expected_events(tool.name, phase, args.rows)
-            flag = "" if events == want else "  <- differs"
+            flag = "" if events == want else "  <- not what it should send"
+            if ids not in ("-", events):
+                flag += "  <- a messageId repeated"
             print(
                 f"{title:<22} {tool.name:<20} {secs:8.2f} {rate:10,.0f} {rss:12.0f}  "
                 f"{events} / {ids}; {want}{flag}"
@@ -174,61 +177,46 @@ def report(args: argparse.Namespace, syncs: dict, large: Measured | None, cd: di
             print(f"{'5 change detection':<22} {name:<20} {secs:8.2f} {cd_rows / secs:10,.0f} {rss:12.0f}")
     print(f"\n(medians of {args.repeat} runs; the machine is shared, so absolute times carry its load)")
 
+    goals(args, med, large)
+
+
+def goals(
+    args: argparse.Namespace, med: dict[tuple[str, str], tuple[float, float]], large: Measured | None
+) -> None:
+    """PASS/MISS for goals 1-4, from the medians (time is index 0, peak RSS index 1)."""
+
     def ratio(a: tuple[str, str], b: tuple[str, str], i: int) -> float | None:
         return med[a][i] / med[b][i] if a in med and b in med else None
 
-    def line(value: float | None, ok, text: str, unit: str = "x") -> str:
-        return goal(
-            None if value is None else ok(value), text.format(v=f"{value:.2f}{unit}" if value else "?")
-        )
-
     d, s, e = Drt.name, SelfHosted.name, Embedded.name
-    print("\nGoals (time ratios are drt/segprof: above 1 means segprof is faster)")
-    print(
-        line(
-            ratio((d, "full"), (s, "full"), 0),
-            lambda v: v >= 5,
-            "1 full sync, drt/segprof self-hosted: {v} (goal >= 5x)",
-        )
-    )
-    print(
-        line(
-            ratio((d, "full"), (e, "full"), 0),
-            lambda v: v >= 4,
-            "1 full sync, drt/segprof embedded: {v} (goal >= 4x)",
-        )
-    )
-    for tool in (s, e):
-        print(
-            line(
-                ratio((tool, "full"), (d, "full"), 1),
-                lambda v: v <= 1,
-                f"1 peak RSS, {tool}/drt: {{v}} (goal <= 1x)",
-            )
-        )
-    print(
-        line(
-            ratio((d, "changes"), (s, "changes"), 0),
-            lambda v: v >= 1,
-            "2 incremental, drt/segprof self-hosted: {v} (goal >= 1x)",
-        )
-    )
-    print(
-        line(
-            ratio((d, "none"), (s, "none"), 0),
-            lambda v: v >= 1,
-            "3 no change, drt/segprof self-hosted: {v} (goal >= 1x)",
-        )
-    )
     small = med.get((s, "full"))
     rss_ratio = large.peak_rss_mb / small[1] if large is not None and large.ok and small else None
-    print(
-        line(
-            rss_ratio,
-            lambda v: v <= 1.3,
-            f"4 peak RSS {args.rows_large:,} / {args.rows:,} rows, self-hosted: {{v}} (goal <= 1.3x)",
+    at_least, at_most = operator.ge, operator.le
+    checks = [
+        (ratio((d, "full"), (s, "full"), 0), at_least, 5, "1 full sync time, drt/segprof self-hosted"),
+        (ratio((d, "full"), (e, "full"), 0), at_least, 4, "1 full sync time, drt/segprof embedded"),
+        (ratio((s, "full"), (d, "full"), 1), at_most, 1, "1 full sync peak RSS, segprof self-hosted/drt"),
+        (ratio((e, "full"), (d, "full"), 1), at_most, 1, "1 full sync peak RSS, segprof embedded/drt"),
+        (
+            ratio((d, "changes"), (s, "changes"), 0),
+            at_least,
+            1,
+            "2 incremental time, drt/segprof self-hosted",
+        ),
+        (ratio((d, "none"), (s, "none"), 0), at_least, 1, "3 no-change time, drt/segprof self-hosted"),
+        (rss_ratio, at_most, 1.3, f"4 peak RSS, {args.rows_large:,} / {args.rows:,} rows, self-hosted"),
+    ]
+    print("\nGoals (time ratios are drt/segprof: above 1 means segprof is faster)")
+    for value, compare, bound, text in checks:
+        sign = ">=" if compare is at_least else "<="
+        shown = "?" if value is None else f"{value:.2f}x"
+        print(
+            goal(None if value is None else compare(value, bound), f"{text}: {shown} (goal {sign} {bound}x)")
         )
-    )
+
+
+def change_goals(cd: dict[str, list[dict[str, float]]], cd_rows: int) -> None:
+    """PASS/MISS for goal 5."""
     if cd["ref"] and cd["segprof"]:
         t = median([r["seconds"] for r in cd["segprof"]]) / median([r["seconds"] for r in cd["ref"]])
         rss = max(r["peak_rss_mb"] for r in cd["segprof"])
@@ -271,6 +259,7 @@ def main() -> None:
     cd_rows = args.rows if args.quick else args.rows_large
     cd = change_figure(args, cd_rows)
     report(args, syncs, large, cd, cd_rows)
+    change_goals(cd, cd_rows)
 
 
 if __name__ == "__main__":
