@@ -120,25 +120,24 @@ def measure(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> M
     """
     with tempfile.TemporaryDirectory() as tmp:
         result = Path(tmp) / "rss.json"
-        launcher = [sys.executable, "-I", "-S", str(HERE / "peak_rss.py"), str(result), "--"]
+        launcher = [sys.executable, "-I", "-S", str(HERE / "peak_rss.py"), str(result)]
+        launcher += ["--timeout", str(timeout), "--"]
         with open(Path(tmp) / "out", "w+b") as out, open(Path(tmp) / "err", "w+b") as err:
             started = time.perf_counter()
             proc = subprocess.Popen(
                 [*launcher, *cmd], cwd=cwd, env=env, stdout=out, stderr=err, start_new_session=True
             )
-            try:
-                proc.wait(timeout=timeout)
-                timed_out = False
+            try:  # the launcher kills the command at `timeout`; this is the backstop
+                proc.wait(timeout=timeout + 60)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)  # only the session this run started
                 proc.wait()
-                timed_out = True
             seconds = time.perf_counter() - started
             out.seek(0)
             err.seek(0)
             stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
-        usage = json.loads(result.read_text()) if result.exists() else {"maxrss_kb": 0}
-    return Measured(seconds, usage["maxrss_kb"] / 1024, proc.returncode, stdout, stderr, timed_out)
+        usage = json.loads(result.read_text()) if result.exists() else {"maxrss_kb": 0, "timed_out": True}
+    return Measured(seconds, usage["maxrss_kb"] / 1024, proc.returncode, stdout, stderr, usage["timed_out"])
 
 
 def python_env() -> dict[str, str]:
