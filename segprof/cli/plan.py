@@ -103,7 +103,8 @@ def register(app: typer.Typer) -> None:
         elif output == PlanFormat.markdown:
             typer.echo(render_markdown(result))
         else:
-            stdout_console().print(render_text(result))
+            console = stdout_console()
+            console.print(render_text(result, width=console.width))
         if out is not None:
             save_plan(result, out)
             if output == PlanFormat.text:
