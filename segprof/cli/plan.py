@@ -26,6 +26,8 @@ Targets = Annotated[
 LockTimeout = Annotated[
     float, typer.Option("--lock-timeout", help="Seconds to wait for the state lock held by another run.")
 ]
+# plan takes no lock; the option stays accepted (and does nothing) so that existing scripts run on
+_PlanLockTimeout = Annotated[float, typer.Option("--lock-timeout", hidden=True)]
 
 
 def load_valid_report(project_dir: Path):  # type: ignore[no-untyped-def]
@@ -62,7 +64,7 @@ def register(app: typer.Typer) -> None:
             typer.Option("--detailed-exitcode", help="Exit 0 with no changes, 2 with changes, 1 on error."),
         ] = False,
         target: Targets = None,
-        lock_timeout: LockTimeout = 0.0,
+        lock_timeout: _PlanLockTimeout = 0.0,
         preview: Annotated[
             int | None,
             typer.Option(
@@ -79,7 +81,11 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
     ) -> None:
-        """Show what apply would change in the workspace (create, update, replace, delete, adopt)."""
+        """Show what apply would change in the workspace (create, update, replace, delete, adopt).
+
+        Plan only reads: it takes no state lock, so it runs while another plan or an apply runs.
+        """
+        del lock_timeout
         import json
 
         from segprof.plan.planfile import save_plan
@@ -93,7 +99,6 @@ def register(app: typer.Typer) -> None:
             report.project,
             RunOptions(
                 targets=target or [],
-                lock_timeout=lock_timeout,
                 model_outputs=report.model_outputs,
                 preview=preview,
             ),

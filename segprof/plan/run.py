@@ -1,7 +1,9 @@
 """Plan and apply as whole operations: lock, read state, refresh the workspace, diff, execute.
 
-Owns the sequence every `plan` and `apply` goes through, under one state lock, so that a
-concurrent apply is refused and a saved plan is checked against exactly what it would change.
+Owns the sequence every `plan` and `apply` goes through. Apply (and import) run under the state's
+write lock, so that a concurrent apply is refused and a saved plan is checked against exactly
+what it would change; plan only reads, takes no lock and waits on no writer, so every pull
+request can plan at once, and while an apply runs.
 Must never render anything (the CLI does) nor decide field-level differences (the diff does).
 """
 
@@ -69,13 +71,14 @@ def plan_project(project_dir: Path, project: Project, options: RunOptions) -> Pl
 
     async def run():  # type: ignore[no-untyped-def]
         async with _client(project, project_dir, options) as client:
+            # No lock: a plan only reads. Every state write replaces the whole document at once,
+            # so this is the state before or after a concurrent apply's step, never half of one;
+            # a plan saved meanwhile is refused as stale when applied.
             state = store.read()
             return await _refresh_and_plan(client, desired, state, options.targets)
 
-    with store.lock("plan", options.lock_timeout):
-        plan, live = asyncio.run(run())
+    plan, live = asyncio.run(run())
     if options.preview is not None:
-        # after the lock: reading the warehouse takes no state, and a slow model holds up no one
         from segprof.plan.preview import PreviewOptions, attach_previews, project_secrets
         from segprof.plan.refresh import to_index
 
