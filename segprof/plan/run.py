@@ -172,7 +172,7 @@ def import_resource(
         if address in state.resources:
             raise SegprofError(
                 f"{address} is already tied to {state.resources[address].id}",
-                hint="remove it from state first if you mean to re-import it",
+                hint=f"remove it from the state first with `segprof state rm {address}` to re-import it",
             )
         claimed = {(e.kind, e.id) for e in state.resources.values()}
         if (kind.value, live_id) in claimed:
