@@ -59,7 +59,7 @@ def build_app() -> typer.Typer:
         name="segprof",
         help="Segment Reverse ETL into Segment Profiles, managed as code.",
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
     )
@@ -69,8 +69,18 @@ def build_app() -> typer.Typer:
         version: bool = typer.Option(
             False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
         ),
+        verbose: bool = typer.Option(
+            False,
+            "--verbose",
+            "-v",
+            help="Log each Public API and Tracking API request to stderr (as SEGPROF_LOG=debug).",
+        ),
+        no_color: bool = typer.Option(False, "--no-color", help="Plain output without colour (as NO_COLOR)."),
     ) -> None:
         """Segment Reverse ETL into Segment Profiles, managed as code."""
+        from segprof.cli.common import configure_output
+
+        configure_output(verbose=verbose, no_color=no_color)
 
     modules = []
     for info in pkgutil.iter_modules(cli_package.__path__):
