@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from segprof.config.diagnostic import Diagnostic, error, warning
 from segprof.config.env import Interpolator, read_dotenv
+from segprof.config.environments import Applied, apply_environment, selected_name, unselected_unset
 from segprof.config.models import (
     NAME_PATTERN,
     SOURCE_CLASSES,
@@ -40,7 +41,7 @@ PROJECT_FILE = "segprof.yaml"
 MAX_QUERY_CHARS = 65_535
 MAX_FILE_BYTES = 16 * 1024 * 1024
 KINDS = ("sources", "models", "destinations", "mappings")
-ROOT_ONLY = ("version", "workspace", "state")
+ROOT_ONLY = ("version", "workspace", "state", "environments")
 _NAME = re.compile(NAME_PATTERN)
 _KIND_SINGULAR = {
     "sources": "source",
@@ -176,6 +177,7 @@ class _Loader:
         self.diagnostics: list[Diagnostic] = []
         self.entries: dict[str, dict[str, _Entry]] = {kind: {} for kind in KINDS}
         self.files: list[_File] = []
+        self.environment = Applied()
 
     def rel(self, path: Path) -> str:
         try:
@@ -222,6 +224,10 @@ class _Loader:
             self.files.append(file)
             if node is not None:
                 self.collect(file, node)
+        root_file = next((f for f in self.files if f.rel == PROJECT_FILE), None)
+        root_node = root_file.root if root_file else None
+        self.diagnostics = unselected_unset(root_node, selected_name(self.environ), self.diagnostics)
+        self.environment = apply_environment(root_node, self.entries, self.environ, self.diagnostics)
         project = self.build()
         return LoadResult(project, self.diagnostics)
 
@@ -543,6 +549,8 @@ class _Loader:
         project._files = [f.rel for f in self.files]
         project._workspace_node = ws_node
         project._state_node = state_node
+        project._environment = self.environment.name
+        project._name_suffix = self.environment.suffix
         # every declared name, including ones that failed validation (so references to them
         # are not reported as unknown a second time)
         project._declared = {kind: set(self.entries[kind]) for kind in KINDS}

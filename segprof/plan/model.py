@@ -213,6 +213,7 @@ class Plan:
     live_fingerprint: str = ""
     diagnostics: list[str] = field(default_factory=list)  # warnings to show above the plan
     targets: list[str] = field(default_factory=list)  # --target addresses the plan was limited to
+    environment: str | None = None  # `--env NAME` / SEGPROF_ENV the plan was made for
 
     def counts(self) -> dict[str, int]:
         add = sum(1 for c in self.changes if c.action in (Action.create, Action.replace))
@@ -247,6 +248,7 @@ class Plan:
     def to_json(self) -> dict[str, Any]:
         return {
             "format_version": 1,
+            "environment": self.environment,
             "summary": {**self.counts(), "has_changes": self.has_changes, "text": self.summary_line()},
             "config_fingerprint": self.config_fingerprint,
             "live_fingerprint": self.live_fingerprint,

@@ -61,6 +61,12 @@ def load_plan_header(path: Path) -> dict[str, Any]:
 
 def check_not_stale(saved: dict[str, Any], current: Plan, path: Path) -> None:
     """Refuse a saved plan unless config and live workspace are exactly as when it was made."""
+    if saved.get("environment") != current.environment:
+        raise SegprofError(
+            f"{path}: the saved plan was made for environment {_env(saved.get('environment'))}, "
+            f"and this apply runs for {_env(current.environment)}",
+            hint="apply it with the same --env (or SEGPROF_ENV) it was planned with",
+        )
     if saved.get("config_fingerprint") != current.config_fingerprint:
         raise SegprofError(
             f"{path}: the saved plan is stale: the configuration changed since it was made",
@@ -165,4 +171,9 @@ def _plan_from_json(data: dict[str, Any]) -> Plan:
         live_fingerprint=data.get("live_fingerprint", ""),
         diagnostics=list(data.get("diagnostics") or []),
         targets=list(data.get("targets") or []),
+        environment=data.get("environment"),
     )
+
+
+def _env(name: object) -> str:
+    return f"`{name}`" if name else "none (no --env)"

@@ -138,6 +138,8 @@ def _preview(preview: MappingPreview) -> list[str]:
 
 def render_markdown(plan: Plan, title: str = "segprof plan") -> str:
     counts = plan.counts()
+    if plan.environment:
+        title = f"{title} · environment `{plan.environment}`"
     head = [f"### {title}", "", f"**{plan.summary_line()}**", ""]
     if plan.has_changes:
         head.append("| add | change | destroy | adopt | move |")

@@ -233,10 +233,10 @@ def send_count_text(count: SendCount) -> str:
 
 def render_text(plan: Plan, width: int = DEFAULT_WIDTH) -> str:
     """Rich markup text of the whole plan (the caller prints it to a console `width` wide)."""
-    out: list[str] = []
+    out: list[str] = [f"Environment: [bold]{_escape(plan.environment)}[/]", ""] if plan.environment else []
     for diagnostic in plan.diagnostics:
         out.append(f"[yellow]warning:[/] {_escape(diagnostic)}")
-    if out:
+    if plan.diagnostics:
         out.append("")
     changed = [c for c in plan.changes if c.is_change]
     drifted_only = [c for c in plan.changes if not c.is_change and c.drift]

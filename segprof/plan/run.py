@@ -78,6 +78,7 @@ def plan_project(project_dir: Path, project: Project, options: RunOptions) -> Pl
             return await _refresh_and_plan(client, desired, state, options.targets)
 
     plan, live = asyncio.run(run())
+    plan.environment = project.environment
     if options.preview is not None:
         from segprof.plan.preview import PreviewOptions, attach_previews, project_secrets
         from segprof.plan.refresh import to_index
@@ -117,6 +118,7 @@ def apply_project(
             if saved is not None:
                 targets = list(saved.get("targets") or [])
             plan, live = await _refresh_and_plan(client, desired, state, targets)
+            plan.environment = project.environment
             if saved is not None and request.plan_file is not None:
                 check_not_stale(saved, plan, request.plan_file)
             if not plan.has_changes:

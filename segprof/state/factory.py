@@ -45,7 +45,7 @@ def state_source_name(project: Project) -> str:
 
 def open_state_store(project_dir: Path, project: Project) -> StateStore:
     """The state store the project configured: its local file (default) or its warehouse."""
-    local = LocalStateStore(state_folder(project_dir))
+    local = LocalStateStore(state_folder(project_dir), key=project.state.key)
     if project.state.backend != "warehouse":
         return local
     from segprof.state.warehouse import WarehouseStateStore
