@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
         err = stderr_console()
 
         def confirm(plan) -> bool:  # type: ignore[no-untyped-def]
-            out.print(render_text(plan))
+            out.print(render_text(plan, width=out.width))
             if auto_approve:
                 return True
             if not sys.stdin.isatty():
@@ -80,7 +80,7 @@ def register(app: typer.Typer) -> None:
         finally:
             finish()
         if plan_file is not None and result.outcome is not None:
-            out.print(render_text(result.plan))
+            out.print(render_text(result.plan, width=out.width))
         if not result.plan.has_changes:
             out.print("No changes. The workspace matches the configuration.")
             return

@@ -76,8 +76,9 @@ def register(app: typer.Typer) -> None:
         steps = [
             (f"segprof validate{flag}", "check the project offline"),
             (f"segprof plan{flag}", "see what apply would create in the embedded workspace"),
-            (f"segprof apply{flag}", "create it"),
-            (f"segprof sync{flag}", "send the demo rows to Segment Profiles"),
+            (f"segprof apply{flag}", "create it (answer yes)"),
+            (f"segprof sync{flag} --all", "send the demo rows to Segment Profiles"),
+            (f"segprof profiles show usr_000001{flag}", "the profile Segment Profiles holds for one user"),
         ]
         width = max(len(command) for command, _ in steps)
         console.print("\nNext:")

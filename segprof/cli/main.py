@@ -32,6 +32,9 @@ class _Group(TyperGroup):
         with _usage_errors_exit_1():
             return super().make_context(*args, **kwargs)
 
+    def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
+        return super().parse_args(ctx, _root_options_first(args))
+
     def invoke(self, ctx):  # type: ignore[no-untyped-def]
         from segprof.cli.common import handle_errors
         from segprof.redaction import scrubbed_stdio
@@ -39,6 +42,34 @@ class _Group(TyperGroup):
         # Every line a command prints passes the redaction of the secrets the run has seen.
         with scrubbed_stdio(), handle_errors(), _usage_errors_exit_1():
             return super().invoke(ctx)
+
+
+_ROOT_FLAGS = {"--verbose", "-v", "--no-color"}
+_ROOT_VALUED = {"--env"}
+
+
+def _root_options_first(args: list[str]) -> list[str]:
+    """The options of every command (`--env NAME`, `--verbose`, `--no-color`) may follow the
+    command too (`segprof plan --env staging`): they are moved in front of it."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        if arg in _ROOT_FLAGS:
+            front.append(arg)
+        elif arg in _ROOT_VALUED and i + 1 < len(args):
+            front.extend(args[i : i + 2])
+            i += 1
+        elif arg.split("=", 1)[0] in _ROOT_VALUED and "=" in arg:
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
 
 
 # click's UsageError as typer ships it (typer carries its own copy of click)
@@ -61,7 +92,7 @@ def build_app() -> typer.Typer:
         name="segprof",
         help="Segment Reverse ETL into Segment Profiles, managed as code.",
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
     )
@@ -71,8 +102,26 @@ def build_app() -> typer.Typer:
         version: bool = typer.Option(
             False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
         ),
+        verbose: bool = typer.Option(
+            False,
+            "--verbose",
+            "-v",
+            help="Log each Public API and Tracking API request to stderr (as SEGPROF_LOG=debug).",
+        ),
+        no_color: bool = typer.Option(False, "--no-color", help="Plain output without colour (as NO_COLOR)."),
+        env: str | None = typer.Option(
+            None,
+            "--env",
+            metavar="NAME",
+            help="Use environment NAME of segprof.yaml's `environments:` (else SEGPROF_ENV).",
+        ),
     ) -> None:
         """Segment Reverse ETL into Segment Profiles, managed as code."""
+        from segprof.cli.common import configure_output
+        from segprof.config.environments import select
+
+        configure_output(verbose=verbose, no_color=no_color)
+        select(env)
 
     modules = []
     for info in pkgutil.iter_modules(cli_package.__path__):

@@ -26,6 +26,8 @@ Targets = Annotated[
 LockTimeout = Annotated[
     float, typer.Option("--lock-timeout", help="Seconds to wait for the state lock held by another run.")
 ]
+# plan takes no lock; the option stays accepted (and does nothing) so that existing scripts run on
+_PlanLockTimeout = Annotated[float, typer.Option("--lock-timeout", hidden=True)]
 
 
 DbtState = Annotated[
@@ -72,7 +74,7 @@ def register(app: typer.Typer) -> None:
             typer.Option("--detailed-exitcode", help="Exit 0 with no changes, 2 with changes, 1 on error."),
         ] = False,
         target: Targets = None,
-        lock_timeout: LockTimeout = 0.0,
+        lock_timeout: _PlanLockTimeout = 0.0,
         preview: Annotated[
             int | None,
             typer.Option(
@@ -91,7 +93,11 @@ def register(app: typer.Typer) -> None:
         ] = None,
         dbt_state: DbtState = None,
     ) -> None:
-        """Show what apply would change in the workspace (create, update, replace, delete, adopt)."""
+        """Show what apply would change in the workspace (create, update, replace, delete, adopt).
+
+        Plan only reads: it takes no state lock, so it runs while another plan or an apply runs.
+        """
+        del lock_timeout
         import json
 
         from segprof.plan.planfile import save_plan
@@ -105,7 +111,6 @@ def register(app: typer.Typer) -> None:
             report.project,
             RunOptions(
                 targets=target or [],
-                lock_timeout=lock_timeout,
                 model_outputs=report.model_outputs,
                 preview=preview,
             ),
@@ -117,10 +122,9 @@ def register(app: typer.Typer) -> None:
         elif output == PlanFormat.markdown:
             typer.echo(render_markdown(result))
         else:
-            stdout_console().print(render_text(result))
+            console = stdout_console()
+            console.print(render_text(result, width=console.width))
         if out is not None and output == PlanFormat.text:
-            stdout_console().print(
-                f"\nSaved the plan to {out}. Apply exactly it with: segprof apply {out}"
-            )
+            stdout_console().print(f"\nSaved the plan to {out}. Apply exactly it with: segprof apply {out}")
         if detailed_exitcode and result.has_changes:
             raise typer.Exit(2)

@@ -1,4 +1,4 @@
-"""`segprof state show|push|pull|unlock`: look at the state, move it, break a dead run's lock."""
+"""`segprof state list|show|rm|mv|push|pull|unlock`: look at the state, edit it, move it, unlock it."""
 
 from __future__ import annotations
 
@@ -59,6 +59,54 @@ def register(app: typer.Typer) -> None:
         width = max((len(a) for a, _, _ in view.rows), default=0)
         for address, _kind, live_id in view.rows:
             console.print(escape(f"  {address.ljust(width)}  {live_id}"))
+
+    @group.command("list")
+    def list_(
+        project_dir: ProjectDir = Path("."),
+    ) -> None:
+        """Print the addresses the state records, one per line."""
+        from segprof.state.migrate import show as show_state
+
+        view = show_state(project_dir, _project(project_dir))
+        for address, _kind, _id in view.rows:
+            typer.echo(address)
+
+    @group.command("rm")
+    def rm(
+        addresses: Annotated[
+            list[str], typer.Argument(metavar="ADDRESS...", help="Addresses to forget, e.g. model.users.")
+        ],
+        project_dir: ProjectDir = Path("."),
+        lock_timeout: LockTimeout = 0.0,
+    ) -> None:
+        """Forget addresses: their live resources stay in the workspace, no longer managed."""
+        from rich.markup import escape
+
+        from segprof.state.edit import remove
+
+        removed = remove(project_dir, _project(project_dir), addresses, lock_timeout=lock_timeout)
+        console = stdout_console()
+        for address, entry in removed:
+            console.print(escape(f"Removed {address} ({entry.id}) from the state."))
+        console.print(
+            "The workspace resources are unchanged; a plan adopts a live resource of the same name "
+            "again unless the config drops or renames it."
+        )
+
+    @group.command("mv")
+    def mv(
+        source: Annotated[str, typer.Argument(metavar="FROM", help="The address the state records now.")],
+        destination: Annotated[str, typer.Argument(metavar="TO", help="The address to record instead.")],
+        project_dir: ProjectDir = Path("."),
+        lock_timeout: LockTimeout = 0.0,
+    ) -> None:
+        """Record a live resource under another address of its kind (a rename without replace)."""
+        from rich.markup import escape
+
+        from segprof.state.edit import move
+
+        entry = move(project_dir, _project(project_dir), source, destination, lock_timeout=lock_timeout)
+        stdout_console().print(escape(f"Moved {source} to {destination} ({entry.id})."))
 
     @group.command("push")
     def push(

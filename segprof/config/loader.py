@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from segprof.config.diagnostic import Diagnostic, error, warning
 from segprof.config.env import Interpolator, read_dotenv
+from segprof.config.environments import Applied, apply_environment, selected_name, unselected_unset
 from segprof.config.models import (
     NAME_PATTERN,
     SOURCE_CLASSES,
@@ -42,7 +43,7 @@ PROJECT_FILE = "segprof.yaml"
 MAX_QUERY_CHARS = 65_535
 MAX_FILE_BYTES = 16 * 1024 * 1024
 KINDS = ("sources", "models", "destinations", "mappings")
-ROOT_ONLY = ("version", "workspace", "state", "dbt")
+ROOT_ONLY = ("version", "workspace", "state", "dbt", "environments")
 _NAME = re.compile(NAME_PATTERN)
 _KIND_SINGULAR = {
     "sources": "source",
@@ -180,6 +181,7 @@ class _Loader:
         self.entries: dict[str, dict[str, _Entry]] = {kind: {} for kind in KINDS}
         self.files: list[_File] = []
         self.roots = allowed_roots(root, environ)
+        self.environment = Applied()
 
     def rel(self, path: Path) -> str:
         try:
@@ -233,6 +235,10 @@ class _Loader:
             self.files.append(file)
             if node is not None:
                 self.collect(file, node)
+        root_file = next((f for f in self.files if f.rel == PROJECT_FILE), None)
+        root_node = root_file.root if root_file else None
+        self.diagnostics = unselected_unset(root_node, selected_name(self.environ), self.diagnostics)
+        self.environment = apply_environment(root_node, self.entries, self.environ, self.diagnostics)
         project = self.build()
         if any(m.dbt is not None for m in project.models.values()):
             from segprof.dbt.resolve import resolve_dbt_models
@@ -607,6 +613,8 @@ class _Loader:
         project._workspace_node = ws_node
         project._state_node = state_node
         project._dbt_node = dbt_node
+        project._environment = self.environment.name
+        project._name_suffix = self.environment.suffix
         # every declared name, including ones that failed validation (so references to them
         # are not reported as unknown a second time)
         project._declared = {kind: set(self.entries[kind]) for kind in KINDS}

@@ -357,6 +357,35 @@ class DbtSettings(_Strict):
     )
 
 
+class DestinationOverride(_Strict):
+    """What an environment may change of a destination."""
+
+    write_key: SecretStr | None = None
+    region: Region | None = None
+    enabled: StrictBool | None = None
+
+
+class Environment(_Strict):
+    """One deployment of the project (`--env NAME` or SEGPROF_ENV): overrides of segprof.yaml."""
+
+    workspace: dict[str, Any] | None = Field(
+        None, description="Workspace keys to override (backend, token, region, api_url)"
+    )
+    state: dict[str, Any] | None = Field(
+        None, description="State keys to override; `key` defaults to the environment's name"
+    )
+    sources: dict[Name, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Per source: connection keys to override (database, schema, path, host, …; not type)",
+    )
+    destinations: dict[Name, DestinationOverride] = Field(default_factory=dict)
+    name_suffix: StrictStr | None = Field(
+        None,
+        description="Appended to every resource's name in the workspace (default: ` [NAME]`), so that "
+        "environments sharing a workspace never take over each other's resources",
+    )
+
+
 class Project(_Strict):
     """A whole project: `segprof.yaml` plus every other YAML file below it."""
 
@@ -364,6 +393,7 @@ class Project(_Strict):
     workspace: Workspace = Field(default_factory=Workspace)
     state: StateSettings = Field(default_factory=StateSettings)
     dbt: DbtSettings | None = None
+    environments: dict[Name, Environment] = Field(default_factory=dict)
     sources: dict[Name, Source] = Field(default_factory=dict)
     models: dict[Name, Model] = Field(default_factory=dict)
     destinations: dict[Name, Destination] = Field(default_factory=dict)
@@ -374,6 +404,8 @@ class Project(_Strict):
     _workspace_node: Any = PrivateAttr(None)
     _state_node: Any = PrivateAttr(None)
     _dbt_node: Any = PrivateAttr(None)
+    _environment: str | None = PrivateAttr(None)  # the one selected, if any
+    _name_suffix: str = PrivateAttr("")
     _declared: dict[str, set[str]] = PrivateAttr(default_factory=dict)
 
     def declared(self, kind: str) -> set[str]:
@@ -399,6 +431,16 @@ class Project(_Strict):
         """Where the `dbt:` block (or one of its values) is written in segprof.yaml."""
         found, key_loc = node_at(self._dbt_node, tuple(path))
         return found.loc if found is not None else key_loc
+
+    @property
+    def environment(self) -> str | None:
+        """The environment this project was loaded for (`--env NAME` / SEGPROF_ENV), or None."""
+        return self._environment
+
+    @property
+    def name_suffix(self) -> str:
+        """Appended to every resource's workspace name in the selected environment ("" without one)."""
+        return self._name_suffix
 
     @property
     def root(self) -> Path | None:

@@ -8,6 +8,7 @@ the network; secret values stay inside the attributes and are listed in `sensiti
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from segprof.config import compile_schedule, compile_settings, compile_trigger
@@ -57,15 +58,20 @@ def source_settings(source: SourceBase) -> dict[str, Any]:
     return settings
 
 
-def _source(name: str, source: SourceBase) -> DesiredResource:
+def _slug(text: str) -> str:
+    """A source slug (unique in a workspace): lowercase letters, digits and dashes."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _source(name: str, source: SourceBase, suffix: str = "") -> DesiredResource:
     settings = source_settings(source)
     return DesiredResource(
         address=source.address,
         kind=Kind.source,
         name=name,
         attributes={
-            "name": name,
-            "slug": name.replace("_", "-"),
+            "name": name + suffix,
+            "slug": _slug(name + suffix),
             "enabled": True,
             "metadataId": SOURCE_METADATA_IDS[source.type],  # type: ignore[attr-defined]
             "settings": settings,
@@ -77,14 +83,14 @@ def _source(name: str, source: SourceBase) -> DesiredResource:
     )
 
 
-def _model(name: str, model: Model) -> DesiredResource:
+def _model(name: str, model: Model, suffix: str = "") -> DesiredResource:
     source_address = f"source.{model.source_name}"
     return DesiredResource(
         address=model.address,
         kind=Kind.model,
         name=name,
         attributes={
-            "name": model.display_name,
+            "name": model.display_name + suffix,
             "description": model.description or "",
             "enabled": model.enabled,
             "query": model.sql.text if model.sql else (model.query or ""),
@@ -98,14 +104,14 @@ def _model(name: str, model: Model) -> DesiredResource:
     )
 
 
-def _destination(name: str, destination: Destination) -> DesiredResource:
+def _destination(name: str, destination: Destination, suffix: str = "") -> DesiredResource:
     source_address = f"source.{destination.source_name}"
     return DesiredResource(
         address=destination.address,
         kind=Kind.destination,
         name=name,
         attributes={
-            "name": destination.display_name,
+            "name": destination.display_name + suffix,
             "enabled": destination.enabled,
             "sourceId": Ref(source_address),
             "metadataId": SEGMENT_PROFILES_METADATA_ID,
@@ -135,7 +141,7 @@ def _mapping(
         kind=Kind.mapping,
         name=name,
         attributes={
-            "name": mapping.display_name,
+            "name": mapping.display_name + project.name_suffix,
             "actionSlug": ACTION_SLUGS[mapping.action],
             "destinationId": Ref(destination.address),
             "modelId": Ref(model.address),
@@ -188,8 +194,11 @@ def model_columns(
 def build_desired(project: Project, outputs: ModelOutputs | None = None) -> list[DesiredResource]:
     columns, dialects = model_columns(project, outputs)
     resources: list[DesiredResource] = []
-    resources.extend(_source(n, s) for n, s in project.sources.items())
-    resources.extend(_model(n, m) for n, m in project.models.items())
-    resources.extend(_destination(n, d) for n, d in project.destinations.items())
+    # in an environment, every workspace name carries its suffix: adoption by name then only
+    # ever finds this environment's resources, never another's sharing the workspace
+    suffix = project.name_suffix
+    resources.extend(_source(n, s, suffix) for n, s in project.sources.items())
+    resources.extend(_model(n, m, suffix) for n, m in project.models.items())
+    resources.extend(_destination(n, d, suffix) for n, d in project.destinations.items())
     resources.extend(_mapping(n, m, project, columns, dialects) for n, m in project.mappings.items())
     return resources

@@ -46,11 +46,14 @@ def compute_plan(
     by_address = {d.address: d for d in desired}
     entries = _entries_after_moves(desired, state)
     claimed_ids = {(e.kind, e.id) for e in entries.values()}
+    # the addresses of ids segprof manages, so that an id field can be shown as an address
+    addresses = {(e.kind, e.id): address for address, e in {**state.resources, **entries}.items()}
     resolved: dict[str, str] = {}  # address → live id, or UNKNOWN when created/replaced by this plan
     changes: list[ResourceChange] = []
 
     for d in sorted(desired, key=_order_key):
         change = _plan_one(d, entries.get(d.address), live, resolved, claimed_ids)
+        _name_references(d, change, addresses)
         if d.self_hosted:
             _warn_self_hosted(d, change)
         changes.append(change)
@@ -75,6 +78,21 @@ def compute_plan(
         live_fingerprint=live_fingerprint(live),
         targets=sorted(targets or []),
     )
+
+
+def _name_references(
+    d: DesiredResource, change: ResourceChange, addresses: dict[tuple[str, str], str]
+) -> None:
+    """Tie each id attribute that points at another resource to that resource's address."""
+    refs = {key: value for key, value in d.attributes.items() if isinstance(value, Ref)}
+    change.refs = {key: ref.address for key, ref in refs.items()}
+    for fc in change.changes:
+        ref = refs.get(fc.path)
+        if ref is None:
+            continue
+        fc.after_address = ref.address
+        if isinstance(fc.before, str):
+            fc.before_address = addresses.get((address_kind(ref.address).value, fc.before))
 
 
 def _warn_self_hosted(d: DesiredResource, change: ResourceChange) -> None:

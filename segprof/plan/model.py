@@ -46,6 +46,9 @@ class FieldChange:
     after: Any
     sensitive: bool = False
     forces_replace: bool = False
+    # the address of the managed resource an id field points at, on each side (None: not one)
+    before_address: str | None = None
+    after_address: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +57,8 @@ class FieldChange:
             "after": self.after,
             "sensitive": self.sensitive,
             "forces_replace": self.forces_replace,
+            "before_address": self.before_address,
+            "after_address": self.after_address,
         }
 
 
@@ -175,6 +180,8 @@ class ResourceChange:
     warnings: list[str] = field(default_factory=list)
     also_update: bool = False  # adopt that also changes fields
     preview: MappingPreview | None = None  # `plan --preview N` (display only; apply never reads it)
+    # id attributes of `after` that point at another managed resource: attribute → its address
+    refs: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_change(self) -> bool:
@@ -191,6 +198,7 @@ class ResourceChange:
             "reason": self.reason,
             "before": self.before,
             "after": self.after,
+            "refs": dict(self.refs),
             "changes": [c.to_json() for c in self.changes],
             "drift": [c.to_json() for c in self.drift],
             "warnings": list(self.warnings),
@@ -227,6 +235,7 @@ class Plan:
     targets: list[str] = field(default_factory=list)  # --target addresses the plan was limited to
     # with production's dbt manifest: the dbt models this change touches (for display only)
     dbt_changes: list[DbtModelChange] = field(default_factory=list)
+    environment: str | None = None  # `--env NAME` / SEGPROF_ENV the plan was made for
 
     def counts(self) -> dict[str, int]:
         add = sum(1 for c in self.changes if c.action in (Action.create, Action.replace))
@@ -261,6 +270,7 @@ class Plan:
     def to_json(self) -> dict[str, Any]:
         return {
             "format_version": 1,
+            "environment": self.environment,
             "summary": {**self.counts(), "has_changes": self.has_changes, "text": self.summary_line()},
             "config_fingerprint": self.config_fingerprint,
             "live_fingerprint": self.live_fingerprint,

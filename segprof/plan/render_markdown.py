@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 
-from segprof.plan.model import Action, MappingPreview, Plan, ResourceChange
+from segprof.plan.model import Action, FieldChange, MappingPreview, Plan, ResourceChange
 from segprof.plan.render_text import format_value, payload_change_text, preview_heading, send_count_text
+from segprof.plan.render_values import is_text_change, line_diff, scalar_text, side_text, value_lines
 
 MAX_CHARS = 60_000
+_WIDTH = 100  # a long value opens one entry per line past this width (it is never cut)
 
 _EMOJI_FREE_LABEL = {
     Action.create: "create",
@@ -50,17 +52,17 @@ def _block(change: ResourceChange) -> str:
     opened = len(lines)
     lines.append("```diff")
     if change.action is Action.create and change.after:
-        lines.extend(f"+ {key} = {format_value(value, 200)}" for key, value in change.after.items())
+        for key, value in change.after.items():
+            if key in change.refs:
+                lines.append(f"+ {key} = {side_text(value, change.refs[key])}")
+            else:
+                lines.extend(_assign("+", key, value))
     for drift in change.drift:
         lines.append(
-            f"! {drift.path}: {format_value(drift.before, 200)} → {format_value(drift.after, 200)} (changed outside segprof)"
+            f"! {drift.path}: {scalar_text(drift.before)} → {scalar_text(drift.after)} (changed outside segprof)"
         )
     for fc in change.changes:
-        suffix = "  # forces replacement" if fc.forces_replace else ""
-        if fc.before is not None:
-            lines.append(f"- {fc.path} = {format_value(fc.before, 200)}{suffix}")
-        if fc.after is not None:
-            lines.append(f"+ {fc.path} = {format_value(fc.after, 200)}{suffix}")
+        lines.extend(_field(fc))
     _close_fence(lines, opened)
     if change.preview is not None:
         lines.extend(_preview(change.preview))
@@ -68,6 +70,35 @@ def _block(change: ResourceChange) -> str:
         lines.append(f"> **Warning:** {warning}")
     lines.append("</details>")
     return "\n".join(lines)
+
+
+def _assign(sign: str, path: str, value: object, suffix: str = "") -> list[str]:
+    """`+ key = value` in a diff block; an opened value's further lines carry the same sign."""
+    body = value_lines(value, _WIDTH)
+    lines = [f"{sign} {path} = {body[0]}"] + [f"{sign}   {line}" for line in body[1:]]
+    lines[-1] += suffix
+    return lines
+
+
+def _field(fc: FieldChange) -> list[str]:
+    suffix = "  # forces replacement" if fc.forces_replace else ""
+    if is_text_change(fc):
+        lines = [f"~ {fc.path}:{suffix}"]
+        for dl in line_diff(fc.before, fc.after):
+            lines.append(dl.text if dl.sign == "@" else f"{dl.sign} {dl.text}")
+        return lines
+    lines = []
+    if fc.before is not None:
+        if fc.before_address or fc.after_address:
+            lines.append(f"- {fc.path} = {side_text(fc.before, fc.before_address)}{suffix}")
+        else:
+            lines.extend(_assign("-", fc.path, fc.before, suffix))
+    if fc.after is not None:
+        if fc.before_address or fc.after_address:
+            lines.append(f"+ {fc.path} = {side_text(fc.after, fc.after_address)}{suffix}")
+        else:
+            lines.extend(_assign("+", fc.path, fc.after, suffix))
+    return lines
 
 
 def _preview(preview: MappingPreview) -> list[str]:
@@ -107,6 +138,8 @@ def _preview(preview: MappingPreview) -> list[str]:
 
 def render_markdown(plan: Plan, title: str = "segprof plan") -> str:
     counts = plan.counts()
+    if plan.environment:
+        title = f"{title} · environment `{plan.environment}`"
     head = [f"### {title}", "", f"**{plan.summary_line()}**", ""]
     if plan.has_changes:
         head.append("| add | change | destroy | adopt | move |")

@@ -19,6 +19,14 @@ from segprof.plan.model import (
     ResourceChange,
     SendCount,
 )
+from segprof.plan.render_values import (
+    DiffLine,
+    is_text_change,
+    line_diff,
+    scalar_text,
+    side_text,
+    value_lines,
+)
 
 _STYLE = {
     Action.create: "green",
@@ -53,13 +61,62 @@ def format_value(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _field_line(fc: FieldChange) -> str:
+# text lines start 6 columns in; a value opens over several lines when it would pass the width
+_INDENT = "      "
+DEFAULT_WIDTH = 100
+
+
+def field_lines(fc: FieldChange, width: int = DEFAULT_WIDTH, indent: str = _INDENT) -> list[str]:
+    """One field change, never cut: a multi-line string as a line diff, a long value opened up."""
     tail = "  [red]# forces replacement[/]" if fc.forces_replace else ""
+    path = _escape(fc.path)
+    if is_text_change(fc):
+        lines = [f"{indent}[yellow]~[/] {path}:{tail}"]
+        for dl in line_diff(fc.before, fc.after):
+            lines.append(indent + "    " + _diff_line_markup(dl))
+        return lines
+    if fc.before_address or fc.after_address:
+        before = side_text(fc.before, fc.before_address)
+        after = side_text(fc.after, fc.after_address)
+        return [f"{indent}[yellow]~[/] {path}: {_escape(before)} → {_escape(after)}{tail}"]
     if fc.before is None:
-        return f"      [green]+[/] {fc.path} = {_escape(format_value(fc.after))}{tail}"
+        return _assign_lines("[green]+[/]", path, fc.after, width, indent, tail)
     if fc.after is None:
-        return f"      [red]-[/] {fc.path} = {_escape(format_value(fc.before))}{tail}"
-    return f"      [yellow]~[/] {fc.path}: {_escape(format_value(fc.before))} → {_escape(format_value(fc.after))}{tail}"
+        return _assign_lines("[red]-[/]", path, fc.before, width, indent, tail)
+    room = max(width - len(indent) - len(fc.path) - 8, 20)
+    old, new = value_lines(fc.before, room), value_lines(fc.after, room)
+    if len(old) == 1 and len(new) == 1 and len(old[0]) + len(new[0]) <= room:
+        return [f"{indent}[yellow]~[/] {path}: {_escape(old[0])} → {_escape(new[0])}{tail}"]
+    lines = [f"{indent}[yellow]~[/] {path}:{tail}"]
+    inner = indent + "    "
+    lines.extend(_sided(inner, "[red]-[/]", value_lines(fc.before, max(width - len(inner) - 2, 20))))
+    lines.extend(_sided(inner, "[green]+[/]", value_lines(fc.after, max(width - len(inner) - 2, 20))))
+    return lines
+
+
+def _assign_lines(sign: str, path: str, value: object, width: int, indent: str, tail: str = "") -> list[str]:
+    """`+ key = value`, the value's further lines (an opened object, a query) indented under it."""
+    # the continuation lines start 4 columns in; the first line may run past by the key's length
+    body = value_lines(value, max(width - len(indent) - 6, 20))
+    lines = [f"{indent}{sign} {path} = {_escape(body[0])}{tail if len(body) == 1 else ''}"]
+    lines.extend(f"{indent}    {_escape(line)}" for line in body[1:])
+    if len(body) > 1 and tail:
+        lines[-1] += tail
+    return lines
+
+
+def _sided(indent: str, sign: str, body: list[str]) -> list[str]:
+    return [f"{indent}{sign} {_escape(line)}" for line in body]
+
+
+def _diff_line_markup(dl: DiffLine) -> str:
+    if dl.sign == "+":
+        return f"[green]+ {_escape(dl.text)}[/]"
+    if dl.sign == "-":
+        return f"[red]- {_escape(dl.text)}[/]"
+    if dl.sign == "@":
+        return f"[cyan]{_escape(dl.text)}[/]"
+    return f"  {_escape(dl.text)}"
 
 
 def _escape(text: str) -> str:
@@ -68,7 +125,7 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def resource_lines(change: ResourceChange) -> list[str]:
+def resource_lines(change: ResourceChange, width: int = DEFAULT_WIDTH) -> list[str]:
     style = _STYLE[change.action]
     verb = _VERB[change.action]
     if change.action is Action.adopt and change.also_update:
@@ -85,14 +142,19 @@ def resource_lines(change: ResourceChange) -> list[str]:
         lines.append(f"      [dim]# {_escape(change.reason)}[/]")
     for drift in change.drift:
         lines.append(
-            f"      [cyan]! changed outside segprof:[/] {drift.path}: "
-            f"{_escape(format_value(drift.before))} → {_escape(format_value(drift.after))}"
+            f"      [cyan]! changed outside segprof:[/] {_escape(drift.path)}: "
+            f"{_escape(scalar_text(drift.before))} → {_escape(scalar_text(drift.after))}"
         )
     if change.action is Action.create and change.after:
         for key, value in change.after.items():
-            lines.append(f"      [green]+[/] {key} = {_escape(format_value(value))}")
+            if key in change.refs:
+                value_text = side_text(value, change.refs[key])
+                lines.append(f"      [green]+[/] {key} = {_escape(value_text)}")
+            else:
+                lines.extend(_assign_lines("[green]+[/]", key, value, width, _INDENT))
     elif change.action in (Action.update, Action.replace, Action.adopt):
-        lines.extend(_field_line(fc) for fc in change.changes)
+        for fc in change.changes:
+            lines.extend(field_lines(fc, width))
     if change.preview is not None:
         lines.extend(preview_lines(change.preview))
     for warning in change.warnings:
@@ -169,12 +231,12 @@ def send_count_text(count: SendCount) -> str:
     return f"{text}; {count.note}" if count.note else text
 
 
-def render_text(plan: Plan) -> str:
-    """Rich markup text of the whole plan (the caller prints it to a console)."""
-    out: list[str] = []
+def render_text(plan: Plan, width: int = DEFAULT_WIDTH) -> str:
+    """Rich markup text of the whole plan (the caller prints it to a console `width` wide)."""
+    out: list[str] = [f"Environment: [bold]{_escape(plan.environment)}[/]", ""] if plan.environment else []
     for diagnostic in plan.diagnostics:
         out.append(f"[yellow]warning:[/] {_escape(diagnostic)}")
-    if out:
+    if plan.diagnostics:
         out.append("")
     changed = [c for c in plan.changes if c.is_change]
     drifted_only = [c for c in plan.changes if not c.is_change and c.drift]
@@ -182,15 +244,15 @@ def render_text(plan: Plan) -> str:
         out.append("segprof will perform the following actions:")
         out.append("")
         for change in changed:
-            out.extend(resource_lines(change))
+            out.extend(resource_lines(change, width))
             out.append("")
     for change in drifted_only:
-        out.extend(resource_lines(change))
+        out.extend(resource_lines(change, width))
         out.append("")
     # mappings left as they are whose payloads change with their model's query (plan --preview)
     for change in plan.changes:
         if not change.is_change and not change.drift and change.preview is not None:
-            out.extend(resource_lines(change))
+            out.extend(resource_lines(change, width))
             out.append("")
     out.extend(dbt_lines(plan))
     out.append(f"[bold]{plan.summary_line()}[/]")

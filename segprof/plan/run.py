@@ -1,7 +1,9 @@
 """Plan and apply as whole operations: lock, read state, refresh the workspace, diff, execute.
 
-Owns the sequence every `plan` and `apply` goes through, under one state lock, so that a
-concurrent apply is refused and a saved plan is checked against exactly what it would change.
+Owns the sequence every `plan` and `apply` goes through. Apply (and import) run under the state's
+write lock, so that a concurrent apply is refused and a saved plan is checked against exactly
+what it would change; plan only reads, takes no lock and waits on no writer, so every pull
+request can plan at once, and while an apply runs.
 Must never render anything (the CLI does) nor decide field-level differences (the diff does).
 """
 
@@ -69,14 +71,16 @@ def plan_project(project_dir: Path, project: Project, options: RunOptions) -> Pl
 
     async def run():  # type: ignore[no-untyped-def]
         async with _client(project, project_dir, options) as client:
+            # No lock: a plan only reads. Every state write replaces the whole document at once,
+            # so this is the state before or after a concurrent apply's step, never half of one;
+            # a plan saved meanwhile is refused as stale when applied.
             state = store.read()
             return await _refresh_and_plan(client, desired, state, options.targets)
 
-    with store.lock("plan", options.lock_timeout):
-        plan, live = asyncio.run(run())
+    plan, live = asyncio.run(run())
+    plan.environment = project.environment
     plan.dbt_changes = dbt_model_changes(project)
     if options.preview is not None:
-        # after the lock: reading the warehouse takes no state, and a slow model holds up no one
         from segprof.plan.preview import PreviewOptions, attach_previews, project_secrets
         from segprof.plan.refresh import to_index
 
@@ -143,6 +147,7 @@ def apply_project(
             if saved is not None:
                 targets = list(saved.get("targets") or [])
             plan, live = await _refresh_and_plan(client, desired, state, targets)
+            plan.environment = project.environment
             if saved is not None and request.plan_file is not None:
                 check_not_stale(saved, plan, request.plan_file)
             if not plan.has_changes:
@@ -198,7 +203,7 @@ def import_resource(
         if address in state.resources:
             raise SegprofError(
                 f"{address} is already tied to {state.resources[address].id}",
-                hint="remove it from state first if you mean to re-import it",
+                hint=f"remove it from the state first with `segprof state rm {address}` to re-import it",
             )
         claimed = {(e.kind, e.id) for e in state.resources.values()}
         if (kind.value, live_id) in claimed:

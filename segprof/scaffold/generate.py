@@ -264,7 +264,8 @@ def generate_project(
     schemas: list[str] | None = None,
 ) -> GenerateResult:
     """Propose models and mappings for `tables` and write them under `out_dir`, all or nothing."""
-    from segprof.scaffold.project import _Staging
+    from segprof.scaffold.project import _Staging, ensure_schema_copy
+    from segprof.scaffold.template import schema_comment_at
 
     yaml_path = (out_dir / GENERATED_FILE).resolve()
     # names already declared elsewhere in the project stay theirs; ours from a previous run do not count
@@ -300,10 +301,14 @@ def generate_project(
         raise SegprofError(
             f"{len(existing)} file(s) would be overwritten: {shown}", hint="use --force to replace them"
         )
+    root = project.root or out_dir
+    yaml_rel = PurePosixPath(GENERATED_FILE)
+    files[yaml_rel] = f"{schema_comment_at(root, out_dir / yaml_rel.parent)}\n{files[yaml_rel]}"
     with _Staging(out_dir) as staging:
         for rel, text in files.items():
             target = staging.path / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8", newline="\n")
         replaced = staging.commit(sorted(files))
+    ensure_schema_copy(root)
     return GenerateResult(proposals, skipped, sorted(files), list(replaced), destination, out_dir)

@@ -194,7 +194,8 @@ def generate_from_workspace(
     from segprof.config.models import SOURCE_CLASSES
     from segprof.plan.desired import ACTION_SLUGS, SOURCE_METADATA_IDS
     from segprof.plan.run import RunOptions, _client
-    from segprof.scaffold.project import _Staging
+    from segprof.scaffold.project import _Staging, ensure_schema_copy
+    from segprof.scaffold.template import schema_comment_at
     from segprof.state import StateEntry, open_state_store
     from segprof.workspace.live import read_workspace
 
@@ -371,7 +372,7 @@ def generate_from_workspace(
     yaml.width = 4096
     buffer = io.StringIO()
     yaml.dump(doc, buffer)
-    files[PurePosixPath(WORKSPACE_FILE)] = buffer.getvalue()
+    files[PurePosixPath(WORKSPACE_FILE)] = f"{schema_comment_at(root, out_dir)}\n{buffer.getvalue()}"
 
     clash = [a for a in addresses if project.by_address(a) is not None]
     if clash and not force:
@@ -401,6 +402,7 @@ def generate_from_workspace(
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(text, encoding="utf-8", newline="\n")
             replaced = staging.commit(sorted(files))
+        ensure_schema_copy(root)
         for address, live_id in addresses.items():
             state.resources[address] = StateEntry(
                 kind=address.split(".", 1)[0], id=live_id, parent_id=parents[address]

@@ -26,6 +26,7 @@ from segprof.scaffold.template import (
     SCHEMA_URL,
     WAREHOUSE_FILE,
     TemplateFile,
+    schema_copy,
     template_files,
 )
 from segprof.scaffold.warehouse import WarehouseSummary, build_warehouse
@@ -61,9 +62,10 @@ def init_project(
     that a fresh Git repository can take the quickstart. `template` replaces the packaged
     template (a folder laid out the same way).
     """
-    files, kept, merged = _fit_to_folder(
-        directory, template_files(schema_ref=schema_ref, root=template), force=force
-    )
+    template_set = template_files(schema_ref=schema_ref, root=template)
+    if schema_ref == SCHEMA_URL:  # the files point at the project's own copy: write it
+        template_set.append(schema_copy())
+    files, kept, merged = _fit_to_folder(directory, template_set, force=force)
     targets = [f.path for f in files] + ([WAREHOUSE_FILE] if with_warehouse else [])
     _check_target(directory, targets, force=force, mergeable=merged)
     with _Staging(directory) as stage:
@@ -310,3 +312,16 @@ def commit_files(
 def _quiet_rmdir(folder: Path) -> None:
     with contextlib.suppress(OSError):
         folder.rmdir()
+
+
+def ensure_schema_copy(project_root: Path) -> PurePosixPath | None:
+    """Write the project's copy of the JSON Schema if it has none; returns it when written."""
+    copy = schema_copy()
+    target = Path(project_root) / copy.path
+    if target.exists():
+        return None
+    try:
+        target.write_bytes(copy.content)
+    except OSError as err:
+        raise SegprofError(f"cannot write {target}: {err.strerror or err}") from None
+    return copy.path

@@ -43,9 +43,16 @@ def state_source_name(project: Project) -> str:
     return name
 
 
+def local_state_store(project_dir: Path, project: Project) -> LocalStateStore:
+    """The project's local state file: `.segprof/state.json`, or in an environment (`--env`)
+    `.segprof/state.<key>.json`, so that each environment keeps its own."""
+    key = project.state.key if project.environment else "default"
+    return LocalStateStore(state_folder(project_dir), key=key)
+
+
 def open_state_store(project_dir: Path, project: Project) -> StateStore:
     """The state store the project configured: its local file (default) or its warehouse."""
-    local = LocalStateStore(state_folder(project_dir))
+    local = local_state_store(project_dir, project)
     if project.state.backend != "warehouse":
         return local
     from segprof.state.warehouse import WarehouseStateStore

@@ -14,8 +14,8 @@ from typing import Any
 
 from segprof.config.models import Project
 from segprof.errors import SegprofError
-from segprof.state.factory import open_state_store, state_folder
-from segprof.state.store import LocalStateStore, State
+from segprof.state.factory import local_state_store, open_state_store
+from segprof.state.store import State
 
 
 @dataclass
@@ -66,7 +66,7 @@ def show(project_dir: Path, project: Project) -> StateView:
 def push(project_dir: Path, project: Project, *, force: bool = False, lock_timeout: float = 0.0) -> int:
     """Move the local state file into the warehouse; returns how many resources moved."""
     warehouse = _warehouse_store(project_dir, project, "push")
-    local = LocalStateStore(state_folder(project_dir))
+    local = local_state_store(project_dir, project)
     if not local.path.exists():
         raise SegprofError(
             f"there is no {local.path} to push",
@@ -93,7 +93,7 @@ def push(project_dir: Path, project: Project, *, force: bool = False, lock_timeo
 def pull(project_dir: Path, project: Project, *, force: bool = False, lock_timeout: float = 0.0) -> int:
     """Copy the warehouse state into the local state file; returns how many resources it holds."""
     warehouse = _warehouse_store(project_dir, project, "pull")
-    local = LocalStateStore(state_folder(project_dir))
+    local = local_state_store(project_dir, project)
     with local.lock("state pull", lock_timeout), warehouse.lock("state pull", lock_timeout):
         stored = warehouse.read_stored()
         if stored is None:

@@ -96,10 +96,12 @@ class StateStore(Protocol):
 class LocalStateStore:
     """State in a JSON file; the lock is an advisory `flock` released even if the process dies."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, key: str = "default") -> None:
         self.folder = folder
-        self.path = folder / "state.json"
-        self.lock_path = folder / "state.lock"
+        # one file per state key: each environment keeps its own (`state.<key>.json`)
+        stem = "state" if key == "default" else f"state.{key}"
+        self.path = folder / f"{stem}.json"
+        self.lock_path = folder / f"{stem}.lock"
 
     def describe(self) -> str:
         return str(self.path)

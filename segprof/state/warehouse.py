@@ -36,6 +36,7 @@ from segprof.warehouses.dialects import to_dialect
 DOCUMENTS, LOCKS = STATE_DOCUMENTS, STATE_LOCKS
 # Dialects whose PRIMARY KEY is enforced: there a racing insert fails instead of doubling the row.
 _ENFORCED_KEYS = {"duckdb", "postgres", "tsql"}
+_READ_BUSY_SECONDS = 30.0
 _LOCK_COLUMNS = ("lock_id", "operation", "holder_user", "host", "pid", "since")
 
 
@@ -112,7 +113,20 @@ class WarehouseStateStore:
     # ---- reading and writing -------------------------------------------------------------------
 
     def read_stored(self) -> State | None:
-        """The state stored for the key, or None when the warehouse holds none (no table, no row)."""
+        """The state stored for the key, or None when the warehouse holds none (no table, no row).
+
+        Takes no lock. A DuckDB file that another process has open cannot be opened at all, so
+        that one case is retried for a short while (writers hold it only for one statement)."""
+        deadline = time.monotonic() + _READ_BUSY_SECONDS
+        while True:
+            try:
+                return self._read_stored_once()
+            except SegprofError as err:
+                if not _busy(err) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(self.poll_interval * random.uniform(0.2, 0.6))
+
+    def _read_stored_once(self) -> State | None:
         with self._connection() as con:
             if not self._has_tables(con):
                 return None

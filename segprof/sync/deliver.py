@@ -20,6 +20,7 @@ import email.utils
 import inspect
 import ipaddress
 import json
+import logging
 import random
 import signal
 import ssl
@@ -36,6 +37,8 @@ import httpx
 from segprof.errors import SegprofError
 from segprof.redaction import redact
 from segprof.sync.batching import Batch, BatchLimits, Encoder, Outgoing, Rejection, pack, sent_at
+
+log = logging.getLogger("segprof.tracking")
 
 TRACKING_BASES = {
     "north_america": "https://api.segment.io/v1",
@@ -475,6 +478,11 @@ class _Run:
         except httpx.TransportError as exc:
             raise _Retryable(f"connection error ({type(exc).__name__})") from None
         status = response.status_code
+        # `--verbose` / SEGPROF_LOG=debug: no header is logged (the write key is in one)
+        log.debug(
+            "Tracking API POST %s -> %s (%.0f ms, sent %d B, received %d B)",
+            response.request.url.path, status, response.elapsed.total_seconds() * 1000, len(body), len(response.content),
+        )
         if status == 429 or status >= 500 or status == 408:
             wait = _parse_wait(response.headers)
             if wait is not None and status == 429:

@@ -294,9 +294,15 @@ class ApiSession:
                     await response.aread()
             except TimeoutError as exc:
                 raise _Timeout() from exc
-        log.debug(
-            "%s %s -> %s (%.0f ms)", method, path, response.status_code, (self.clock.monotonic() - t0) * 1000
-        )
+        if log.isEnabledFor(logging.DEBUG):  # `--verbose` / SEGPROF_LOG=debug
+            target = response.request.url.raw_path.decode("ascii", "replace")
+            log.debug(
+                self.redactor.scrub(
+                    f"Public API {method} {target} -> {response.status_code} "
+                    f"({(self.clock.monotonic() - t0) * 1000:.0f} ms, sent {len(content or b'')} B, "
+                    f"received {len(response.content)} B)"
+                )
+            )
         return response
 
     def _backoff(self, attempt: int, hint: float | None) -> float:

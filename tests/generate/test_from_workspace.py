@@ -93,6 +93,9 @@ def test_from_workspace_round_trip(tmp_path: Path, run_cli) -> None:
     result = run_cli("generate", "-C", str(project), "--from-workspace", env=env)
     assert result.exit_code == 0, result.output
     assert WRITE_KEY not in (project / "workspace.yaml").read_text()
+    first = (project / "workspace.yaml").read_text().splitlines()[0]
+    assert first == "# yaml-language-server: $schema=segprof.schema.json"
+    assert (project / "segprof.schema.json").is_file()
     doc = YAML(typ="safe").load((project / "workspace.yaml").read_text())
     assert doc["sources"]["warehouse"] == {
         "type": "duckdb",

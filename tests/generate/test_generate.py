@@ -140,6 +140,11 @@ def test_generate_some_tables_into_a_folder(tmp_path: Path, run_cli) -> None:
     assert result.exit_code == 0, result.output
     doc = YAML(typ="safe").load((out / "generated.yaml").read_text())
     assert set(doc["models"]) == {"users", "orders"}
+    # editors find the project's own schema copy from the subfolder, and it accepts the file
+    first = (out / "generated.yaml").read_text().splitlines()[0]
+    assert first == "# yaml-language-server: $schema=../segprof.schema.json"
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.validate(doc, json.loads((project / "segprof.schema.json").read_text()))
     assert (out / "models" / "orders.sql").is_file()
     assert run_cli("validate", "-C", str(project)).exit_code == 0
     missing = run_cli("generate", "-C", str(project), "--tables", "nope", "--out", str(tmp_path / "x"))

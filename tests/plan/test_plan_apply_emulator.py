@@ -218,6 +218,25 @@ def test_a_second_apply_is_refused_by_the_lock(project: Path) -> None:
         holder.wait()
 
 
+def test_plan_takes_no_lock_and_runs_while_an_apply_holds_it(project: Path) -> None:
+    code = (
+        "import sys, time; from pathlib import Path; from segprof.state.store import LocalStateStore\n"
+        f"with LocalStateStore(Path({str(project / '.segprof')!r})).lock('apply'):\n"
+        "    print('locked', flush=True); time.sleep(60)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        planned = segprof("plan", "-C", str(project), "--detailed-exitcode")
+        assert planned.returncode == 2, planned.stdout + planned.stderr
+        assert "Plan: 10 to add" in planned.stdout
+        # the option scripts still pass is accepted
+        assert segprof("plan", "-C", str(project), "--lock-timeout", "5").returncode == 0
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_planted_secrets_appear_nowhere(project: Path, tmp_path: Path) -> None:
     outputs = []
     for fmt in ("text", "json", "markdown"):

@@ -168,24 +168,24 @@ def test_concurrent_apply_is_refused_naming_the_holder_and_unlock_breaks_a_dead_
 @pytest.mark.postgres
 def test_lock_timeout_waits_for_the_holder(project: Path, postgres_dsn: str) -> None:
     use_warehouse_state(project, postgres_dsn)
-    holder = hold_lock(project, "plan")
+    holder = hold_lock(project, "apply")
     try:
         waiting = subprocess.Popen(
-            [sys.executable, "-m", "segprof", "plan", "-C", str(project), "--lock-timeout", "120"],
+            [sys.executable, "-m", "segprof", "apply", "-C", str(project), "--auto-approve", "--lock-timeout", "120"],
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        # while the lock is held, a plan without a timeout is refused …
-        refused = segprof("plan", "-C", str(project))
-        assert refused.returncode == 1 and "locked by `segprof plan`" in refused.stderr
+        # while the lock is held, an apply without a timeout is refused …
+        refused = apply(project)
+        assert refused.returncode == 1 and "locked by `segprof apply`" in refused.stderr
         assert waiting.poll() is None  # … and the one with a timeout is still waiting
     finally:
         release(holder)
     out, err = waiting.communicate(timeout=120)
     assert waiting.returncode == 0, err
-    assert "Plan: 11 to add" in out
+    assert "Apply complete! 11 added" in out
 
 
 RACE = """
@@ -368,3 +368,32 @@ def test_state_tables_translate_to_every_warehouse() -> None:
         assert len(statements) == 3 and "state_documents" in statements[1] and "state_locks" in statements[2]
         # a primary key only where the warehouse enforces it (elsewhere the read-back decides)
         assert ("PRIMARY KEY" in statements[1]) is enforced, dialect.source_type
+
+
+@pytest.mark.postgres
+def test_plans_run_while_an_apply_holds_the_warehouse_lock(project: Path, postgres_dsn: str) -> None:
+    use_warehouse_state(project, postgres_dsn)
+    assert apply(project).returncode == 0
+    mappings = project / "mappings.yaml"
+    mappings.write_text(mappings.read_text().replace("        plan: plan\n", "        plan: {value: pro}\n", 1))
+    others = [checkout(project, f"pull-request-{n}") for n in (1, 2)]
+    holder = hold_lock(project)  # an apply on main
+    try:
+        planners = [
+            subprocess.Popen(
+                [sys.executable, "-m", "segprof", "plan", "-C", str(p), "--detailed-exitcode"],
+                cwd=REPO,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for p in others
+        ]
+        for planner in planners:
+            out, err = planner.communicate(timeout=120)
+            assert planner.returncode == 2, out + err
+            assert "~ mapping.identify_users will be updated in place" in out
+        refused = apply(others[0])
+        assert refused.returncode == 1 and "state is locked by `segprof apply`" in refused.stderr
+    finally:
+        release(holder)

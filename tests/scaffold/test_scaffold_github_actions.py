@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -39,7 +40,7 @@ def _values_of(node: Any, key: str) -> list[Any]:
 
 
 def test_triggers_and_secrets(workflow) -> None:
-    assert set(workflow["on"]) == {"pull_request", "push"}
+    assert set(workflow["on"]) == {"pull_request", "push", "workflow_dispatch"}
     assert workflow["on"]["push"]["branches"] == ["main"]
     # the token only ever comes from the repository secret
     assert _values_of(workflow, "SEGMENT_API_TOKEN") == ["${{ secrets.SEGMENT_API_TOKEN }}"]
@@ -60,9 +61,32 @@ def test_pull_requests_validate_plan_and_comment(workflow) -> None:
 
 def test_main_applies_without_prompting(workflow) -> None:
     job = workflow["jobs"]["apply"]
-    assert "push" in job["if"] and "refs/heads/main" in job["if"]
+    assert "push" in job["if"] and "workflow_dispatch" in job["if"] and "refs/heads/main" in job["if"]
     assert job["concurrency"]["cancel-in-progress"] is False
-    assert "segprof apply" in _runs(job) and "--auto-approve" in _runs(job)
+    runs = _runs(job)
+    assert "apply -C" in runs and "--auto-approve" in runs
+    assert '--lock-timeout "$SEGPROF_LOCK_TIMEOUT"' in runs and workflow["env"]["SEGPROF_LOCK_TIMEOUT"]
+    # a destroy is approved by the label or the manual run's input, and only then passed on
+    assert workflow["on"]["workflow_dispatch"]["inputs"]["allow_destroy"]["type"] == "boolean"
+    approval = _step(job, "Destroy approval")
+    assert "DESTROY_LABEL" in approval["with"]["script"] and "allow_destroy" in approval["with"]["script"]
+    assert _step(job, "Apply")["env"]["ALLOW_DESTROY"] == "${{ steps.destroy.outputs.allow }}"
+    assert "--allow-destroy" in _step(job, "Apply")["run"]
+
+
+def test_installs_no_package_by_name_and_pins_every_action(workflow) -> None:
+    package = workflow["env"]["SEGPROF_PACKAGE"]
+    # never `pip install segprof` from the index, where anyone could publish that name
+    assert package.startswith("segprof @ git+https://") and "@COMMIT_SHA" in package
+    for job in workflow["jobs"].values():
+        install = _step(job, "Install segprof")["run"]
+        assert '"$SEGPROF_PACKAGE"' in install and "-m venv" in install
+        uses = [step["uses"] for step in job["steps"] if "uses" in step]
+        assert uses and all(re.fullmatch(r"[\w-]+/[\w-]+@[0-9a-f]{40}", u) for u in uses), uses
+        setup = next(step for step in job["steps"] if step.get("uses", "").startswith("actions/setup-python@"))
+        assert setup["with"]["cache"] == "pip"
+    text = WORKFLOW.read_text()
+    assert "segprof==" not in text and "SEGPROF_VERSION" not in text
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")

@@ -41,7 +41,7 @@ def test_init_into_an_empty_folder(run_cli, tmp_path: Path) -> None:
     result = run_cli("init", str(target))
     assert result.exit_code == 0, result.output
     written = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()}
-    expected = {f.path.as_posix() for f in template_files()} | {"warehouse.duckdb"}
+    expected = {f.path.as_posix() for f in template_files()} | {"warehouse.duckdb", "segprof.schema.json"}
     assert written == expected
     assert {".gitignore", ".env.example", "segprof.yaml", "mappings.yaml", "warehouse/build.sql"} <= written
     for item in template_files():

@@ -68,16 +68,26 @@ def test_yaml_files_match_the_committed_json_schema(quickstart) -> None:
     yaml = YAML(typ="safe")
     main = yaml.load((quickstart.directory / "segprof.yaml").read_text())
     jsonschema.validate(main, schema)
-    # other files of a project hold resources only; the schema's root also asks for `version`
+    # other files of a project hold resources only, without `version`: the schema accepts them as they are
     mappings = yaml.load((quickstart.directory / "mappings.yaml").read_text())
-    jsonschema.validate({"version": 1, **mappings}, schema)
+    assert "version" not in mappings
+    jsonschema.validate(mappings, schema)
 
 
-def test_init_points_editors_at_the_schemas_published_id() -> None:
-    from segprof.scaffold.template import SCHEMA_URL
-
-    schema = json.loads((REPO / "schemas" / "segprof.schema.json").read_text())
-    assert schema["$id"] == SCHEMA_URL
+def test_every_yaml_file_init_writes_points_at_the_projects_own_schema(tmp_path: Path, run_cli) -> None:
+    """The `$schema` comment resolves offline, from each file's folder, to the copy init wrote."""
+    target = tmp_path / "p"
+    assert run_cli("init", str(target)).exit_code == 0
+    copy = target / "segprof.schema.json"
+    assert json.loads(copy.read_text()) == json.loads((REPO / "schemas" / "segprof.schema.json").read_text())
+    yaml_files = sorted(target.rglob("*.yaml"))
+    assert len(yaml_files) >= 2
+    for path in yaml_files:
+        first = path.read_text().splitlines()[0]
+        assert first.startswith("# yaml-language-server: $schema="), path
+        ref = first.split("$schema=", 1)[1]
+        assert "://" not in ref
+        assert (path.parent / ref).resolve() == copy.resolve(), path
 
 
 def test_env_example_copied_to_dot_env_keeps_the_demo_key(tmp_path: Path) -> None:
