@@ -38,7 +38,7 @@ async def _ok(request: httpx.Request) -> httpx.Response:
 
 def main(n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        con = connect("duckdb", {"path": "wh.duckdb"}, Path(tmp))
+        con = connect("duckdb", {"path": "wh.duckdb"}, Path(tmp), create=True)
         con.execute(
             f"CREATE TABLE users AS SELECT i AS user_id, 'u' || i || '@x.com' AS email, "
             f"CASE WHEN i % 3 = 0 THEN 'pro' ELSE 'free' END AS plan, i * 1.5 AS ltv, "

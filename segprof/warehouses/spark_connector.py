@@ -63,6 +63,10 @@ class SparkConnectConnector:
             # create(), not getOrCreate(): each connector owns its session (closing one must not
             # end another's)
             self._spark = SparkSession.builder.remote(connect_url(settings)).create()
+            # Reattachable execution releases finished results on a thread pool the client shares
+            # between sessions; with several sessions in one process a release could wait forever.
+            # segprof's statements are short and streamed batch by batch, so plain execution serves.
+            self._spark.client.disable_reattachable_execute()
             if settings.get("catalog"):
                 self._spark.catalog.setCurrentCatalog(str(settings["catalog"]))
             if settings.get("schema"):

@@ -110,7 +110,7 @@ def _same(a: Any, b: Any) -> bool:
 @pytest.mark.parametrize("name", sorted(MAPPINGS))
 def test_sql_messages_agree_with_the_python_builder(name: str, tmp_path: Path):
     action, settings = MAPPINGS[name]
-    con = connect("duckdb", {"path": "wh.duckdb"}, tmp_path)
+    con = connect("duckdb", {"path": "wh.duckdb"}, tmp_path, create=True)
     con.execute("SET TimeZone = 'America/New_York'")
     con.execute(TABLE)
     con.execute("INSERT INTO t VALUES " + ", ".join(ROWS))
@@ -146,7 +146,7 @@ def test_sql_messages_agree_with_the_python_builder(name: str, tmp_path: Path):
 
 
 def test_rows_sql_cannot_vouch_for_are_left_to_python(tmp_path: Path):
-    con = connect("duckdb", {"path": "wh.duckdb"}, tmp_path)
+    con = connect("duckdb", {"path": "wh.duckdb"}, tmp_path, create=True)
     con.execute(TABLE)
     con.execute("INSERT INTO t VALUES " + ", ".join(ROWS))
     action, settings = MAPPINGS["identify_everything"]
@@ -180,7 +180,7 @@ def test_rows_sql_cannot_vouch_for_are_left_to_python(tmp_path: Path):
     ],
 )
 def test_shapes_it_cannot_express_stay_in_python(action: str, settings: dict, tmp_path: Path):
-    con = connect("duckdb", {"path": "wh.duckdb"}, tmp_path)
+    con = connect("duckdb", {"path": "wh.duckdb"}, tmp_path, create=True)
     con.execute(TABLE)
     columns = con.describe("SELECT * FROM t")
     con.close()
