@@ -9,6 +9,7 @@ from sync_project import SyncPath
 
 def test_a_run_that_delivered_nothing_and_failed_every_record_is_failed(path: SyncPath):
     path.project.user_id = "email"  # every email is null below: Segment rejects each record
+    path.project.on = ["new", "updated"]  # a user id from a column cannot serve deletes
     path.project.write()
     path.project.seed(3)
     path.project.sql("UPDATE users SET email = NULL")
