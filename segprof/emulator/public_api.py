@@ -217,41 +217,35 @@ class PublicApi:
         ws = self.store.workspace_id
         return ok({"workspace": {"id": ws, "name": "segprof emulator", "slug": "segprof-emulator"}})
 
-    async def list_source_metadata(self, request: Request) -> Response:
+    async def _catalog_list(self, request: Request, items: list[Any], key: str) -> Response:
         page = await self._page(request)
-        items = catalog.sources()
         window = items[page.offset : page.offset + page.count]
-        return ok({"sourcesCatalog": window, "pagination": page_output(page, len(items))})
+        return ok({key: window, "pagination": page_output(page, len(items))})
+
+    @staticmethod
+    def _catalog_item(request: Request, found: Any, label: str, key: str) -> Response:
+        ident = request.path_params["metadata_id"]
+        if found(ident) is None:
+            raise not_found(label, ident)
+        return json_response(_catalog_body(key, ident))
+
+    async def list_source_metadata(self, request: Request) -> Response:
+        return await self._catalog_list(request, catalog.sources(), "sourcesCatalog")
 
     async def get_source_metadata(self, request: Request) -> Response:
-        ident = request.path_params["metadata_id"]
-        if catalog.source(ident) is None:
-            raise not_found("Source metadata", ident)
-        return json_response(_catalog_body("sourceMetadata", ident))
+        return self._catalog_item(request, catalog.source, "Source metadata", "sourceMetadata")
 
     async def list_destination_metadata(self, request: Request) -> Response:
-        page = await self._page(request)
-        items = catalog.destinations()
-        window = items[page.offset : page.offset + page.count]
-        return ok({"destinationsCatalog": window, "pagination": page_output(page, len(items))})
+        return await self._catalog_list(request, catalog.destinations(), "destinationsCatalog")
 
     async def get_destination_metadata(self, request: Request) -> Response:
-        ident = request.path_params["metadata_id"]
-        if catalog.destination(ident) is None:
-            raise not_found("Destination metadata", ident)
-        return json_response(_catalog_body("destinationMetadata", ident))
+        return self._catalog_item(request, catalog.destination, "Destination metadata", "destinationMetadata")
 
     async def list_warehouse_metadata(self, request: Request) -> Response:
-        page = await self._page(request)
-        items = catalog.warehouses()
-        window = items[page.offset : page.offset + page.count]
-        return ok({"warehousesCatalog": window, "pagination": page_output(page, len(items))})
+        return await self._catalog_list(request, catalog.warehouses(), "warehousesCatalog")
 
     async def get_warehouse_metadata(self, request: Request) -> Response:
-        ident = request.path_params["metadata_id"]
-        if catalog.warehouse(ident) is None:
-            raise not_found("Warehouse metadata", ident)
-        return json_response(_catalog_body("warehouseMetadata", ident))
+        return self._catalog_item(request, catalog.warehouse, "Warehouse metadata", "warehouseMetadata")
 
     # -- sources -----------------------------------------------------------------------------
     async def list_sources(self, request: Request) -> Response:

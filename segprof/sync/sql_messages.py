@@ -44,7 +44,6 @@ _FIELD_KEYS = {
     "anonymous_id": "anonymousId",
     "group_id": "groupId",
     "event_name": "event",
-    "timestamp": "timestamp",
 }
 _STRING_FIELDS = ("user_id", "anonymous_id", "group_id", "event_name")
 
