@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import duckdb
 
-from segprof.sync.encode import dumps, encode_row, events_from_batch
-from segprof.sync.payloads import MessageBuilder, build_message
+from segprof.sync.messages.encode import dumps, encode_row, events_from_batch
+from segprof.sync.messages.payloads import MessageBuilder, build_message
 
 SQL = """
 SELECT 'u_' || i AS user_id, 'user' || i || '@example.com' AS email, 'Name ' || i AS name,

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from segprof.config import load_project_or_raise
 from segprof.emulator.app import create_app
 from segprof.emulator.faults import FaultConfig
-from segprof.plan.run import ApplyRequest, RunOptions, apply_project, plan_project
+from segprof.operations.plan_apply import ApplyRequest, RunOptions, apply_project, plan_project
 
 TOKEN = "bench-token"
 ACTIONS = [

@@ -163,7 +163,8 @@ def stub_app() -> Any:
 def fill_emulator(data_dir: Path) -> None:
     """segprof's emulator, filled with the benchmark workspace through the client itself."""
     from segprof.emulator.app import create_app
-    from segprof.workspace import ClientOptions, RateLimits, Schedule, open_workspace
+    from segprof.operations.workspaces import ClientOptions, open_workspace
+    from segprof.workspace import RateLimits, Schedule
     from segprof.workspace.inprocess import InProcessTransport
 
     # Filled without rate limits (100 subscription writes would take 20 minutes otherwise).
@@ -284,7 +285,8 @@ def main() -> int:
         run_server(args.serve, args.data_dir, args.port, latency)
         return 0
 
-    from segprof.workspace import ClientOptions, RateLimits, open_workspace
+    from segprof.operations.workspaces import ClientOptions, open_workspace
+    from segprof.workspace import RateLimits
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.server == "emulator":

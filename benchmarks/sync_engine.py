@@ -17,11 +17,11 @@ from pathlib import Path
 
 import httpx
 
-from segprof.sync.deliver import DeliveryConfig
-from segprof.sync.encode import events_from_batch
+from segprof.sync.deliver.tracking import DeliveryConfig
+from segprof.sync.detect.ids import message_id
 from segprof.sync.engine import SyncEngine, SyncJob, triggers_of
-from segprof.sync.ids import message_id
-from segprof.sync.payloads import MessageBuilder
+from segprof.sync.messages.encode import events_from_batch
+from segprof.sync.messages.payloads import MessageBuilder
 from segprof.warehouses import connect
 
 SETTINGS = {

@@ -17,8 +17,8 @@ from typing import Any, Protocol
 from segprof.errors import SegprofError
 from segprof.plan.diff import removed_settings
 from segprof.plan.model import Action, Plan, ResourceChange
-from segprof.plan.resources import KIND_ORDER, DesiredResource, Kind, LiveResource, Ref
 from segprof.plan.secrets import redact_for_storage
+from segprof.project.resources import KIND_ORDER, DesiredResource, Kind, LiveResource, Ref
 from segprof.state.store import State, StateEntry, StateStore
 
 EXTERNAL_FLAG = "__external__"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from segprof.errors import SegprofError
-from segprof.plan.resources import Kind, LiveResource
+from segprof.project.resources import Kind, LiveResource
 from segprof.workspace.client import AsyncWorkspaceClient
 from segprof.workspace.resources import Schedule
 

@@ -38,8 +38,8 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Apply the plan: sources, models, destinations, mappings, in dependency order."""
+        from segprof.operations.plan_apply import ApplyRequest, RunOptions, apply_project
         from segprof.plan.render_text import render_text
-        from segprof.plan.run import ApplyRequest, RunOptions, apply_project
 
         report = load_valid_report(project_dir)
         project = report.project
@@ -114,7 +114,7 @@ def register(app: typer.Typer) -> None:
 def _sync_changed(project_dir: Path, project, steps) -> None:  # type: ignore[no-untyped-def]
     """`apply --sync`: the mappings just created or changed, through the same path as `segprof sync`."""
     from segprof.cli.sync import _render
-    from segprof.sync.launch import SyncOptions, mappings_changed_by, run_syncs
+    from segprof.operations.sync_runs import SyncOptions, mappings_changed_by, run_syncs
 
     names = mappings_changed_by(project, list(steps))
     if not names:

@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
         lock_timeout: LockTimeout = 0.0,
     ) -> None:
         """Record that ADDRESS is the existing live resource ID (the next plan updates it in place)."""
-        from segprof.plan.run import RunOptions, import_resource
+        from segprof.operations.plan_apply import RunOptions, import_resource
 
         project = load_valid_project(project_dir)
         entry = import_resource(project_dir, project, address, live_id, RunOptions(lock_timeout=lock_timeout))

@@ -100,10 +100,10 @@ def register(app: typer.Typer) -> None:
         del lock_timeout
         import json
 
+        from segprof.operations.plan_apply import RunOptions, plan_project
         from segprof.plan.planfile import save_plan
         from segprof.plan.render_markdown import render_markdown
         from segprof.plan.render_text import render_text
-        from segprof.plan.run import RunOptions, plan_project
 
         report = load_valid_report(project_dir, dbt_state)
         result = plan_project(

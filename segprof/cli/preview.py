@@ -23,9 +23,9 @@ def register(app: typer.Typer) -> None:
         import sys
 
         from segprof.cli.plan import load_valid_project
-        from segprof.sync.encode import dumps_text
+        from segprof.operations.sync_runs import engine_for
         from segprof.sync.job import mapping_names
-        from segprof.sync.launch import engine_for
+        from segprof.sync.messages.encode import dumps_text
 
         project = load_valid_project(project_dir)
         (name,) = mapping_names(project, [mapping], False)

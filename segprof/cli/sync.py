@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
 
         from segprof.cli.plan import load_valid_project
         from segprof.errors import SegprofError
-        from segprof.sync.launch import SyncOptions, run_syncs
+        from segprof.operations.sync_runs import SyncOptions, run_syncs
 
         if dry_run and (full_resync or rebaseline):
             raise SegprofError("--dry-run cannot be combined with --full-resync or --rebaseline")
@@ -89,8 +89,8 @@ def register(app: typer.Typer) -> None:
             summaries = run_syncs(project_dir, project, options)
         except SegprofError as failure:
             if notify_url:
+                from segprof.operations.notify import notify
                 from segprof.sync.engine import RunSummary
-                from segprof.sync.notify import notify
 
                 names = ", ".join(mappings or []) or "--all"
                 notify(notify_url, [RunSummary(mapping_id=names, status="failed", errors=[str(failure)])])
@@ -102,7 +102,7 @@ def register(app: typer.Typer) -> None:
         else:
             _render(summaries)
         if notify_url:
-            from segprof.sync.notify import notify
+            from segprof.operations.notify import notify
 
             warning = notify(notify_url, summaries)
             if warning:

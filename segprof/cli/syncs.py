@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
 def _list(project_dir: Path, mapping: str | None, limit: int, output: OutputFormat) -> None:
     import json
 
-    from segprof.sync.history import list_runs
+    from segprof.operations.sync_history import list_runs
 
     project = _project(project_dir)
     records = list_runs(project_dir, project, mapping, limit)
@@ -60,7 +60,7 @@ def _show(project_dir: Path, run_id: str, output: OutputFormat) -> None:
 
     from rich.markup import escape
 
-    from segprof.sync.history import show_run
+    from segprof.operations.sync_history import show_run
 
     project = _project(project_dir)
     record, failures = show_run(project_dir, project, run_id)

@@ -22,6 +22,7 @@ from segprof.config.fields import (
 )
 from segprof.config.models import Destination, Mapping, Model
 from segprof.config.schedule import compile_schedule
+from segprof.sql.dialects import normalize_identifier
 
 __all__ = ["compile_field", "compile_schedule", "compile_settings", "compile_trigger", "resolve_column"]
 
@@ -45,7 +46,6 @@ def resolve_column(name: str, columns: Sequence[str] | None, dialect: str | None
     if name in columns:
         return name
     if dialect:
-        from segprof.sql.dialects import normalize_identifier
 
         folded = normalize_identifier(name, dialect)
         for column in columns:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from segprof.config.models import Project
+
 # An identifier only, never fetched: editors read the project's own copy by a relative path.
 SCHEMA_ID = "urn:segprof:schema:project"
 
 
 def project_json_schema() -> dict[str, Any]:
-    from segprof.config.models import Project
 
     schema = Project.model_json_schema(by_alias=True, mode="validation")
     # Every YAML file of a project is checked against this one schema, and only segprof.yaml

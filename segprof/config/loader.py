@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from segprof.config.dbt_models import resolve_dbt_models
 from segprof.config.diagnostic import Diagnostic, error, warning
 from segprof.config.env import Interpolator, read_dotenv
 from segprof.config.environments import Applied, apply_environment, selected_name, unselected_unset
@@ -38,6 +39,7 @@ from segprof.config.pydantic_errors import diagnostics_from, did_you_mean, sugge
 from segprof.config.sqltext import SqlText
 from segprof.config.yamltree import YMap, YNode, YScalar, decode, parse_yaml, to_python
 from segprof.errors import Location, SegprofError
+from segprof.redaction import remember
 
 PROJECT_FILE = "segprof.yaml"
 MAX_QUERY_CHARS = 65_535
@@ -241,7 +243,6 @@ class _Loader:
         self.environment = apply_environment(root_node, self.entries, self.environ, self.diagnostics)
         project = self.build()
         if any(m.dbt is not None for m in project.models.values()):
-            from segprof.dbt.resolve import resolve_dbt_models
 
             self.diagnostics.extend(resolve_dbt_models(project, self.dbt_state))
         return LoadResult(project, self.diagnostics)
@@ -626,7 +627,6 @@ def _remember_secrets(resources: tuple[Any, ...]) -> None:
     """Register every credential the project holds, so no output or written file can show it."""
     from pydantic import SecretStr
 
-    from segprof.redaction import remember
 
     for resource in resources:
         for value in vars(resource).values():

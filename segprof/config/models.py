@@ -219,7 +219,7 @@ class Model(Resource):
 
     _sql: SqlText | None = PrivateAttr(None)
     _source_name: str | None = PrivateAttr(None)
-    _dbt: Any = PrivateAttr(None)  # segprof.dbt.resolve.DbtLink, once the manifest is read
+    _dbt: Any = PrivateAttr(None)  # segprof.config.dbt_models.DbtLink, once the manifest is read
 
     @property
     def dbt_link(self) -> Any:

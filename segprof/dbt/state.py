@@ -7,8 +7,8 @@ such model. Must never read a warehouse: it compares two manifests (and their ca
 
 from __future__ import annotations
 
+from segprof.dbt.columns import DbtColumns
 from segprof.dbt.manifest import DbtModel, DbtProject
-from segprof.dbt.resolve import DbtColumns
 
 
 def _names(uids: list[str]) -> str:

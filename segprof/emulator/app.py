@@ -78,8 +78,3 @@ def create_app(
     # Faults sit outside Starlette's error handling so a dropped connection really drops.
     app.middleware_stack = injector
     return app
-
-
-def project_data_dir(project_dir: Path) -> Path:
-    """Where a project's embedded workspace (`backend: local`) keeps its data."""
-    return Path(project_dir) / ".segprof" / "emulator"

@@ -15,6 +15,8 @@ from urllib.parse import quote
 
 import httpx
 
+from segprof.emulator import project_data_dir
+from segprof.emulator.app import create_app
 from segprof.errors import SegprofError
 
 if TYPE_CHECKING:
@@ -38,7 +40,6 @@ def fetch_profile(
         except httpx.HTTPError as err:
             raise SegprofError(f"cannot reach the emulator at {url}: {type(err).__name__}") from None
     else:
-        from segprof.emulator.app import create_app, project_data_dir
 
         data_dir = project_data_dir(project_dir)
         where = str(data_dir)

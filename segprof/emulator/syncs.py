@@ -73,7 +73,7 @@ class SyncRunner(Protocol):
     """Called once per manual sync, right after it is recorded as IN_PROGRESS.
 
     It runs on a worker thread, so it may call this same emulator (e.g. deliver to its Tracking
-    API through `EmbeddedTransport`) before returning. It may finish synchronously (call
+    API through the in-process transport) before returning. It may finish synchronously (call
     `reporter.finish` before returning) or start background work and finish later; the API answers
     with whatever the record holds when `start` returns. Source settings in the request are masked:
     a runner takes warehouse credentials from the project, matching on `source["id"]`.

@@ -17,7 +17,8 @@ from deepdiff import DeepDiff
 
 from segprof.errors import SegprofError
 from segprof.plan.model import SENSITIVE, UNKNOWN, Action, FieldChange, Plan, ResourceChange
-from segprof.plan.resources import (
+from segprof.plan.secrets import path_is_sensitive, redact_for_display, redact_for_storage
+from segprof.project.resources import (
     IMMUTABLE,
     KIND_ORDER,
     DesiredResource,
@@ -28,7 +29,6 @@ from segprof.plan.resources import (
     address_kind,
     is_masked,
 )
-from segprof.plan.secrets import path_is_sensitive, redact_for_display, redact_for_storage
 from segprof.state.store import State, StateEntry
 
 MAPPING_RESET_WARNING = (

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from segprof.plan.resources import Kind
+from segprof.project.resources import Kind
 
 SENSITIVE = "(sensitive)"
 UNKNOWN = "(known after apply)"

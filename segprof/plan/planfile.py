@@ -28,7 +28,7 @@ from segprof.plan.model import (
     ResourceChange,
     SendCount,
 )
-from segprof.plan.resources import Kind
+from segprof.project.resources import Kind
 
 PLANFILE_KIND = "segprof-plan"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from segprof.plan.resources import Kind, LiveIndex, LiveResource
+from segprof.project.resources import Kind, LiveIndex, LiveResource
 from segprof.workspace.live import LiveWorkspace
 
 

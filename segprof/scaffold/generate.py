@@ -18,6 +18,9 @@ from typing import Any
 from segprof.config.models import Project, SourceBase
 from segprof.errors import SegprofError
 from segprof.scaffold.generate_rules import Proposal, Skipped, classify, entity_name, snake
+from segprof.scaffold.project import _Staging, ensure_schema_copy
+from segprof.scaffold.template import schema_comment_at
+from segprof.sql.dialects import dialect_for
 from segprof.warehouses import TableInfo
 
 GENERATED_FILE = "generated.yaml"
@@ -264,8 +267,6 @@ def generate_project(
     schemas: list[str] | None = None,
 ) -> GenerateResult:
     """Propose models and mappings for `tables` and write them under `out_dir`, all or nothing."""
-    from segprof.scaffold.project import _Staging, ensure_schema_copy
-    from segprof.scaffold.template import schema_comment_at
 
     yaml_path = (out_dir / GENERATED_FILE).resolve()
     # names already declared elsewhere in the project stay theirs; ours from a previous run do not count
@@ -274,7 +275,6 @@ def generate_project(
     )
     destination, new_destination = _destination(project, yaml_path)
     source_type = source.type  # type: ignore[attr-defined]
-    from segprof.sql.dialects import dialect_for
 
     dialect = dialect_for(source_type)
     files: dict[PurePosixPath, str] = {}

@@ -13,9 +13,10 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from segprof.config.dbt_models import load_dbt_project
 from segprof.config.models import Project, SourceBase
-from segprof.dbt.manifest import DbtModel
-from segprof.dbt.resolve import load_dbt_project, model_columns
+from segprof.dbt.columns import model_columns
+from segprof.dbt.manifest import DbtArtifactError, DbtModel
 from segprof.errors import SegprofError
 from segprof.scaffold.generate import (
     GenerateResult,
@@ -25,6 +26,8 @@ from segprof.scaffold.generate import (
     render_yaml,
 )
 from segprof.scaffold.generate_rules import ACTION_KINDS, Proposal, Skipped
+from segprof.scaffold.project import _Staging
+from segprof.sql.dialects import dialect_for
 from segprof.warehouses import ColumnInfo, TableInfo
 
 DBT_FILE = "generated_dbt.yaml"
@@ -66,9 +69,6 @@ def generate_from_dbt(
     names: list[str] | None = None,
 ) -> GenerateResult:
     """Propose a model and mapping per dbt model (or those `names`) and write them, all or nothing."""
-    from segprof.dbt.manifest import DbtArtifactError
-    from segprof.scaffold.project import _Staging
-    from segprof.sql.dialects import dialect_for
 
     root = project.root or out_dir
     try:

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from segprof.config.compile import compile_field
 from segprof.config.fields import (
+    ACTION_FIELDS,
     OBJECT_FIELDS,
     TEMPLATE_REFERENCE,
     ColumnField,
@@ -25,7 +27,15 @@ from segprof.config.fields import (
     TemplateField,
     ValueField,
 )
+from segprof.config.loader import load_project
+from segprof.config.models import SOURCE_CLASSES
 from segprof.errors import SegprofError
+from segprof.operations.plan_apply import RunOptions, _client
+from segprof.project.desired import ACTION_SLUGS, SOURCE_METADATA_IDS
+from segprof.scaffold.project import _Staging, ensure_schema_copy
+from segprof.scaffold.template import schema_comment_at
+from segprof.state import StateEntry, open_state_store
+from segprof.workspace.live import read_workspace
 
 WORKSPACE_FILE = "workspace.yaml"
 MODELS_DIR = "models"
@@ -130,7 +140,6 @@ def _as_field(candidate: Any) -> Any:
 
 def decompile_field(value: Any) -> Any:
     """The YAML field that compiles back to exactly `value`, or raise ValueError."""
-    from segprof.config.compile import compile_field
 
     candidate = _field_candidate(value)
     if compile_field(_as_field(candidate), True) != value:
@@ -189,15 +198,6 @@ def generate_from_workspace(
     from ruamel.yaml import YAML
     from ruamel.yaml.comments import CommentedMap
 
-    from segprof.config.fields import ACTION_FIELDS
-    from segprof.config.loader import load_project
-    from segprof.config.models import SOURCE_CLASSES
-    from segprof.plan.desired import ACTION_SLUGS, SOURCE_METADATA_IDS
-    from segprof.plan.run import RunOptions, _client
-    from segprof.scaffold.project import _Staging, ensure_schema_copy
-    from segprof.scaffold.template import schema_comment_at
-    from segprof.state import StateEntry, open_state_store
-    from segprof.workspace.live import read_workspace
 
     loaded = load_project(project_dir)
     project = loaded.project

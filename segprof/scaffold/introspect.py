@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from segprof.config.loader import load_project_or_raise
 from segprof.config.models import Project, SourceBase
 from segprof.errors import SegprofError
 from segprof.files import write_atomically
-from segprof.warehouses import Connector, TableInfo, connect
+from segprof.warehouses import ColumnInfo, Connector, TableInfo, connect
 
 SNAPSHOT_FILE = "schema.json"
 
@@ -55,7 +56,6 @@ def open_source(project: Project, source: SourceBase) -> Connector:
 
 def load_project_for(project_dir: Path) -> Project:
     """The project in `project_dir`, or a SegprofError naming its first problem."""
-    from segprof.config.loader import load_project_or_raise
 
     return load_project_or_raise(project_dir)
 
@@ -92,7 +92,6 @@ def snapshot_document(dialect: str, tables: Sequence[TableInfo]) -> dict[str, An
 
 def tables_from_document(document: dict[str, Any]) -> list[TableInfo]:
     """The reverse of `snapshot_document` (for generating from a snapshot file)."""
-    from segprof.warehouses import ColumnInfo
 
     out: list[TableInfo] = []
     for qualified_name, entry in document.get("tables", {}).items():

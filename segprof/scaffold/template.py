@@ -16,6 +16,8 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
 
+from segprof.config.jsonschema import schema_text
+
 #: The project's copy of the JSON Schema (`segprof init` writes it; `segprof schema` refreshes it).
 SCHEMA_FILE = PurePosixPath("segprof.schema.json")
 #: The `$schema` value of a root-level file of a project made by `segprof init`.
@@ -89,7 +91,6 @@ def schema_comment_at(project_root: Path, yaml_dir: Path) -> str:
 
 def schema_copy() -> TemplateFile:
     """The project's copy of the JSON Schema, as `segprof schema` prints it."""
-    from segprof.config.jsonschema import schema_text
 
     return TemplateFile(SCHEMA_FILE, schema_text().encode("utf-8"))
 

@@ -1,6 +1,6 @@
 """Offline analysis of one model query: parse, read-only check, output columns, schema checks.
 
-Owns `analyze_query` and the values it returns (`QueryAnalysis`, `OutputColumn`, `SqlProblem`).
+Owns `analyze_query`, the entry point of `segprof.sql` (its values live in `problems`).
 Every problem carries a 1-based (line, col) inside the SQL text; columns count characters, not
 bytes (a tab or a multi-byte UTF-8 character is one column), and point at the first character
 of the offending token. Must never raise for bad SQL (every failure becomes a problem), never
@@ -10,92 +10,15 @@ connect to a warehouse, and never import sqlglot before a query is analysed.
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from segprof.sql.dialects import resolve_dialect
 from segprof.sql.positions import LineIndex, position_of
+from segprof.sql.problems import ERROR, WARNING, Context, OutputColumn, QueryAnalysis, SqlProblem
 
-if TYPE_CHECKING:
-    from sqlglot.tokens import Token
+__all__ = ["ERROR", "WARNING", "OutputColumn", "QueryAnalysis", "SqlProblem", "analyze_query"]
 
 # Segment's limit on a Reverse ETL model's query text.
 MAX_QUERY_CHARS = 65_535
-
-ERROR = "error"
-WARNING = "warning"
-
-
-@dataclass(frozen=True)
-class SqlProblem:
-    """One finding about a query, positioned inside the SQL text."""
-
-    code: str
-    severity: str
-    message: str
-    line: int
-    col: int
-    hint: str | None = None
-
-
-@dataclass(frozen=True)
-class OutputColumn:
-    """One column of the query's result set.
-
-    Filled only by `analyze_query(..., origins=True)`, positions 1-based inside the SQL text:
-    `line`/`col` where the outer select list names the column (None when it comes from a `*`),
-    `defined_line`/`defined_col` the select item that gives it its value, followed through `*` and
-    pass-through columns into CTEs and subqueries. `reads`
-    are the column names that item reads (`first_name AS given_name` reads `first_name`) and `bare`
-    says whether it is just a column: what a diagnostic needs to say where a mapped column went.
-    None of these take part in equality.
-    """
-
-    name: str
-    type: str | None
-    line: int | None = field(default=None, compare=False)
-    col: int | None = field(default=None, compare=False)
-    defined_line: int | None = field(default=None, compare=False)
-    defined_col: int | None = field(default=None, compare=False)
-    reads: tuple[str, ...] = field(default=(), compare=False)
-    bare: bool = field(default=False, compare=False)
-
-
-@dataclass(frozen=True)
-class QueryAnalysis:
-    """What offline analysis learnt about a query.
-
-    `has_star`: the query selects `*` somewhere in its output; `complete`: every output column is
-    known all the same (the star was expanded from CTEs, subqueries or a schema snapshot).
-    """
-
-    columns: list[OutputColumn]
-    has_star: bool
-    problems: list[SqlProblem]
-    tables: list[str]
-    complete: bool = True
-
-    @property
-    def ok(self) -> bool:
-        """True when no problem is an error."""
-        return not any(p.severity == ERROR for p in self.problems)
-
-
-@dataclass
-class Context:
-    """Per-call state: the text, its line index, tokens and the problems found so far."""
-
-    sql: str
-    dialect: str
-    index: LineIndex
-    tokens: list[Token] = field(default_factory=list)
-    problems: list[SqlProblem] = field(default_factory=list)
-    token_index: dict[int, int] | None = None
-
-    def add(self, code: str, severity: str, message: str, offset: int, hint: str | None = None) -> None:
-        line, col = self.index.position(offset)
-        self.problems.append(SqlProblem(code, severity, message, line, col, hint))
-
 
 def analyze_query(
     sql: str, dialect: str, schema: dict[str, dict[str, str]] | None = None, *, origins: bool = False
@@ -123,6 +46,8 @@ def analyze_query(
         )
         return QueryAnalysis([], False, [problem], [])
 
+    # Imported here, not above: the engine imports sqlglot, which commands that analyse no SQL
+    # should not pay for at startup.
     from segprof.sql import engine
 
     ctx = Context(sql, dialect, LineIndex(sql))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from segprof.sql.analyze import OutputColumn
+from segprof.sql.problems import OutputColumn
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from segprof.sql.analyze import WARNING, Context, OutputColumn
-from segprof.sql.outputs import Col, annotate_literals, expand_stars_offline, output_columns, top_select
+from segprof.sql import schema_check
+from segprof.sql.origins import with_origins
+from segprof.sql.outputs import Col, annotate_literals, output_columns, top_select
 from segprof.sql.parsing import first_statement_token, parse
+from segprof.sql.problems import WARNING, Context, OutputColumn
+from segprof.sql.schema_check import expand_stars_offline
 from segprof.sql.statement import Facts, check_read_only, tables_read
 
 
@@ -41,7 +44,6 @@ def run(
     columns = output_columns(ctx, top)
     has_star = any(c.star for c in columns)
     if schema is not None:
-        from segprof.sql import schema_check
 
         typed = schema_check.check(ctx, stmt, facts, columns, schema)
         if typed is not None:
@@ -70,6 +72,5 @@ def _origins(
 ) -> list[OutputColumn]:
     if not wanted:
         return outputs
-    from segprof.sql.origins import with_origins
 
     return with_origins(ctx, outputs, columns, stmt)

@@ -13,9 +13,9 @@ import dataclasses
 
 from sqlglot import exp
 
-from segprof.sql.analyze import Context, OutputColumn
 from segprof.sql.dialects import comparison_key
 from segprof.sql.outputs import Col, is_star, item_start, top_select
+from segprof.sql.problems import Context, OutputColumn
 
 _MAX_DEPTH = 16  # nesting deeper than this is not followed (and CTEs cannot loop back here)
 

@@ -7,15 +7,14 @@ check tables or columns against a schema (schema_check does).
 
 from __future__ import annotations
 
-import contextlib
 from typing import TYPE_CHECKING
 
 from sqlglot import exp
 from sqlglot.tokens import TokenType
 
-from segprof.sql.analyze import ERROR, WARNING, Context, OutputColumn
-from segprof.sql.dialects import CASE_PRESERVING, comparison_key, result_name
+from segprof.sql.dialects import comparison_key, result_name
 from segprof.sql.parsing import CLOSERS, ITEM_END, OPENERS, first_statement_token, skip_brackets, skip_with
+from segprof.sql.problems import ERROR, WARNING, Context
 from segprof.sql.statement import node_start
 
 if TYPE_CHECKING:
@@ -370,45 +369,6 @@ def type_name(dtype: exp.DataType | None, dialect: str) -> str | None:
             _TYPE_SQL.clear()
         found = _TYPE_SQL[(key, dialect)] = dtype.sql(dialect)
     return found
-
-
-def expand_stars_offline(
-    ctx: Context, stmt: exp.Expr, cols: list[Col], aliases: dict[str, str]
-) -> list[OutputColumn] | None:
-    """Expand `*` without a schema when every source it covers is a CTE or subquery of the query.
-
-    `with final as (…) select * from final` is common, and its columns are known offline.
-    None when a star reads a warehouse table (then its columns really are unknown).
-    """
-    from sqlglot.optimizer.annotate_types import annotate_types
-    from sqlglot.optimizer.qualify import qualify
-    from sqlglot.schema import MappingSchema
-
-    from segprof.sql.schema_check import typed_columns
-
-    dialect = ctx.dialect
-    spelled: dict[str, str] = {}
-    if dialect in CASE_PRESERVING:
-        # Qualification folds names; these warehouses return them as written.
-        for ident in stmt.find_all(exp.Identifier):
-            spelled.setdefault(ident.name.lower(), ident.name)
-        spelled.update(aliases)
-    try:
-        qualified = qualify(
-            stmt,
-            dialect=dialect,
-            schema=MappingSchema(dialect=dialect),
-            validate_qualify_columns=False,
-            quote_identifiers=False,
-        )
-    except Exception:  # sqlglot could not follow the query: the star stays unknown
-        return None
-    top = top_select(qualified)
-    if not isinstance(top, exp.Select) or any(is_star(e) for e in top.expressions):
-        return None
-    with contextlib.suppress(Exception):  # types are a bonus
-        annotate_types(qualified, dialect=dialect)
-    return typed_columns(ctx, qualified, cols, spelled)
 
 
 def annotate_literals(ctx: Context, stmt: exp.Expr, cols: list[Col]) -> None:

@@ -17,7 +17,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ErrorLevel, ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
-from segprof.sql.analyze import ERROR, Context
+from segprof.sql.problems import ERROR, Context
 
 # sqlglot logs "falling back to parsing as a Command" and similar to stderr; problems are ours to report.
 logging.getLogger("sqlglot").setLevel(logging.CRITICAL)

@@ -8,6 +8,7 @@ unreliable its complaints become warnings.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -21,14 +22,14 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.schema import MappingSchema
 
-from segprof.sql.analyze import ERROR, WARNING, OutputColumn
 from segprof.sql.dialects import CASE_PRESERVING, comparison_key, normalize_identifier
 from segprof.sql.outputs import is_star, top_select, type_name
+from segprof.sql.problems import ERROR, WARNING, OutputColumn
 from segprof.sql.statement import Facts, node_start, table_text
 
 if TYPE_CHECKING:
-    from segprof.sql.analyze import Context
     from segprof.sql.outputs import Col
+    from segprof.sql.problems import Context
 
 _PART = re.compile(r'"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[^.]+')
 _SYNTHETIC = "segprof_t{}"
@@ -456,3 +457,36 @@ def typed_columns(
         else:
             first[key] = (offset, from_star)
     return [OutputColumn(name, typ) for name, typ, _, _ in result]
+
+
+def expand_stars_offline(
+    ctx: Context, stmt: exp.Expr, cols: list[Col], aliases: dict[str, str]
+) -> list[OutputColumn] | None:
+    """Expand `*` without a schema when every source it covers is a CTE or subquery of the query.
+
+    `with final as (…) select * from final` is common, and its columns are known offline.
+    None when a star reads a warehouse table (then its columns really are unknown).
+    """
+    dialect = ctx.dialect
+    spelled: dict[str, str] = {}
+    if dialect in CASE_PRESERVING:
+        # Qualification folds names; these warehouses return them as written.
+        for ident in stmt.find_all(exp.Identifier):
+            spelled.setdefault(ident.name.lower(), ident.name)
+        spelled.update(aliases)
+    try:
+        qualified = qualify(
+            stmt,
+            dialect=dialect,
+            schema=MappingSchema(dialect=dialect),
+            validate_qualify_columns=False,
+            quote_identifiers=False,
+        )
+    except Exception:  # sqlglot could not follow the query: the star stays unknown
+        return None
+    top = top_select(qualified)
+    if not isinstance(top, exp.Select) or any(is_star(e) for e in top.expressions):
+        return None
+    with contextlib.suppress(Exception):  # types are a bonus
+        annotate_types(qualified, dialect=dialect)
+    return typed_columns(ctx, qualified, cols, spelled)

@@ -12,9 +12,9 @@ import re
 from sqlglot import exp
 from sqlglot.tokens import TokenType
 
-from segprof.sql.analyze import ERROR, Context
 from segprof.sql.dialects import CASE_PRESERVING
 from segprof.sql.parsing import first_statement_token
+from segprof.sql.problems import ERROR, Context
 
 DML_KEYWORDS = {
     exp.Insert: TokenType.INSERT,

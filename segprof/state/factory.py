@@ -12,7 +12,9 @@ from pathlib import Path
 
 from segprof.config.models import Project
 from segprof.errors import SegprofError
+from segprof.project.sources import open_source
 from segprof.state.store import LocalStateStore, StateStore
+from segprof.state.warehouse import WarehouseStateStore
 
 
 def state_folder(project_dir: Path) -> Path:
@@ -55,12 +57,10 @@ def open_state_store(project_dir: Path, project: Project) -> StateStore:
     local = local_state_store(project_dir, project)
     if project.state.backend != "warehouse":
         return local
-    from segprof.state.warehouse import WarehouseStateStore
 
     name = state_source_name(project)
 
     def connect():  # type: ignore[no-untyped-def]
-        from segprof.sync.job import open_source
 
         try:
             return open_source(project, Path(project_dir), name)

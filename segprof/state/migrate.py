@@ -16,6 +16,7 @@ from segprof.config.models import Project
 from segprof.errors import SegprofError
 from segprof.state.factory import local_state_store, open_state_store
 from segprof.state.store import State
+from segprof.state.warehouse import WarehouseStateStore
 
 
 @dataclass
@@ -40,7 +41,6 @@ class StateView:
 
 
 def _warehouse_store(project_dir: Path, project: Project, verb: str):  # type: ignore[no-untyped-def]
-    from segprof.state.warehouse import WarehouseStateStore
 
     store = open_state_store(project_dir, project)
     if not isinstance(store, WarehouseStateStore):
@@ -54,7 +54,6 @@ def _warehouse_store(project_dir: Path, project: Project, verb: str):  # type: i
 
 
 def show(project_dir: Path, project: Project) -> StateView:
-    from segprof.state.warehouse import WarehouseStateStore
 
     store = open_state_store(project_dir, project)
     state = store.read()

@@ -29,9 +29,9 @@ from segprof.state.store import (
     describe_holder,
     holder_of,
 )
-from segprof.sync.managed_schema import SCHEMA, STATE_DOCUMENTS, STATE_LOCKS, state_ddl
 from segprof.warehouses.base import Connector
 from segprof.warehouses.dialects import to_dialect
+from segprof.warehouses.managed_schema import SCHEMA, STATE_DOCUMENTS, STATE_LOCKS, state_ddl
 
 DOCUMENTS, LOCKS = STATE_DOCUMENTS, STATE_LOCKS
 # Dialects whose PRIMARY KEY is enforced: there a racing insert fails instead of doubling the row.

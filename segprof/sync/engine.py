@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from segprof.errors import SegprofError
-from segprof.sync.changes import (
+from segprof.sync.deliver.tracking import DeliveryInterrupted, deliver
+from segprof.sync.detect.changes import (
     CHECKSUM_COLUMN,
     ID_COLUMN,
     KIND_COLUMN,
@@ -33,14 +34,17 @@ from segprof.sync.changes import (
     MappingSpec,
     Run,
 )
-from segprof.sync.failures import FailureLog
-from segprof.sync.ids import message_id
-from segprof.sync.sql_messages import MESSAGE_COLUMN, MESSAGE_ID_COLUMN, compile_message_sql
+from segprof.sync.detect.failures import FailureLog
+from segprof.sync.detect.ids import message_id
+from segprof.sync.messages.encode import events_from_batch
+from segprof.sync.messages.payloads import MessageBuilder, PayloadError, check_message_size
+from segprof.sync.messages.resolve import MappingError
+from segprof.sync.messages.sql_messages import MESSAGE_COLUMN, MESSAGE_ID_COLUMN, compile_message_sql
 
 if TYPE_CHECKING:
     import httpx
 
-    from segprof.sync.deliver import BatchReport, DeliveryConfig
+    from segprof.sync.deliver.tracking import BatchReport, DeliveryConfig
     from segprof.warehouses.base import Connector
 
 _TRIGGER_EVENT = re.compile(r"""event\s*=\s*["'](new|updated|deleted)["']""")
@@ -205,7 +209,6 @@ class SyncEngine:
         )
         self.tracker = ChangeTracker(connector, self.spec, **dict(tracker_options or {}))
         self.failures = FailureLog(connector)
-        from segprof.sync.payloads import MessageBuilder
 
         self.builder = MessageBuilder(job.action, job.without_secrets())
 
@@ -221,9 +224,6 @@ class SyncEngine:
         self, batch: Any, identifier: str, *, check_size: bool = True
     ) -> Iterator[tuple[str, str, str, dict[str, Any] | None, str | None]]:
         """(record id, kind, messageId, message or None, reason it failed) for each row of a batch."""
-        from segprof.sync.encode import events_from_batch
-        from segprof.sync.payloads import PayloadError, check_message_size
-        from segprof.sync.resolve import MappingError
 
         ids = batch.column(ID_COLUMN).to_pylist()
         checksums = batch.column(CHECKSUM_COLUMN).to_pylist()
@@ -308,7 +308,6 @@ class SyncEngine:
     ) -> RunSummary:
         """One run: diff, deliver, commit what was acknowledged. Raises only for a run that could
         not start (bad model, refused mass delete, lock held); everything after is in the summary."""
-        from segprof.sync.deliver import DeliveryInterrupted, deliver
 
         started = time.monotonic()
         run = self.tracker.begin(allow_mass_delete=allow_mass_delete)

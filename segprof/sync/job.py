@@ -9,38 +9,14 @@ project. Must never print or log settings (they hold the write key and warehouse
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from segprof.config.models import Destination, Project, SourceBase
+from segprof.config import compile_settings, compile_trigger
+from segprof.config.models import Destination, Project
 from segprof.errors import SegprofError
+from segprof.project.desired import model_columns
+from segprof.sync.deliver.tracking import tracking_base_for_region
 from segprof.sync.engine import SyncJob, triggers_of
-
-
-def connection_settings(source: SourceBase) -> dict[str, Any]:
-    """A source's YAML settings with secrets revealed, as `warehouses.connect` takes them."""
-    data = source.model_dump(exclude={"type", "segment_source_id", "prevent_destroy"}, by_alias=False)
-    settings: dict[str, Any] = {}
-    for key, value in data.items():
-        if value is None:
-            continue
-        raw = getattr(source, key)
-        if hasattr(raw, "get_secret_value"):
-            value = raw.get_secret_value()
-        settings[key] = value
-    if "db_schema" in settings:
-        settings["schema"] = settings["db_schema"]
-    return settings
-
-
-def open_source(project: Project, project_dir: Path, source_name: str):  # type: ignore[no-untyped-def]
-    """A warehouse connection for one of the project's sources."""
-    from segprof.warehouses import connect
-
-    source = project.sources.get(source_name)
-    if source is None:
-        raise SegprofError(f"the project has no source {source_name!r}", address=f"source.{source_name}")
-    return connect(source.type, connection_settings(source), project_dir, address=f"source.{source_name}")  # type: ignore[attr-defined]
 
 
 def mapping_names(project: Project, wanted: list[str], all_: bool) -> list[str]:
@@ -63,8 +39,6 @@ def mapping_names(project: Project, wanted: list[str], all_: bool) -> list[str]:
 
 def job_from_project(project: Project, name: str, mapping_id: str) -> SyncJob:
     """The job for a mapping as the config defines it (self-hosted runs)."""
-    from segprof.config import compile_settings, compile_trigger
-    from segprof.plan.desired import model_columns
 
     mapping = project.mappings[name]
     model = project.models[mapping.model]
@@ -106,7 +80,6 @@ def job_from_workspace(
 
 
 def tracking_base(destination: Destination) -> str:
-    from segprof.sync.deliver import tracking_base_for_region
 
     if destination.tracking_url:
         return destination.tracking_url.rstrip("/")

@@ -13,7 +13,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from segprof.config.diagnostic import Diagnostic
+from segprof.config.loader import load_project
 from segprof.config.models import Project
+from segprof.validate.actions import check_mapping
+from segprof.validate.dbtcheck import check_dbt_models
+from segprof.validate.describe import describe_models
+from segprof.validate.fieldchecks import check_fields
+from segprof.validate.references import check_references
+from segprof.validate.snapshot import read_snapshot
+from segprof.validate.sqlcheck import check_sql
 
 __all__ = ["ValidationReport", "validate_project"]
 
@@ -51,12 +59,6 @@ def validate_project(
 
     With `describe`, each model query that passed the offline checks is also described by its
     warehouse, opened read-only (see `validate.describe`): the one opt-in that leaves the machine."""
-    from segprof.config.loader import load_project
-    from segprof.validate.actions import check_mapping
-    from segprof.validate.fieldchecks import check_fields
-    from segprof.validate.references import check_references
-    from segprof.validate.snapshot import read_snapshot
-    from segprof.validate.sqlcheck import check_sql
 
     result = load_project(path, environ, dbt_state=dbt_state)
     diagnostics = list(result.diagnostics)
@@ -94,11 +96,9 @@ def validate_project(
         dbt_models = {n for n, m in project.models.items() if m.dbt is not None}
         diagnostics.extend(check_sql(project, snapshot, failed | dbt_models, outputs))
         if dbt_models:
-            from segprof.validate.dbtcheck import check_dbt_models
 
             diagnostics.extend(check_dbt_models(project, set(), outputs))
         if describe:
-            from segprof.validate.describe import describe_models
 
             failed |= {
                 d.address.partition(".")[2]

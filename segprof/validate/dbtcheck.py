@@ -5,16 +5,17 @@ breaking a mapping: a mapped column or the identifier that the dbt model no long
 (removed, or renamed on a line this names), and an identifier the dbt project no longer proves
 unique (its `unique`/`not_null` tests or primary key dropped). Each names the dbt file and line,
 the mapping and the field. Must never read a warehouse or run dbt: it reads what the manifest
-gave `segprof.dbt.resolve`.
+gave `segprof.config.dbt_models`.
 """
 
 from __future__ import annotations
 
+from segprof.config.dbt_models import DbtLink
 from segprof.config.diagnostic import Diagnostic, error, warning
 from segprof.config.models import Mapping, Model, Project
 from segprof.dbt.places import rename_of, yml_column_line, yml_model_line
-from segprof.dbt.resolve import DbtLink
 from segprof.errors import Location
+from segprof.sql.dialects import dialect_for
 from segprof.validate.sqlcheck import (
     _column_hint,
     _column_location,
@@ -29,7 +30,6 @@ def check_dbt_models(
     project: Project, skip_models: set[str], outputs: dict[str, tuple[str, list[str]]] | None = None
 ) -> list[Diagnostic]:
     """Diagnostics for every `{dbt: …}` model that resolved; fills `outputs` like `check_sql`."""
-    from segprof.sql.dialects import dialect_for
 
     out: list[Diagnostic] = []
     by_model: dict[str, list[Mapping]] = {}

@@ -13,6 +13,7 @@ from typing import Any
 from segprof.config.diagnostic import Diagnostic, error
 from segprof.config.models import Project
 from segprof.errors import SegprofError
+from segprof.warehouses import connect
 
 
 def _settings(source: Any) -> dict[str, Any]:
@@ -25,7 +26,6 @@ def _settings(source: Any) -> dict[str, Any]:
 
 def describe_models(project: Project, skip_models: set[str]) -> list[Diagnostic]:
     """A diagnostic for each model query its warehouse refuses; models in `skip_models` are left out."""
-    from segprof.warehouses import connect
 
     out: list[Diagnostic] = []
     opened: dict[str, Any] = {}

@@ -12,6 +12,7 @@ import re
 from segprof.config.diagnostic import Diagnostic, error, warning
 from segprof.config.models import NAME_PATTERN, Destination, Model, Project
 from segprof.config.pydantic_errors import suggest
+from segprof.config.schedule import DbtCloudSchedule
 
 MAX_MAPPINGS_PER_DESTINATION = 50
 MAX_DBT_CLOUD_MAPPINGS_PER_MODEL = 5  # Segment's limit on mappings a dbt Cloud job triggers per model
@@ -199,7 +200,6 @@ def _state_source(project: Project, out: list[Diagnostic]) -> None:
 
 
 def _dbt_cloud_limit(project: Project) -> list[Diagnostic]:
-    from segprof.config.schedule import DbtCloudSchedule
 
     per_model: dict[str, list[str]] = {}
     for mapping in project.mappings.values():

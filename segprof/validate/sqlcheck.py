@@ -18,12 +18,12 @@ from segprof.config.models import Mapping, Model, Project
 from segprof.config.pydantic_errors import suggest
 from segprof.config.yamltree import YScalar
 from segprof.errors import Location
-from segprof.sql.analyze import OutputColumn
+from segprof.sql.analyze import OutputColumn, analyze_query
+from segprof.sql.dialects import dialect_for, normalize_identifier
 from segprof.validate.snapshot import SchemaSnapshot
 
 
 def _matcher(columns: list[str], dialect: str):  # type: ignore[no-untyped-def]
-    from segprof.sql.dialects import normalize_identifier
 
     names = set(columns)
 
@@ -154,7 +154,6 @@ def check_sql(
     todo = [m for m in project.models.values() if m.sql is not None and m.resource_name not in skip_models]
     if not todo:
         return out
-    from segprof.sql.dialects import dialect_for
 
     mappings_by_model: dict[str, list[Mapping]] = {}
     for mapping in project.mappings.values():
@@ -195,7 +194,6 @@ def _check_model(
     schema: dict[str, dict[str, str]] | None,
     mappings: list[Mapping],
 ) -> tuple[list[Diagnostic], list[str] | None]:
-    from segprof.sql.analyze import analyze_query
 
     out: list[Diagnostic] = []
     sql = model.sql

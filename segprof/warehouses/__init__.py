@@ -12,8 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from segprof.warehouses.base import ColumnInfo, Connector, TableInfo
+from segprof.warehouses.dbapi_connector import DbApiConnector
 from segprof.warehouses.dialects import DIALECTS, WarehouseDialect, dialect_for, to_dialect
+from segprof.warehouses.duckdb_connector import DuckDBConnector
 from segprof.warehouses.errors import WarehouseError
+from segprof.warehouses.postgres_connector import PostgresConnector
+from segprof.warehouses.snowflake_connector import SnowflakeConnector
+from segprof.warehouses.spark_connector import SparkConnectConnector
 
 __all__ = [
     "DIALECTS",
@@ -43,21 +48,16 @@ def connect(
     dialect_for(source_type)  # unknown type → clear error
     addr = address or "source"
     if source_type == "duckdb":
-        from segprof.warehouses.duckdb_connector import DuckDBConnector
 
         return DuckDBConnector(settings, Path(project_dir), addr, create=create)
     if source_type == "postgres":
-        from segprof.warehouses.postgres_connector import PostgresConnector
 
         return PostgresConnector(settings, Path(project_dir), addr)
     if source_type == "snowflake":
-        from segprof.warehouses.snowflake_connector import SnowflakeConnector
 
         return SnowflakeConnector(settings, Path(project_dir), addr)
     if source_type == "databricks" and (settings.get("connect_url") or settings.get("cluster_id")):
-        from segprof.warehouses.spark_connector import SparkConnectConnector
 
         return SparkConnectConnector(settings, Path(project_dir), addr)
-    from segprof.warehouses.dbapi_connector import DbApiConnector
 
     return DbApiConnector(source_type, settings, Path(project_dir), addr)

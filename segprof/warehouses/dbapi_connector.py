@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from segprof.warehouses.base import ColumnInfo, TableInfo, as_subquery
 from segprof.warehouses.dialects import dialect_for
+from segprof.warehouses.duckdb_connector import _assemble
 from segprof.warehouses.errors import WarehouseError, first_line
+from segprof.warehouses.introspection import introspection_sql
 
 if TYPE_CHECKING:
     import pyarrow
@@ -184,8 +186,6 @@ class DbApiConnector:
             cur.close()
 
     def introspect(self, schemas: Sequence[str] | None = None) -> list[TableInfo]:
-        from segprof.warehouses.duckdb_connector import _assemble
-        from segprof.warehouses.introspection import introspection_sql
 
         sql = introspection_sql(self.dialect, schemas)
         return _assemble(self.query_rows(sql.tables), self.query_rows(sql.columns), [])

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from segprof.errors import SegprofError
+
 
 @dataclass(frozen=True)
 class WarehouseDialect:
@@ -34,7 +36,6 @@ DIALECTS: dict[str, WarehouseDialect] = {
 
 
 def dialect_for(source_type: str) -> WarehouseDialect:
-    from segprof.errors import SegprofError
 
     try:
         return DIALECTS[source_type]

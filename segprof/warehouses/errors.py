@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 
 from segprof.errors import SegprofError
+from segprof.redaction import redact
 
 
 class WarehouseError(SegprofError):
@@ -20,7 +21,6 @@ class WarehouseError(SegprofError):
 def first_line(err: BaseException, limit: int = 400) -> str:
     """The first line of a driver error, scrubbed of known secrets, then trimmed (driver messages can
     be long and multi-line; trimming first could leave part of a secret behind)."""
-    from segprof.redaction import redact
 
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     text = redact(text)

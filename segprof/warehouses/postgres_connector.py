@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from segprof.redaction import redact
 from segprof.warehouses.base import ColumnInfo, TableInfo, as_subquery
+from segprof.warehouses.duckdb_connector import _assemble
 from segprof.warehouses.errors import WarehouseError, first_line, statement_timeout_ms
 
 if TYPE_CHECKING:
@@ -169,7 +170,6 @@ class PostgresConnector:
             raise self._fail(err, "cannot describe query") from None
 
     def introspect(self, schemas: Sequence[str] | None = None) -> list[TableInfo]:
-        from segprof.warehouses.duckdb_connector import _assemble
 
         if schemas:
             where, params = "table_schema = ANY(%s)", [list(schemas)]

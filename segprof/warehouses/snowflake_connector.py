@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segprof.warehouses.base import ColumnInfo, TableInfo, as_subquery, qualified
+from segprof.warehouses.duckdb_connector import _assemble
 from segprof.warehouses.errors import WarehouseError, first_line
+from segprof.warehouses.introspection import introspection_sql
 
 if TYPE_CHECKING:
     import pyarrow
@@ -162,8 +164,6 @@ class SnowflakeConnector:
         return [ColumnInfo(m.name, type_name(m), bool(m.is_nullable)) for m in metas or ()]
 
     def introspect(self, schemas: Sequence[str] | None = None) -> list[TableInfo]:
-        from segprof.warehouses.duckdb_connector import _assemble
-        from segprof.warehouses.introspection import introspection_sql
 
         # information_schema covers the connection's database; primary keys are not read (Snowflake
         # does not enforce them, and naming conventions find identifiers as well)

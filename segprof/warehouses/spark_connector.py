@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segprof.warehouses.base import ColumnInfo, TableInfo, as_subquery
+from segprof.warehouses.dialects import to_dialect
 from segprof.warehouses.errors import WarehouseError, first_line
 
 if TYPE_CHECKING:
@@ -160,7 +161,6 @@ class SparkConnectConnector:
             return
         import pyarrow as pa
 
-        from segprof.warehouses.dialects import to_dialect
 
         # the rows travel as one Arrow relation in the request, not as thousands of parameters
         data = pa.table({c: [r[i] for r in rows] for i, c in enumerate(columns)})

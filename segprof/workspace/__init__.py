@@ -3,7 +3,8 @@
 Owns: talking to a workspace (the real API or the embedded emulator, chosen by transport) and
 reading its live state for plan. Must never print or store the API token or other secrets.
 
-Entry points: `open_workspace` (blocking, for the CLI), `open_async_workspace`, `read_workspace`.
+Entry points: `WorkspaceClient` (blocking), `AsyncWorkspaceClient`, `read_workspace`; the transport
+is chosen above, by `segprof.operations.workspaces`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 from segprof.workspace.api_error import ApiErrorDetail, WorkspaceError
 from segprof.workspace.client import AsyncWorkspaceClient
 from segprof.workspace.facade import WorkspaceClient
-from segprof.workspace.factory import ClientOptions, base_url_for, open_async_workspace, open_workspace
 from segprof.workspace.live import LiveWorkspace, read_workspace
 from segprof.workspace.resources import (
     SEGMENT_PROFILES_METADATA_ID,
@@ -35,7 +35,6 @@ __all__ = [
     "ApiErrorDetail",
     "AsyncWorkspaceClient",
     "CatalogAction",
-    "ClientOptions",
     "Clock",
     "Destination",
     "DestinationMetadata",
@@ -53,9 +52,6 @@ __all__ = [
     "WaitEvent",
     "WorkspaceClient",
     "WorkspaceError",
-    "base_url_for",
     "is_censored",
-    "open_async_workspace",
-    "open_workspace",
     "read_workspace",
 ]

@@ -19,6 +19,8 @@ from email.utils import parsedate_to_datetime
 import anyio
 import httpx
 
+from segprof.errors import SegprofError
+
 _ENV_SETTINGS = {
     "SEGPROF_API_REQUEST_TIMEOUT": "request_timeout",
     "SEGPROF_API_CALL_DEADLINE": "deadline",
@@ -60,7 +62,6 @@ class RetryPolicy:
     def from_env(cls, environ: Mapping[str, str]) -> RetryPolicy:
         """The defaults, with `SEGPROF_API_REQUEST_TIMEOUT`, `SEGPROF_API_CALL_DEADLINE` and
         `SEGPROF_API_RUN_DEADLINE` (seconds) applied: a CI job bounds how long it may wait."""
-        from segprof.errors import SegprofError
 
         changes: dict[str, float] = {}
         for name, attr in _ENV_SETTINGS.items():

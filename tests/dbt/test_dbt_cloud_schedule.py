@@ -9,8 +9,8 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 from segprof.config.schedule import DbtCloudJob, DbtCloudSchedule, compile_schedule
+from segprof.operations.workspaces import open_workspace
 from segprof.validate import validate_project
-from segprof.workspace import open_workspace
 
 PROJECT = """\
 version: 1

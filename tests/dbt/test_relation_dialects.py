@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from segprof.dbt.resolve import DbtColumns, select_query
+from segprof.config.dbt_models import select_query
+from segprof.dbt.columns import DbtColumns
 from segprof.validate import validate_project
 
 

@@ -6,7 +6,7 @@ import json
 import random
 from typing import Any
 
-from segprof.sync.batching import (
+from segprof.sync.deliver.batching import (
     MAX_BATCH_BYTES,
     MAX_BATCH_COUNT,
     Batch,

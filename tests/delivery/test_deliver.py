@@ -15,8 +15,15 @@ import httpx
 import pytest
 
 from segprof.errors import SegprofError
-from segprof.sync.batching import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, encode_message
-from segprof.sync.deliver import BatchReport, Deliverer, DeliveryConfig, _parse_wait, batch_url, deliver
+from segprof.sync.deliver.batching import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, encode_message
+from segprof.sync.deliver.tracking import (
+    BatchReport,
+    Deliverer,
+    DeliveryConfig,
+    _parse_wait,
+    batch_url,
+    deliver,
+)
 from tests.delivery.sink import Fault, Sink
 
 WRITE_KEY = "wk_test_5f3c9a1b2d"

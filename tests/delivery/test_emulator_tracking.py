@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from segprof.sync.deliver import BatchReport, DeliveryConfig, deliver
+from segprof.sync.deliver.tracking import BatchReport, DeliveryConfig, deliver
 
 emulator_app = pytest.importorskip("segprof.emulator.app")
 

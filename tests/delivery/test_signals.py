@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = """
 import json, sys
-from segprof.sync.deliver import DeliveryConfig, DeliveryInterrupted, deliver
+from segprof.sync.deliver.tracking import DeliveryConfig, DeliveryInterrupted, deliver
 
 def items():
     for i in range(30):

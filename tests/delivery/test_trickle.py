@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from segprof.sync.deliver import DeliveryConfig, deliver
+from segprof.sync.deliver.tracking import DeliveryConfig, deliver
 
 
 @pytest.fixture()

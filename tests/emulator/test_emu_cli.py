@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 from starlette.testclient import TestClient
 
-from segprof.emulator.app import create_app, project_data_dir
+from segprof.emulator import project_data_dir
+from segprof.emulator.app import create_app
 
 REPO = Path(__file__).resolve().parents[2]
 

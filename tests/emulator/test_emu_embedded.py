@@ -7,9 +7,9 @@ import threading
 import httpx
 import pytest
 
-from segprof.emulator.app import project_data_dir
-from segprof.emulator.embedded import embedded_transport
+from segprof.emulator import project_data_dir
 from segprof.emulator.faults import FaultConfig
+from segprof.operations.workspaces import embedded_transport
 
 
 def test_sync_client_reaches_both_apis_in_process(tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from segprof.workspace import open_workspace
+from segprof.operations.workspaces import open_workspace
 from segprof.workspace.resources import Schedule
 
 WRITE_KEY = "wk_live_3c9e1a7f"

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from segprof.config.compile import compile_settings
 from segprof.config.loader import load_project
 from segprof.errors import SegprofError
-from segprof.sync.payloads import build_message
+from segprof.sync.messages.payloads import build_message
 
 COLUMNS = ["user_id", "email", "plan", "score", "city", "signup_day"]
 names = st.from_regex(r"[a-z][a-z0-9_]{0,20}", fullmatch=True)

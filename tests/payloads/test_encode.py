@@ -12,7 +12,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from segprof.sync.encode import (
+from segprof.sync.messages.encode import (
     ExactNumber,
     batch_columns,
     dumps,
@@ -25,7 +25,7 @@ from segprof.sync.encode import (
     js_ordered,
     record_event,
 )
-from segprof.sync.resolve import UNDEFINED
+from segprof.sync.messages.resolve import UNDEFINED
 
 # String(x) as node prints it for these doubles (the JavaScript rule Segment's code applies).
 JS_NUMBER_TEXT = [

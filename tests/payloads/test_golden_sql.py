@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from segprof.sync.sql_messages import compile_message_sql
+from segprof.sync.messages.sql_messages import compile_message_sql
 from segprof.warehouses.base import ColumnInfo
 from tests.payloads.test_golden import CASES
 

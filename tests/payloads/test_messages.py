@@ -7,8 +7,8 @@ import json
 import pytest
 
 from segprof.errors import SegprofError
-from segprof.sync.encode import dumps, record_event
-from segprof.sync.payloads import (
+from segprof.sync.messages.encode import dumps, record_event
+from segprof.sync.messages.payloads import (
     MAX_MESSAGE_BYTES,
     PayloadError,
     build_message,

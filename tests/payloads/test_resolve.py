@@ -6,7 +6,14 @@ import copy
 
 import pytest
 
-from segprof.sync.resolve import UNDEFINED, MappingError, get_path, render_template, resolve, transform
+from segprof.sync.messages.resolve import (
+    UNDEFINED,
+    MappingError,
+    get_path,
+    render_template,
+    resolve,
+    transform,
+)
 
 EVENT = {
     "event": "updated",
@@ -121,7 +128,7 @@ def test_get_path_on_non_containers() -> None:
 def test_compiled_exclude_when_null_equals_the_resolver() -> None:
     from decimal import Decimal
 
-    from segprof.sync.resolve import compile_transform
+    from segprof.sync.messages.resolve import compile_transform
 
     event = copy.deepcopy(EVENT)
     event["properties"].update(

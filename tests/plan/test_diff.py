@@ -11,8 +11,8 @@ from segprof.plan.diff import compute_plan
 from segprof.plan.model import SENSITIVE, Action
 from segprof.plan.render_markdown import MAX_CHARS, render_markdown
 from segprof.plan.render_text import render_text
-from segprof.plan.resources import DesiredResource, Kind, LiveIndex, LiveResource, Ref
 from segprof.plan.secrets import redact_for_storage
+from segprof.project.resources import DesiredResource, Kind, LiveIndex, LiveResource, Ref
 from segprof.state.store import State, StateEntry
 
 WRITE_KEY = "wk_planted_secret_123"

@@ -15,11 +15,11 @@ import httpx
 import pytest
 import yaml
 
-from segprof.emulator.embedded import embedded_transport
+from segprof.operations.preview import VALUE_CHARS, diff_messages
+from segprof.operations.workspaces import embedded_transport
 from segprof.plan.model import Action, MappingPreview, Plan, RecordPreview, ResourceChange
-from segprof.plan.preview import VALUE_CHARS, diff_messages
 from segprof.plan.render_markdown import MAX_CHARS, render_markdown
-from segprof.plan.resources import Kind
+from segprof.project.resources import Kind
 from segprof.warehouses import connect
 from tests.sync.sync_project import run_sql, source_block
 

@@ -359,8 +359,8 @@ def test_state_commands_need_warehouse_state(project: Path) -> None:
 
 
 def test_state_tables_translate_to_every_warehouse() -> None:
-    from segprof.sync.managed_schema import state_ddl
     from segprof.warehouses.dialects import DIALECTS, to_dialect
+    from segprof.warehouses.managed_schema import state_ddl
 
     for dialect in DIALECTS.values():
         enforced = dialect.sqlglot in ("duckdb", "postgres", "tsql")

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from segprof.sync.checksum import checksum_of
+from segprof.sync.detect.checksum import checksum_of
 from tests.sync.sync_project import WRITE_KEY, Project
 
 PASSWORD = "sf_planted_5c2d8e1a7b"

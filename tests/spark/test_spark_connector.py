@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from segprof.sync.checksum import checksum_of, checksum_sql
+from segprof.sync.detect.checksum import checksum_of, checksum_sql
 from segprof.warehouses import WarehouseError, connect, to_dialect
 
 

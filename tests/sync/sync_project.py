@@ -16,8 +16,8 @@ import uvicorn
 import yaml
 
 from segprof.emulator.app import create_app
-from segprof.emulator.embedded import embedded_transport
 from segprof.emulator.faults import FaultConfig
+from segprof.operations.workspaces import embedded_transport
 from segprof.warehouses import connect
 
 WRITE_KEY = "test-space-key"

@@ -80,8 +80,8 @@ CHILD = """
 import os, signal, sys
 from pathlib import Path
 from segprof.config.loader import load_project_or_raise
-from segprof.sync.deliver import DeliveryConfig
-from segprof.sync.launch import engine_for
+from segprof.sync.deliver.tracking import DeliveryConfig
+from segprof.operations.sync_runs import engine_for
 root = Path(sys.argv[1])
 project = load_project_or_raise(root)
 engine, con = engine_for(project, root, "identify_users")

@@ -9,10 +9,9 @@ import duckdb
 import httpx
 from sync_project import WRITE_KEY, Project
 
-from segprof.emulator.embedded import embedded_transport
+from segprof.operations.workspaces import embedded_transport, open_workspace
 from segprof.state import state_folder
 from segprof.state.store import LocalStateStore
-from segprof.workspace.factory import open_workspace
 
 
 def embedded_messages(root: Path) -> list[dict]:

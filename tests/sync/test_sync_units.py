@@ -12,8 +12,8 @@ import pytest
 from sync_project import Project
 
 from segprof.errors import SegprofError
+from segprof.operations.notify import notification_text
 from segprof.sync.engine import RunSummary, referenced_columns, triggers_of
-from segprof.sync.notify import notification_text
 
 
 def test_referenced_columns_from_paths_templates_and_objects():

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from segprof.errors import SegprofError
-from segprof.sync.changes import (
+from segprof.sync.detect.changes import (
     CHECKSUM_COLUMN,
     ID_COLUMN,
     KIND_COLUMN,
@@ -15,7 +15,7 @@ from segprof.sync.changes import (
     MappingSpec,
     MassDeleteRefused,
 )
-from segprof.sync.checksum import checksum_of
+from segprof.sync.detect.checksum import checksum_of
 
 MODEL = "SELECT user_id, email, plan, score FROM users"
 
@@ -427,8 +427,8 @@ def test_record_vanishing_between_diff_and_stream_is_not_sent_empty(open_wh):
 def test_a_failure_recorded_before_origins_were_kept_is_retried_under_its_first_id(open_wh):
     """Upgrading keeps retries exact: a pending change from a table without origins keeps the id
     it was first sent under, and changes found from then on get ids with origins."""
-    from segprof.sync.ids import message_id
-    from segprof.sync.managed_schema import ORIGIN_COLUMN, MappingTables, mapping_key
+    from segprof.sync.detect.ids import message_id
+    from segprof.warehouses.managed_schema import ORIGIN_COLUMN, MappingTables, mapping_key
 
     con = open_wh()
     make_users(con, [(1, "a@x.io", "free", 1), (2, "b@x.io", "free", 2)])

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from segprof.sync.changes import CHECKSUM_COLUMN, ID_COLUMN, ChangeTracker, MappingSpec
-from segprof.sync.checksum import canonical_string, checksum_of
-from segprof.sync.ids import message_id
+from segprof.sync.detect.changes import CHECKSUM_COLUMN, ID_COLUMN, ChangeTracker, MappingSpec
+from segprof.sync.detect.checksum import canonical_string, checksum_of
+from segprof.sync.detect.ids import message_id
 from segprof.warehouses import connect
 
 

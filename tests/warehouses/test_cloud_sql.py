@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import sqlglot
 
-from segprof.sync.changes import ChangeTracker, MappingSpec
-from segprof.sync.managed_schema import MappingTables, ddl_for, mapping_key
+from segprof.sync.detect.changes import ChangeTracker, MappingSpec
 from segprof.warehouses import ColumnInfo, WarehouseError, connect, dialect_for
 from segprof.warehouses.introspection import introspection_sql
+from segprof.warehouses.managed_schema import MappingTables, ddl_for, mapping_key
 
 
 def _installed(module: str) -> bool:

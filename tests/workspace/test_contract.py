@@ -19,9 +19,9 @@ import pytest
 
 from segprof.emulator.app import create_app
 from segprof.emulator.faults import FaultConfig
+from segprof.operations.workspaces import ClientOptions, open_workspace
 from segprof.workspace import (
     SEGMENT_PROFILES_METADATA_ID,
-    ClientOptions,
     RateLimit,
     RateLimits,
     RetryPolicy,
@@ -29,7 +29,6 @@ from segprof.workspace import (
     WaitEvent,
     WorkspaceClient,
     WorkspaceError,
-    open_workspace,
 )
 from segprof.workspace.inprocess import InProcessTransport
 

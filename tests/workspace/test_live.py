@@ -8,14 +8,13 @@ import anyio
 import httpx
 import pytest
 
+from segprof.operations.workspaces import ClientOptions, open_workspace
 from segprof.workspace import (
     SEGMENT_PROFILES_METADATA_ID,
     AsyncWorkspaceClient,
-    ClientOptions,
     RateLimits,
     WorkspaceClient,
     WorkspaceError,
-    open_workspace,
     read_workspace,
 )
 

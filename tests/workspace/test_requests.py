@@ -6,7 +6,8 @@ import httpx
 import pytest
 
 from segprof.errors import SegprofError
-from segprof.workspace import Schedule, base_url_for
+from segprof.operations.workspaces import base_url_for
+from segprof.workspace import Schedule
 from segprof.workspace.resources import SEGMENT_PROFILES_METADATA_ID
 
 from .apistub import TOKEN, body, ok, run

@@ -13,7 +13,9 @@ from typing import Any
 
 from segprof.config import compile_schedule, compile_settings, compile_trigger
 from segprof.config.models import Destination, Mapping, Model, Project, SourceBase
-from segprof.plan.resources import DesiredResource, Kind, Ref
+from segprof.project.resources import DesiredResource, Kind, Ref
+from segprof.sql.analyze import analyze_query
+from segprof.sql.dialects import dialect_for
 from segprof.workspace.resources import SEGMENT_PROFILES_METADATA_ID
 
 # Reverse ETL warehouse source metadata ids (Segment's catalog). DuckDB exists only in the
@@ -170,8 +172,6 @@ def model_columns(
     `outputs` are the columns validation already found (`ValidationReport.model_outputs`); without
     them each model's SQL is analysed here, offline.
     """
-    from segprof.sql.analyze import analyze_query
-    from segprof.sql.dialects import dialect_for
 
     columns: dict[str, list[str]] = {}
     dialects: dict[str, str] = {}

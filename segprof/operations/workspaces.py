@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from segprof.emulator import project_data_dir
 from segprof.errors import SegprofError
+from segprof.redaction import remember
 from segprof.workspace.client import DEFAULT_PAGE_SIZE, AsyncWorkspaceClient
 from segprof.workspace.facade import WorkspaceClient
 from segprof.workspace.inprocess import InProcessTransport
@@ -78,7 +80,6 @@ def base_url_for(region: str | None, api_url: str | None) -> str:
 
 
 def resolve_token(token: str | None) -> str | None:
-    from segprof.redaction import remember
 
     if token:
         remember(token)
@@ -93,7 +94,6 @@ def resolve_token(token: str | None) -> str | None:
 
 def local_data_dir(project_dir: Path) -> Path:
     """The embedded workspace's data folder: one place for its Public API and Tracking API."""
-    from segprof.emulator.app import project_data_dir
 
     return project_data_dir(project_dir)
 
@@ -170,12 +170,22 @@ def open_workspace(
 def _local_app(project_dir: Path | None, token: str | None, extra: dict[str, Any]) -> Any:
     if project_dir is None:
         raise SegprofError("the local workspace needs a project folder", address="workspace.backend")
-    try:
-        from segprof.emulator.app import create_app
-    except ImportError as exc:  # pragma: no cover - only when the emulator package is missing
-        raise SegprofError("the embedded workspace (segprof.emulator) is not available") from exc
+    # Loaded only for the embedded workspace: a run against Segment never pays for the emulator.
+    from segprof.emulator.app import create_app
+
     data_dir = local_data_dir(project_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     # The embedded workspace answers one local user: Segment's per-minute write limits would only
     # slow `apply` down, so both the app and the client leave them off.
     return create_app(data_dir, **{"token": token, "rate_limits": False, **extra})
+
+
+def embedded_transport(project_dir: Path, **app_options: Any) -> InProcessTransport:
+    """The transport to a project's embedded workspace (data under `<project>/.segprof/emulator`).
+
+    `app_options` go to the emulator's `create_app` (token, write_key, rate_limits, faults,
+    sync_runner). Loaded here only: a run against Segment never pays for the emulator.
+    """
+    from segprof.emulator.app import create_app
+
+    return InProcessTransport(create_app(project_data_dir(project_dir), **app_options))

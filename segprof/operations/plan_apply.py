@@ -15,16 +15,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from segprof.apply.executor import ApplyOutcome, ProgressCallback, check_destroy_allowed, execute
+from segprof.apply.writer import WorkspaceWriter
 from segprof.config.models import Project
 from segprof.errors import SegprofError
-from segprof.plan.desired import ModelOutputs, build_desired
+from segprof.operations.preview import PreviewOptions, attach_previews, project_secrets
+from segprof.operations.workspaces import ClientOptions, open_async_workspace
 from segprof.plan.diff import compute_plan
 from segprof.plan.model import DbtModelChange, Plan
 from segprof.plan.planfile import check_not_stale, load_plan_header
-from segprof.plan.resources import DesiredResource
+from segprof.plan.refresh import to_index
+from segprof.project.desired import ModelOutputs, build_desired
+from segprof.project.resources import DesiredResource, address_kind
 from segprof.state.factory import open_state_store
 from segprof.state.store import State, StateEntry
-from segprof.workspace.factory import ClientOptions, open_async_workspace
+from segprof.workspace.live import read_workspace
 from segprof.workspace.throttle import WaitCallback
 
 
@@ -56,8 +60,6 @@ def _client(project: Project, project_dir: Path, options: RunOptions):  # type: 
 
 
 async def _refresh_and_plan(client, desired: list[DesiredResource], state: State, targets: list[str]):  # type: ignore[no-untyped-def]
-    from segprof.plan.refresh import to_index
-    from segprof.workspace.live import read_workspace
 
     known_destinations = [e.id for e in state.resources.values() if e.kind == "destination"]
     live = await read_workspace(client, destination_ids=known_destinations)
@@ -81,8 +83,6 @@ def plan_project(project_dir: Path, project: Project, options: RunOptions) -> Pl
     plan.environment = project.environment
     plan.dbt_changes = dbt_model_changes(project)
     if options.preview is not None:
-        from segprof.plan.preview import PreviewOptions, attach_previews, project_secrets
-        from segprof.plan.refresh import to_index
 
         preview_options = PreviewOptions(options.preview, secrets=project_secrets(project))
         attach_previews(
@@ -155,7 +155,6 @@ def apply_project(
             check_destroy_allowed(plan, state, request.allow_destroy)
             if request.confirm is not None and not request.confirm(plan):
                 return ApplyResult(plan, None, approved=False)
-            from segprof.apply.writer import WorkspaceWriter
 
             writer = WorkspaceWriter(client, live.action_ids())
             outcome = await execute(
@@ -177,8 +176,6 @@ def import_resource(
     project_dir: Path, project: Project, address: str, live_id: str, options: RunOptions
 ) -> StateEntry:
     """Tie an address of the project to an existing live resource (`segprof import`)."""
-    from segprof.plan.refresh import to_index
-    from segprof.plan.resources import address_kind
 
     desired = {d.address: d for d in build_desired(project, options.model_outputs)}
     if address not in desired:
@@ -189,7 +186,6 @@ def import_resource(
     store = open_state_store(project_dir, project)
 
     async def run() -> StateEntry:
-        from segprof.workspace.live import read_workspace
 
         async with _client(project, project_dir, options) as client:
             live = to_index(await read_workspace(client))

@@ -11,36 +11,25 @@ run SQL or reach a warehouse.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segprof.config.diagnostic import Diagnostic, error, warning
 from segprof.config.pydantic_errors import suggest
 from segprof.config.sqltext import SqlText
+from segprof.dbt.columns import DbtColumns, model_columns
 from segprof.dbt.manifest import DbtArtifactError, DbtModel, DbtProject, read_manifest
 from segprof.dbt.places import select_line, yml_model_line
+from segprof.dbt.state import changes_against
 from segprof.errors import Location
+from segprof.sql.dialects import dialect_for
 
 if TYPE_CHECKING:
     from segprof.config.models import DbtSettings, Model, Project
 
 DEFAULT_MANIFEST = "target/manifest.json"
 DEFAULT_CATALOG = "target/catalog.json"
-
-
-@dataclass(frozen=True)
-class DbtColumns:
-    """A dbt model's output columns, their types where known, and where that knowledge came from."""
-
-    names: list[str]
-    types: dict[str, str] = field(default_factory=dict)
-    origin: str = "catalog"  # catalog | compiled SQL | documentation
-
-    @property
-    def certain(self) -> bool:
-        """Documentation may leave columns out: only the catalog and compiled SQL are the output."""
-        return self.origin != "documentation"
 
 
 @dataclass(frozen=True)
@@ -131,24 +120,6 @@ def source_database(source: Any) -> str | None:
     return getattr(source, "database", None)
 
 
-def model_columns(model: DbtModel, dialect: str) -> DbtColumns | None:
-    """The columns the dbt relation has: catalog, else the compiled SQL's output, else its docs."""
-    documented = {c.name: c.data_type for c in model.columns.values() if c.data_type}
-    if model.catalog_columns:
-        return DbtColumns(list(model.catalog_columns), dict(model.catalog_columns), "catalog")
-    if model.compiled_code:
-        from segprof.sql.analyze import analyze_query
-
-        analysis = analyze_query(model.compiled_code, dialect)
-        if analysis.complete and analysis.columns and not analysis.problems:
-            types = {c.name: c.type for c in analysis.columns if c.type}
-            types.update({k: v for k, v in documented.items() if k in types or k.lower() in types})
-            return DbtColumns([c.name for c in analysis.columns], types, "compiled SQL")  # type: ignore[arg-type]
-    if model.columns:
-        return DbtColumns(list(model.columns), {k: v for k, v in documented.items() if v}, "documentation")
-    return None
-
-
 def select_query(relation: str, dialect: str, columns: DbtColumns | None, database: str | None) -> str:
     """`SELECT <columns> FROM <relation>` in the dialect; the database is left out when it is the
     source's own (it is then implied, and some warehouses refuse naming it)."""
@@ -171,7 +142,6 @@ def resolve_dbt_models(project: Project, state: Path | None = None) -> list[Diag
     With production's manifest (`state`, else `dbt.state` in segprof.yaml) a model selects from
     production's relation (what apply will point Segment at once the change is deployed) with
     the columns of this change, and its link records how it differs from production."""
-    from segprof.sql.dialects import dialect_for
 
     wanted = [m for m in project.models.values() if m.dbt is not None]
     if not wanted or project.root is None:
@@ -317,7 +287,6 @@ def _resolve_one(
     if production is not None:
         from dataclasses import replace
 
-        from segprof.dbt.state import changes_against
 
         prod_columns = model_columns(prod, dialect) if prod is not None else None
         link = replace(

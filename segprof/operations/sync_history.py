@@ -15,9 +15,12 @@ from typing import Any
 
 from segprof.config.models import Project
 from segprof.errors import SegprofError
-from segprof.sync.failures import FailedRecord, FailureLog
-from segprof.sync.managed_schema import RUN_COUNTERS, RUNS, SCHEMA
+from segprof.operations.sync_runs import _state
+from segprof.project.sources import open_source
+from segprof.sync.detect.failures import FailedRecord, FailureLog
+from segprof.sync.job import mapping_names
 from segprof.warehouses.dialects import to_dialect
+from segprof.warehouses.managed_schema import RUN_COUNTERS, RUNS, SCHEMA
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,6 @@ def _lit(value: str) -> str:
 
 def _by_source(project_dir: Path, project: Project, names: list[str]) -> dict[str, dict[str, str]]:
     """source name → {mapping id → mapping address} for the given mappings."""
-    from segprof.sync.launch import _state
 
     state = _state(project_dir, project)
     out: dict[str, dict[str, str]] = {}
@@ -103,7 +105,6 @@ def _read(con: Any, where: str, ids: dict[str, str], limit: int) -> list[RunRow]
 
 def list_runs(project_dir: Path, project: Project, mapping: str | None, limit: int = 10) -> list[RunRow]:
     """Recent runs of one mapping (or all), newest first per mapping."""
-    from segprof.sync.job import mapping_names, open_source
 
     names = mapping_names(project, [mapping] if mapping else [], all_=mapping is None)
     records: list[RunRow] = []
@@ -123,7 +124,6 @@ def list_runs(project_dir: Path, project: Project, mapping: str | None, limit: i
 
 def show_run(project_dir: Path, project: Project, run_id: str) -> tuple[RunRow, list[FailedRecord]]:
     """One run and its failed records (payload and reason)."""
-    from segprof.sync.job import open_source
 
     for source, ids in _by_source(project_dir, project, list(project.mappings)).items():
         con = open_source(project, project_dir, source)

@@ -364,7 +364,7 @@ def encode_row(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def record_event(kind: str, record_id: Any, row: Mapping[str, Any]) -> dict[str, Any]:
-    """The event a mapping resolves against for one changed record (see `segprof.sync.payloads`).
+    """The event a mapping resolves against for one changed record (see `segprof.sync.messages.payloads`).
 
     `__segment_id` is the record's identifier as text, as Segment's record state keeps it.
     """

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from segprof.sync.managed_schema import SCHEMA, table
+from segprof.sync.messages.encode import dumps_text
 from segprof.warehouses.dialects import to_dialect
+from segprof.warehouses.managed_schema import SCHEMA, table
 
 FAILURES = table("failures")
 MAX_PAYLOAD_CHARS = 64 * 1024  # an oversized message is kept in part: enough to find the culprit
@@ -62,7 +63,6 @@ class FailureLog:
         """Store (record id, kind, messageId, message or None, reason) rows for a run."""
         if not failed:
             return
-        from segprof.sync.encode import dumps_text
 
         self._ensure()
         now = datetime.now(UTC).replace(tzinfo=None)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from segprof.errors import SegprofError
-from segprof.sync.encode import dumps_text, js_number_str, js_ordered
+from segprof.sync.messages.encode import dumps_text, js_number_str, js_ordered
 
 
 class _Undefined:

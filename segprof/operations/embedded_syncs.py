@@ -16,10 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from segprof.config.models import Project
+from segprof.emulator import project_data_dir
+from segprof.emulator.app import create_app
 from segprof.emulator.syncs import SyncReporter, SyncRequest, SyncResult, now_iso
 from segprof.errors import SegprofError
-from segprof.sync.changes import MassDeleteRefused
-from segprof.sync.engine import RunSummary
+from segprof.project.sources import open_source
+from segprof.state import open_state_store
+from segprof.sync.deliver.tracking import DeliveryConfig
+from segprof.sync.detect.changes import MassDeleteRefused
+from segprof.sync.engine import RunSummary, SyncEngine, record_failed_run
+from segprof.sync.job import job_from_workspace
+from segprof.workspace.inprocess import InProcessTransport
 
 LOCAL_TRACKING_BASE = "http://tracking.segprof.local/v1"
 STATUS_OF = {
@@ -60,13 +67,11 @@ class EngineRunner:
         """The emulator app whose Tracking API receives the messages (where `profiles show` reads)."""
         with self._lock:
             if self._tracking_app is None:
-                from segprof.emulator.app import create_app, project_data_dir
 
                 self._tracking_app = create_app(project_data_dir(self.project_dir), rate_limits=False)
             return self._tracking_app
 
     def _state_addresses(self) -> dict[str, str]:
-        from segprof.state import open_state_store
 
         state = open_state_store(self.project_dir, self.project).read()
         return {entry.id: address for address, entry in state.resources.items()}
@@ -138,10 +143,6 @@ class EngineRunner:
         )
 
     def _run(self, request: SyncRequest, reporter: SyncReporter) -> RunSummary:
-        from segprof.sync.deliver import DeliveryConfig
-        from segprof.sync.engine import SyncEngine, record_failed_run
-        from segprof.sync.job import job_from_workspace, open_source
-        from segprof.workspace.inprocess import InProcessTransport
 
         addresses = self._state_addresses()
         source_address = addresses.get(str(request.source.get("id")))

@@ -34,8 +34,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from segprof.errors import SegprofError
-from segprof.sync.checksum import CHECKSUM_VERSION, canonical_columns, checksum_sql, quote
-from segprof.sync.managed_schema import (
+from segprof.sync.detect.checksum import CHECKSUM_VERSION, canonical_columns, checksum_sql, quote
+from segprof.warehouses.base import ColumnInfo, Connector, as_subquery
+from segprof.warehouses.dialects import to_dialect
+from segprof.warehouses.managed_schema import (
     CHECKPOINTS,
     CHECKSUM_COLUMN,
     ID_COLUMN,
@@ -48,8 +50,6 @@ from segprof.sync.managed_schema import (
     ddl_for,
     mapping_key,
 )
-from segprof.warehouses.base import ColumnInfo, Connector, as_subquery
-from segprof.warehouses.dialects import to_dialect
 
 if TYPE_CHECKING:
     import pyarrow

@@ -18,7 +18,14 @@ from typing import Any
 
 from segprof.config.models import Project
 from segprof.errors import SegprofError
+from segprof.operations.embedded_syncs import EngineRunner
+from segprof.operations.workspaces import ClientOptions, open_async_workspace
+from segprof.project.sources import open_source
+from segprof.state import open_state_store
+from segprof.sync.deliver.tracking import DeliveryConfig
+from segprof.sync.detect.changes import MassDeleteRefused
 from segprof.sync.engine import RunSummary, SyncEngine, record_failed_run
+from segprof.sync.job import destination_write_key, job_from_project, mapping_names, tracking_base
 
 Progress = Callable[[str, int, int, int], None]  # (mapping, delivered, failed, to send)
 
@@ -50,7 +57,6 @@ class SyncOptions:
 
 
 def _state(project_dir: Path, project: Project):  # type: ignore[no-untyped-def]
-    from segprof.state import open_state_store
 
     return open_state_store(project_dir, project).read()
 
@@ -73,7 +79,6 @@ def engine_for(  # type: ignore[no-untyped-def]
     `record_failure`: a mapping whose engine cannot be set up (a model that cannot be described)
     is recorded as a failed run, whose id the raised error carries as `run_id`.
     """
-    from segprof.sync.job import job_from_project, open_source
 
     mapping = project.mappings[name]
     mid = mapping_id or mapping_id_for(project_dir, project, mapping.address)
@@ -92,7 +97,6 @@ def engine_for(  # type: ignore[no-untyped-def]
 
 def run_syncs(project_dir: Path, project: Project, options: SyncOptions) -> list[RunSummary]:
     """Run (or dry-run, reset, rebaseline) the chosen mappings; one summary each, in order."""
-    from segprof.sync.job import mapping_names
 
     names = mapping_names(project, options.mappings, options.all)
     if not names:
@@ -143,7 +147,6 @@ def mappings_changed_by(project: Project, steps: list[Any]) -> list[str]:
 
 def _one_of_many(project_dir: Path, project: Project, name: str, options: SyncOptions) -> RunSummary:
     """One mapping of several: a mapping that cannot run is reported, the others still run."""
-    from segprof.sync.changes import MassDeleteRefused
 
     try:
         return _self_hosted(project_dir, project, name, options)
@@ -159,8 +162,6 @@ def _one_of_many(project_dir: Path, project: Project, name: str, options: SyncOp
 
 
 def _self_hosted(project_dir: Path, project: Project, name: str, options: SyncOptions) -> RunSummary:
-    from segprof.sync.deliver import DeliveryConfig
-    from segprof.sync.job import destination_write_key, tracking_base
 
     mapping = project.mappings[name]
     engine, con = engine_for(
@@ -221,13 +222,11 @@ def _ids(project_dir: Path, project: Project, name: str) -> dict[str, str]:
 def _through_workspace(
     project_dir: Path, project: Project, names: list[str], options: SyncOptions
 ) -> list[RunSummary]:
-    from segprof.workspace.factory import ClientOptions, open_async_workspace
 
     jobs = [(n, _ids(project_dir, project, n)) for n in names]
     runner = None
     client_options = ClientOptions()
     if project.workspace.backend == "local":
-        from segprof.sync.runner import EngineRunner
 
         runner = EngineRunner(
             project,

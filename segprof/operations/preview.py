@@ -33,7 +33,16 @@ from segprof.plan.model import (
     ResourceChange,
     SendCount,
 )
-from segprof.plan.resources import DesiredResource, Kind, LiveIndex
+from segprof.project.resources import DesiredResource, Kind, LiveIndex
+from segprof.project.sources import connection_settings
+from segprof.sync.detect.checksum import quote
+from segprof.sync.engine import SyncEngine, SyncJob, triggers_of
+from segprof.sync.messages.encode import events_from_batch
+from segprof.sync.messages.payloads import MessageBuilder, PayloadError, check_message_size
+from segprof.sync.messages.resolve import MappingError
+from segprof.warehouses import connect
+from segprof.warehouses.base import as_subquery
+from segprof.warehouses.dialects import to_dialect
 
 MAX_SAMPLE = 100  # `--preview N` is for reading, not for exporting the model
 VALUE_CHARS = 200  # each value shown is cut to this many characters, with an ellipsis
@@ -177,8 +186,6 @@ class _Sources:
         return self._open[name]
 
     def _connect(self, name: str) -> Any:
-        from segprof.sync.job import connection_settings
-        from segprof.warehouses import connect
 
         source = self.project.sources.get(name)
         if source is None:
@@ -205,7 +212,6 @@ def _preview_one(
     old_query: _OldQuery | None = None,
     new_sql: str | None = None,
 ) -> MappingPreview:
-    from segprof.sync.engine import SyncEngine, SyncJob, triggers_of
 
     n = min(options.sample_size, MAX_SAMPLE)
     preview = MappingPreview(sample_size=n, event=SAMPLE_EVENT, model_changed=old_query is not None)
@@ -288,10 +294,6 @@ def _without_write_key(settings: Any) -> dict[str, Any]:
 
 def _sample_events(con: Any, model_sql: str, ident: str, n: int) -> Iterator[dict[str, Any]]:
     """The first `n` records by identifier (null identifiers left out, as a sync leaves them out)."""
-    from segprof.sync.checksum import quote
-    from segprof.sync.encode import events_from_batch
-    from segprof.warehouses.base import as_subquery
-    from segprof.warehouses.dialects import to_dialect
 
     neutral = (
         f"SELECT q.* FROM {_MODEL} AS q WHERE q.{quote(ident)} IS NOT NULL "
@@ -304,10 +306,6 @@ def _sample_events(con: Any, model_sql: str, ident: str, n: int) -> Iterator[dic
 
 def _events_by_id(con: Any, old: _OldQuery, ids: list[str]) -> dict[str, dict[str, Any]]:
     """The records of the live (old) model query with these identifiers, by identifier text."""
-    from segprof.sync.checksum import quote
-    from segprof.sync.encode import events_from_batch
-    from segprof.warehouses.base import as_subquery
-    from segprof.warehouses.dialects import to_dialect
 
     if not ids:
         return {}
@@ -332,7 +330,6 @@ class _Side:
 
     @classmethod
     def of(cls, action: str, settings: dict[str, Any], *, check_size: bool) -> _Side:
-        from segprof.sync.payloads import MessageBuilder
 
         try:
             return cls(builder=MessageBuilder(action, settings), check_size=check_size)
@@ -340,8 +337,6 @@ class _Side:
             return cls(error=f"the settings cannot be resolved: {err.message}")
 
     def build(self, event: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
-        from segprof.sync.payloads import PayloadError, check_message_size
-        from segprof.sync.resolve import MappingError
 
         if self.builder is None:
             return None, self.error
@@ -417,7 +412,6 @@ def _bounded(value: Any) -> Any:
 
 
 def _triggers(trigger: Any) -> frozenset[str] | None:
-    from segprof.sync.engine import triggers_of
 
     try:
         return triggers_of(str(trigger or ""))

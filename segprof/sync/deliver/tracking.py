@@ -36,7 +36,7 @@ import httpx
 
 from segprof.errors import SegprofError
 from segprof.redaction import redact
-from segprof.sync.batching import Batch, BatchLimits, Encoder, Outgoing, Rejection, pack, sent_at
+from segprof.sync.deliver.batching import Batch, BatchLimits, Encoder, Outgoing, Rejection, pack, sent_at
 
 log = logging.getLogger("segprof.tracking")
 
