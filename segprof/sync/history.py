@@ -3,7 +3,8 @@
 Owns `list_runs` and `show_run`, which read the managed schema of each source the project's
 mappings use (runs are kept where the data is). A mapping's runs are found under its live
 subscription id and under its address (self-hosted runs before it was applied). Must never
-write to the warehouse.
+write to the warehouse: sessions are opened read-only, so a missing DuckDB file is reported,
+not created, and no write lock is taken while a sync may hold one.
 """
 
 from __future__ import annotations
@@ -49,6 +50,30 @@ class RunRow:
             **self.counters,
             "error": self.error,
         }
+
+
+def _open(project: Project, project_dir: Path, source_name: str) -> Any:
+    """A read-only session on one source (runs are only read here)."""
+    from segprof.sync.job import connection_settings
+    from segprof.warehouses import WarehouseError, connect
+
+    source = project.sources.get(source_name)
+    if source is None:
+        raise SegprofError(f"the project has no source {source_name!r}", address=f"source.{source_name}")
+    address = f"source.{source_name}"
+    settings = {**connection_settings(source), "read_only": True}
+    try:
+        return connect(source.type, settings, project_dir, address=address)
+    except WarehouseError as err:
+        if source.type == "duckdb" and "lock" in err.message.lower():
+            # DuckDB lets one process write or many read: a running sync holds the file.
+            raise WarehouseError(
+                err.message,
+                address=address,
+                hint="another process (a sync?) has the DuckDB file open for writing; "
+                "run `segprof syncs` again when it has finished",
+            ) from None
+        raise
 
 
 def _lit(value: str) -> str:
@@ -103,12 +128,12 @@ def _read(con: Any, where: str, ids: dict[str, str], limit: int) -> list[RunRow]
 
 def list_runs(project_dir: Path, project: Project, mapping: str | None, limit: int = 10) -> list[RunRow]:
     """Recent runs of one mapping (or all), newest first per mapping."""
-    from segprof.sync.job import mapping_names, open_source
+    from segprof.sync.job import mapping_names
 
     names = mapping_names(project, [mapping] if mapping else [], all_=mapping is None)
     records: list[RunRow] = []
     for source, ids in _by_source(project_dir, project, names).items():
-        con = open_source(project, project_dir, source)
+        con = _open(project, project_dir, source)
         try:
             if not _has_runs(con):
                 continue
@@ -123,10 +148,8 @@ def list_runs(project_dir: Path, project: Project, mapping: str | None, limit: i
 
 def show_run(project_dir: Path, project: Project, run_id: str) -> tuple[RunRow, list[FailedRecord]]:
     """One run and its failed records (payload and reason)."""
-    from segprof.sync.job import open_source
-
     for source, ids in _by_source(project_dir, project, list(project.mappings)).items():
-        con = open_source(project, project_dir, source)
+        con = _open(project, project_dir, source)
         try:
             if not _has_runs(con):
                 continue
