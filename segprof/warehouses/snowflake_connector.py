@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segprof.warehouses.base import ColumnInfo, TableInfo, as_subquery, qualified
-from segprof.warehouses.errors import WarehouseError, first_line
+from segprof.warehouses.errors import WarehouseError, first_line, statement_timeout_s
 
 if TYPE_CHECKING:
     import pyarrow
@@ -52,6 +52,10 @@ def connect_kwargs(settings: Mapping[str, Any]) -> dict[str, Any]:
     kwargs["application"] = "segprof"
     # segprof talks to the account and nothing else: no out-of-band telemetry to Snowflake's hosts
     kwargs["session_parameters"] = {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False, "QUERY_TAG": "segprof"}
+    timeout = statement_timeout_s()
+    if timeout:
+        # Snowflake cancels a statement that runs longer: a stuck query cannot hold a run
+        kwargs["session_parameters"]["STATEMENT_TIMEOUT_IN_SECONDS"] = timeout
     return kwargs
 
 
