@@ -65,6 +65,11 @@ def _open(project: Project, project_dir: Path, source_name: str) -> Any:
     try:
         return connect(source.type, settings, project_dir, address=address)
     except WarehouseError as err:
+        if source.type == "duckdb" and "different configuration" in err.message:
+            # this process already has the file open for writing (DuckDB shares one instance per
+            # file and process): join it; the file exists and is only read here
+            settings.pop("read_only")
+            return connect(source.type, settings, project_dir, address=address)
         if source.type == "duckdb" and "lock" in err.message.lower():
             # DuckDB lets one process write or many read: a running sync holds the file.
             raise WarehouseError(

@@ -77,3 +77,17 @@ def test_syncs_reports_a_missing_warehouse_file_and_does_not_create_it(tmp_path:
         assert result.exit_code == 1, result.stdout
         assert "does not exist" in result.stderr and "source.warehouse" in result.stderr
         assert not (root / "wh.duckdb").exists()
+
+
+def test_syncs_reads_while_this_process_has_the_file_open_for_writing(tmp_path: Path, run_cli: Any):
+    import duckdb
+
+    way, run_id = _synced(tmp_path, run_cli)
+    root = way.project.root
+    writer = duckdb.connect(str(root / "wh.duckdb"))  # DuckDB refuses a second, read-only, config
+    try:
+        listed = run_cli("syncs", "-C", str(root), "--format", "json")
+        assert listed.exit_code == 0, listed.stdout + listed.stderr
+        assert [r["run_id"] for r in json.loads(listed.stdout)["runs"]] == [run_id]
+    finally:
+        writer.close()
