@@ -88,3 +88,21 @@ def test_a_bad_timeout_is_named_and_nothing_runs(tmp_path: Path, run_cli: Any):
     assert "--timeout must be a positive duration, not 'soon'" in result.stderr
     history = run_cli("syncs", "-C", str(project.root), "--format", "json")
     assert json.loads(history.stdout)["runs"] == []
+
+
+def test_the_embedded_workspace_keeps_the_deadline_too(tmp_path: Path, run_cli: Any):
+    from sync_project import SyncPath
+
+    way = SyncPath("embedded", tmp_path, {"type": "duckdb", "path": "wh.duckdb"}, run_cli)
+    way.project.seed(5)
+    args = ["sync", "identify_users", "-C", str(way.project.root), "--format", "json"]
+    # a deadline the change detection alone uses up: the run sends nothing
+    late = run_cli(*args, env={"SEGPROF_SYNC_TIMEOUT": "0.001"})
+    assert late.exit_code == 1, late.stdout + late.stderr
+    run = json.loads(late.stdout)["runs"][0]
+    assert run["status"] == "failed" and run["errors"] == ["deadline of 0.001 s exceeded"]
+    assert run["new"] == 5 and run["delivered"] == 0 and way.messages() == []
+    rest = way.sync()
+    assert rest["status"] == "success" and rest["delivered"] == 5
+    ids = [m["message"]["messageId"] for m in way.messages()]
+    assert len(ids) == 5 == len(set(ids))
