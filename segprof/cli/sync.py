@@ -54,6 +54,7 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--timeout",
+                metavar="DURATION",
                 help="The most time one mapping's run may take (900, 30m, 2h); past it the run stops, "
                 "keeping what was delivered, and fails. Default: $SEGPROF_SYNC_TIMEOUT, else no limit.",
                 show_default=False,
