@@ -114,13 +114,14 @@ def register(app: typer.Typer) -> None:
 def _sync_changed(project_dir: Path, project, steps) -> None:  # type: ignore[no-untyped-def]
     """`apply --sync`: the mappings just created or changed, through the same path as `segprof sync`."""
     from segprof.cli.sync import _render
-    from segprof.operations.sync_runs import SyncOptions, mappings_changed_by, run_syncs
+    from segprof.operations.sync_runs import SyncOptions, deadline_from, mappings_changed_by, run_syncs
 
     names = mappings_changed_by(project, list(steps))
     if not names:
         stdout_console().print("No mapping was created or changed: nothing to sync.")
         return
-    summaries = run_syncs(project_dir, project, SyncOptions(mappings=names))
+    options = SyncOptions(mappings=names, deadline=deadline_from(None))  # SEGPROF_SYNC_TIMEOUT
+    summaries = run_syncs(project_dir, project, options)
     _render(summaries)
     if any(s.status != "success" for s in summaries):
         raise typer.Exit(1)

@@ -50,6 +50,16 @@ def register(app: typer.Typer) -> None:
                 "(Segment's limit: 150,000,000).",
             ),
         ] = 150_000_000,
+        timeout: Annotated[
+            str | None,
+            typer.Option(
+                "--timeout",
+                metavar="DURATION",
+                help="The most time one mapping's run may take (900, 30m, 2h); past it the run stops, "
+                "keeping what was delivered, and fails. Default: $SEGPROF_SYNC_TIMEOUT, else no limit.",
+                show_default=False,
+            ),
+        ] = None,
         output: Annotated[OutputFormat, typer.Option("--format", help="text or json.")] = OutputFormat.text,
         notify_url: Annotated[
             str | None,
@@ -61,12 +71,13 @@ def register(app: typer.Typer) -> None:
 
         from segprof.cli.plan import load_valid_project
         from segprof.errors import SegprofError
-        from segprof.operations.sync_runs import SyncOptions, run_syncs
+        from segprof.operations.sync_runs import SyncOptions, deadline_from, run_syncs
 
         if dry_run and (full_resync or rebaseline):
             raise SegprofError("--dry-run cannot be combined with --full-resync or --rebaseline")
         if full_resync and rebaseline:
             raise SegprofError("choose one of --full-resync and --rebaseline")
+        deadline = deadline_from(timeout)
         project = load_valid_project(project_dir)
         err = stderr_console()
         if self_hosted:
@@ -84,6 +95,7 @@ def register(app: typer.Typer) -> None:
             allow_mass_delete=allow_mass_delete,
             max_records=max_records,
             progress=progress,
+            deadline=deadline,
         )
         try:
             summaries = run_syncs(project_dir, project, options)

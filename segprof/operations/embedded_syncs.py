@@ -50,12 +50,14 @@ class EngineRunner:
         max_records: int | None = None,
         tracking_app: Any = None,
         progress: Any = None,
+        deadline: float | None = None,
     ) -> None:
         self.project = project
         self.project_dir = Path(project_dir)
         self.allow_mass_delete = allow_mass_delete
         self.max_records = max_records  # None: Segment's limit
         self.progress = progress  # callable(address, delivered, failed, to_send) or None
+        self.deadline = deadline  # seconds each run may take; None: no limit
         self._tracking_app = tracking_app
         self._lock = threading.Lock()
         self._cancel = threading.Event()
@@ -187,6 +189,7 @@ class EngineRunner:
                 allow_mass_delete=self.allow_mass_delete,
                 on_progress=on_progress,
                 should_stop=should_stop,
+                deadline=self.deadline,
             )
         finally:
             con.close()

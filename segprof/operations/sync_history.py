@@ -3,7 +3,8 @@
 Owns `list_runs` and `show_run`, which read the managed schema of each source the project's
 mappings use (runs are kept where the data is). A mapping's runs are found under its live
 subscription id and under its address (self-hosted runs before it was applied). Must never
-write to the warehouse.
+write to the warehouse: sessions are opened read-only, so a missing DuckDB file is reported,
+not created, and no write lock is taken while a sync may hold one.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Any
 from segprof.config.models import Project
 from segprof.errors import SegprofError
 from segprof.operations.sync_runs import _state
-from segprof.project.sources import open_source
+from segprof.project.sources import connection_settings
 from segprof.sync.detect.failures import FailedRecord, FailureLog
 from segprof.sync.job import mapping_names
+from segprof.warehouses import WarehouseError, connect
 from segprof.warehouses.dialects import to_dialect
 from segprof.warehouses.managed_schema import RUN_COUNTERS, RUNS, SCHEMA
 
@@ -52,6 +54,33 @@ class RunRow:
             **self.counters,
             "error": self.error,
         }
+
+
+def _open(project: Project, project_dir: Path, source_name: str) -> Any:
+    """A read-only session on one source (runs are only read here)."""
+
+    source = project.sources.get(source_name)
+    if source is None:
+        raise SegprofError(f"the project has no source {source_name!r}", address=f"source.{source_name}")
+    address = f"source.{source_name}"
+    settings = {**connection_settings(source), "read_only": True}
+    try:
+        return connect(source.type, settings, project_dir, address=address)
+    except WarehouseError as err:
+        if source.type == "duckdb" and "different configuration" in err.message:
+            # this process already has the file open for writing (DuckDB shares one instance per
+            # file and process): join it; the file exists and is only read here
+            settings.pop("read_only")
+            return connect(source.type, settings, project_dir, address=address)
+        if source.type == "duckdb" and "lock" in err.message.lower():
+            # DuckDB lets one process write or many read: a running sync holds the file.
+            raise WarehouseError(
+                err.message,
+                address=address,
+                hint="another process (a sync?) has the DuckDB file open for writing; "
+                "run `segprof syncs` again when it has finished",
+            ) from None
+        raise
 
 
 def _lit(value: str) -> str:
@@ -109,7 +138,7 @@ def list_runs(project_dir: Path, project: Project, mapping: str | None, limit: i
     names = mapping_names(project, [mapping] if mapping else [], all_=mapping is None)
     records: list[RunRow] = []
     for source, ids in _by_source(project_dir, project, names).items():
-        con = open_source(project, project_dir, source)
+        con = _open(project, project_dir, source)
         try:
             if not _has_runs(con):
                 continue
@@ -126,7 +155,7 @@ def show_run(project_dir: Path, project: Project, run_id: str) -> tuple[RunRow, 
     """One run and its failed records (payload and reason)."""
 
     for source, ids in _by_source(project_dir, project, list(project.mappings)).items():
-        con = open_source(project, project_dir, source)
+        con = _open(project, project_dir, source)
         try:
             if not _has_runs(con):
                 continue

@@ -11,6 +11,8 @@ run.
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +56,33 @@ class SyncOptions:
     progress: Progress | None = None
     poll_interval: float | None = None  # None: 0.1 s for the embedded workspace, 5 s for Segment
     timeout: float | None = None
+    deadline: float | None = None  # seconds each run segprof executes may take; None: no limit
+
+
+DEADLINE_VARIABLE = "SEGPROF_SYNC_TIMEOUT"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_deadline(text: str | None, what: str = "--timeout") -> float | None:
+    """`90`, `90s`, `30m`, `2h`, `1d` → seconds; empty → None (no deadline)."""
+    if text is None or not text.strip():
+        return None
+    match = _DURATION.match(text.lower())
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"] if match else 0.0
+    if not seconds > 0:
+        raise SegprofError(
+            f"{what} must be a positive duration, not {text!r}", hint="e.g. 900 (seconds), 30m, 2h"
+        )
+    return seconds
+
+
+def deadline_from(flag: str | None, environ: dict[str, str] | None = None) -> float | None:
+    """The run deadline: the `--timeout` flag, else SEGPROF_SYNC_TIMEOUT, else none."""
+    if flag is not None:
+        return parse_deadline(flag)
+    env = os.environ if environ is None else environ
+    return parse_deadline(env.get(DEADLINE_VARIABLE), DEADLINE_VARIABLE)
 
 
 def _state(project_dir: Path, project: Project):  # type: ignore[no-untyped-def]
@@ -189,7 +218,12 @@ def _self_hosted(project_dir: Path, project: Project, name: str, options: SyncOp
             if options.progress is not None:
                 options.progress(mapping.address, delivered, failed, to_send)
 
-        return engine.run(config, allow_mass_delete=options.allow_mass_delete, on_progress=on_progress)
+        return engine.run(
+            config,
+            allow_mass_delete=options.allow_mass_delete,
+            on_progress=on_progress,
+            deadline=options.deadline,
+        )
     finally:
         con.close()
 
@@ -234,6 +268,7 @@ def _through_workspace(
             allow_mass_delete=options.allow_mass_delete,
             max_records=options.max_records,
             progress=options.progress,
+            deadline=options.deadline,
         )
         client_options.local_app_options = {"sync_runner": runner}
     ws = project.workspace
@@ -265,7 +300,8 @@ def _through_workspace(
                     ids["model"],
                     sync.sync_id,
                     poll_interval=interval,
-                    timeout=options.timeout,
+                    # Segment runs its syncs: a deadline bounds only how long segprof follows one
+                    timeout=options.timeout if runner is not None else options.timeout or options.deadline,
                     address=address,
                 )
                 out.append(_summary_of(project.mappings[name].address, ids["subscription"], status, runner))

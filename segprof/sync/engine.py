@@ -3,8 +3,8 @@
 Owns `SyncJob` (everything a run needs, whoever builds it: the project config for self-hosted
 runs, the workspace's stored objects for the embedded workspace), `SyncEngine.run` (begin → stream
 Arrow batches → events → messages → delivery → ack / fail per batch → finish) and `RunSummary`.
-Payload errors and oversized messages fail only their record, with the reason; a cancelled run
-commits what was acknowledged and leaves the rest to the next run.
+Payload errors and oversized messages fail only their record, with the reason; a cancelled run,
+or one past its deadline, commits what was acknowledged and leaves the rest to the next run.
 
 Must never: materialise the model in memory (it streams batches), acknowledge a record the
 Tracking API did not acknowledge, send one change under two messageIds or two changes under one
@@ -14,6 +14,7 @@ error or a record of a failure.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from segprof.errors import SegprofError
-from segprof.sync.deliver.tracking import DeliveryInterrupted, deliver
+from segprof.sync.deliver.tracking import DeliveryDeadline, DeliveryInterrupted, deliver
 from segprof.sync.detect.changes import (
     CHECKSUM_COLUMN,
     ID_COLUMN,
@@ -305,11 +306,25 @@ class SyncEngine:
         allow_mass_delete: bool = False,
         on_progress: ProgressCallback | None = None,
         should_stop: Callable[[], bool] | None = None,
+        deadline: float | None = None,
     ) -> RunSummary:
         """One run: diff, deliver, commit what was acknowledged. Raises only for a run that could
-        not start (bad model, refused mass delete, lock held); everything after is in the summary."""
+        not start (bad model, refused mass delete, lock held); everything after is in the summary.
+
+        `deadline`: seconds the run may take. Past it the run stops as a cancelled one does (in-flight
+        batches get their grace, unsent changes stay pending under their messageIds) and is recorded
+        as failed with the deadline as its error. A warehouse statement under way is not interrupted:
+        SEGPROF_WAREHOUSE_STATEMENT_TIMEOUT bounds those."""
 
         started = time.monotonic()
+        ends = started + deadline if deadline is not None else None
+        expired = threading.Event()
+
+        def past_deadline() -> bool:
+            if ends is not None and time.monotonic() >= ends:
+                expired.set()
+            return expired.is_set()
+
         run = self.tracker.begin(allow_mass_delete=allow_mass_delete)
         errors: list[str] = []
         if not run.keys.clean:
@@ -372,9 +387,13 @@ class SyncEngine:
 
         def items() -> Iterator[tuple[str, dict[str, Any] | bytes]]:
             ident = run.identifier_column
+            if past_deadline():  # the diff alone took the run's time: send nothing
+                return
             for batch in self.tracker.stream(run, self.batch_rows, extra):
                 if should_stop is not None and should_stop():
                     stopped.set()
+                    return
+                if past_deadline():
                     return
                 if compiled is not None:
                     yield from built_in_sql(batch)
@@ -439,16 +458,25 @@ class SyncEngine:
 
         cancelled = False
         error: str | None = None
+        source = items()
         try:
-            deliver(items(), config, on_report, transport=transport)
+            deliver(source, config, on_report, transport=transport, deadline=ends)
+        except DeliveryDeadline:
+            expired.set()
         except (KeyboardInterrupt, DeliveryInterrupted):
             cancelled = True
         except SegprofError as err:
             error = err.message
         except Exception as err:  # a broken warehouse stream or transport: record, keep the acks
             error = f"{type(err).__name__}: {err}"
+        finally:
+            # a stopped delivery leaves the stream part-read: end it, so its cursor is released now
+            with contextlib.suppress(Exception):
+                source.close()
         if stopped.is_set():
             cancelled = True
+        if expired.is_set() and not cancelled and error is None:
+            error = f"deadline of {deadline:g} s exceeded"
         try:
             write_acks()
         except KeyboardInterrupt:

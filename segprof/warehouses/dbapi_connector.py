@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from segprof.warehouses.base import ColumnInfo, TableInfo, as_subquery
 from segprof.warehouses.dialects import dialect_for
 from segprof.warehouses.duckdb_connector import _assemble
-from segprof.warehouses.errors import WarehouseError, first_line
+from segprof.warehouses.errors import WarehouseError, first_line, statement_timeout_ms, statement_timeout_s
 from segprof.warehouses.introspection import introspection_sql
 
 if TYPE_CHECKING:
@@ -41,11 +41,14 @@ def import_driver(source_type: str, address: str) -> Any:
 
 def bigquery_client(s: Mapping[str, Any], **client_kwargs: Any) -> Any:
     """A BigQuery client for a source: its project and location, and a default job configuration
-    that resolves unqualified tables in the source's `dataset` and labels every job as segprof's
-    (so that its cost shows apart in billing exports)."""
+    that resolves unqualified tables in the source's `dataset`, labels every job as segprof's
+    (so that its cost shows apart in billing exports) and gives it the statement time limit."""
     from google.cloud.bigquery import Client, DatasetReference, QueryJobConfig
 
     config = QueryJobConfig(labels={"tool": "segprof"})
+    timeout_ms = statement_timeout_ms()
+    if timeout_ms:
+        config.job_timeout_ms = timeout_ms  # BigQuery cancels the job past it
     if s.get("dataset"):
         config.default_dataset = DatasetReference(str(s["project"]), str(s["dataset"]))
     kwargs: dict[str, Any] = {
@@ -85,12 +88,15 @@ def _open(source_type: str, module: Any, s: Mapping[str, Any]) -> Any:
     if source_type == "databricks":
         if not s.get("host") or not s.get("http_path"):
             raise ValueError("set host and http_path (a SQL warehouse), cluster_id or connect_url")
+        timeout = statement_timeout_s()
         return module.connect(
             server_hostname=s.get("host"),
             http_path=s.get("http_path"),
             access_token=s.get("token"),
             catalog=s.get("catalog"),
             schema=s.get("schema"),
+            # a SQL warehouse cancels a statement past STATEMENT_TIMEOUT (seconds)
+            session_configuration={"STATEMENT_TIMEOUT": str(timeout)} if timeout else None,
         )
     if source_type == "azure":
         parts = {
@@ -129,6 +135,7 @@ class DbApiConnector:
         self._secrets = secrets
         module = import_driver(source_type, address)
         where = settings.get("host") or settings.get("account") or settings.get("project") or ""
+        statement_timeout_ms()  # a bad setting is named as such, not as a failed connection
         try:
             self._con = connection if connection is not None else _open(source_type, module, settings)
         except Exception as err:  # drivers raise their own exception trees
@@ -141,6 +148,10 @@ class DbApiConnector:
         self._transactional = source_type == "redshift"
         if self._transactional:
             self._con.autocommit = True
+            timeout_ms = statement_timeout_ms()
+            if timeout_ms:
+                # Redshift cancels a statement that runs longer: a stuck query cannot hold a run
+                self.execute(f"SET statement_timeout TO {int(timeout_ms)}")
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:

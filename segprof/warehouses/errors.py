@@ -32,7 +32,8 @@ STATEMENT_TIMEOUT_VARIABLE = "SEGPROF_WAREHOUSE_STATEMENT_TIMEOUT"
 
 def statement_timeout_ms(environ: Mapping[str, str] | None = None) -> int | None:
     """The per-statement time limit, in milliseconds, for drivers that let the server enforce one
-    (PostgreSQL): SEGPROF_WAREHOUSE_STATEMENT_TIMEOUT in seconds; None for no limit."""
+    (PostgreSQL, Redshift, Snowflake, BigQuery, Databricks SQL warehouses):
+    SEGPROF_WAREHOUSE_STATEMENT_TIMEOUT in seconds; None for no limit."""
     raw = (os.environ if environ is None else environ).get(STATEMENT_TIMEOUT_VARIABLE, "").strip()
     if not raw:
         return None
@@ -43,3 +44,9 @@ def statement_timeout_ms(environ: Mapping[str, str] | None = None) -> int | None
     if not 0 < seconds < 10**7:
         raise SegprofError(f"{STATEMENT_TIMEOUT_VARIABLE} must be a positive number of seconds, not {raw!r}")
     return max(1, int(seconds * 1000))
+
+
+def statement_timeout_s(environ: Mapping[str, str] | None = None) -> int | None:
+    """The same limit in whole seconds (rounded up), for warehouses that count in seconds."""
+    ms = statement_timeout_ms(environ)
+    return None if ms is None else -(-ms // 1000)

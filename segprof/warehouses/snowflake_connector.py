@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from segprof.warehouses.base import ColumnInfo, TableInfo, as_subquery, qualified
 from segprof.warehouses.duckdb_connector import _assemble
-from segprof.warehouses.errors import WarehouseError, first_line
+from segprof.warehouses.errors import WarehouseError, first_line, statement_timeout_s
 from segprof.warehouses.introspection import introspection_sql
 
 if TYPE_CHECKING:
@@ -54,6 +54,10 @@ def connect_kwargs(settings: Mapping[str, Any]) -> dict[str, Any]:
     kwargs["application"] = "segprof"
     # segprof talks to the account and nothing else: no out-of-band telemetry to Snowflake's hosts
     kwargs["session_parameters"] = {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False, "QUERY_TAG": "segprof"}
+    timeout = statement_timeout_s()
+    if timeout:
+        # Snowflake cancels a statement that runs longer: a stuck query cannot hold a run
+        kwargs["session_parameters"]["STATEMENT_TIMEOUT_IN_SECONDS"] = timeout
     return kwargs
 
 

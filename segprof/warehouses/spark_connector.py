@@ -6,6 +6,10 @@ streamed back as Arrow batches partition by partition, describing a query by ana
 runs), and introspection through the session's catalog. Must never pull a whole result into this
 process when a stream is asked for, and never print the token (it travels only inside the URL).
 
+Spark Connect has no per-statement time limit a client can set (SEGPROF_WAREHOUSE_STATEMENT_TIMEOUT
+does not apply here; a Databricks SQL warehouse, reached through `http_path`, does honour it); a
+sync's run deadline still bounds the run.
+
 Spark has no multi-statement transactions: `transaction()` groups statements without making them
 atomic, as for the other cloud warehouses. Row-level DELETE and UPDATE need a table format that has
 them (Delta, the default on Databricks; Iceberg); Spark's built-in file tables refuse them.

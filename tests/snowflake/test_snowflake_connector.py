@@ -99,3 +99,30 @@ def test_failures_name_the_source_and_never_the_password(snowflake_source, tmp_p
     text = str(err.value)
     assert "cannot connect to Snowflake 127.0.0.1" in text and "source.sf" in text
     assert "sf_secret_81f2" not in text
+
+
+def test_the_statement_timeout_is_sent_as_a_session_parameter(snowflake_source, tmp_path: Path, monkeypatch):
+    import json
+
+    from snowflake.connector.network import SnowflakeRestful
+
+    sent: list[dict] = []
+    post = SnowflakeRestful._post_request
+
+    def recording(self, url, headers, body, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if "login-request" in url:
+            sent.append(json.loads(body)["data"]["SESSION_PARAMETERS"])
+        return post(self, url, headers, body, *args, **kwargs)
+
+    monkeypatch.setattr(SnowflakeRestful, "_post_request", recording)
+    monkeypatch.setenv("SEGPROF_WAREHOUSE_STATEMENT_TIMEOUT", "2.5")
+    con = connect("snowflake", settings_of(snowflake_source), tmp_path, "source.sf")
+    try:
+        assert con.query_rows("SELECT 1") == [(1,)]  # the server took the session
+    finally:
+        con.close()
+    monkeypatch.delenv("SEGPROF_WAREHOUSE_STATEMENT_TIMEOUT")
+    connect("snowflake", settings_of(snowflake_source), tmp_path, "source.sf").close()
+    assert sent[0]["STATEMENT_TIMEOUT_IN_SECONDS"] == 3  # whole seconds, rounded up
+    assert sent[0]["QUERY_TAG"] == "segprof"
+    assert len(sent) == 2 and "STATEMENT_TIMEOUT_IN_SECONDS" not in sent[1]

@@ -151,3 +151,17 @@ def test_a_refused_query_is_a_clear_error(tmp_path: Path):
     with pytest.raises(WarehouseError) as err:
         con.query_rows("SELECT emial FROM users")
     assert "source.bq" in str(err.value) and "Unrecognized name: emial" in str(err.value)
+
+
+def test_every_job_carries_the_statement_timeout(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("SEGPROF_WAREHOUSE_STATEMENT_TIMEOUT", "1.5")
+    standin = BigQueryStandIn()
+    con = connector(standin, tmp_path)
+    con.query_rows("SELECT user_id, email FROM users")
+    con.describe("SELECT user_id FROM users")
+    jobs = standin.queries()
+    assert len(jobs) == 2 and all(job["jobTimeoutMs"] == "1500" for job in jobs)  # BigQuery cancels past it
+    monkeypatch.delenv("SEGPROF_WAREHOUSE_STATEMENT_TIMEOUT")
+    standin = BigQueryStandIn()
+    connector(standin, tmp_path).query_rows("SELECT 1")
+    assert "jobTimeoutMs" not in standin.queries()[0]

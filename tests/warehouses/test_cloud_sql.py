@@ -127,3 +127,20 @@ def test_introspection_sql_per_dialect():
     sql = introspection_sql("bigquery", ["analytics"])
     assert "information_schema.columns" in sql.columns.lower() and "'analytics'" in sql.columns
     sqlglot.parse_one(introspection_sql("snowflake").tables, read="snowflake")
+
+
+def test_databricks_sql_sessions_carry_the_statement_timeout(monkeypatch):
+    # databricks-sql-connector is optional: the call segprof makes into it is read from a recorder
+    from types import SimpleNamespace
+
+    from segprof.warehouses.dbapi_connector import _open
+
+    calls: list[dict] = []
+    module = SimpleNamespace(connect=lambda **kw: calls.append(kw))
+    settings = {"host": "dbc.example.com", "http_path": "/sql/1.0/warehouses/w1", "token": "t"}
+    monkeypatch.setenv("SEGPROF_WAREHOUSE_STATEMENT_TIMEOUT", "90.2")
+    _open("databricks", module, settings)
+    monkeypatch.delenv("SEGPROF_WAREHOUSE_STATEMENT_TIMEOUT")
+    _open("databricks", module, settings)
+    assert calls[0]["session_configuration"] == {"STATEMENT_TIMEOUT": "91"}  # whole seconds, rounded up
+    assert calls[1]["session_configuration"] is None

@@ -68,3 +68,20 @@ def test_binding_paging_and_describe(redshift_source, tmp_path: Path):
         assert "source.rs" in str(err.value) and PASSWORD not in str(err.value)
     finally:
         con.close()
+
+
+def test_a_statement_past_the_timeout_is_cancelled(redshift_source, tmp_path: Path, monkeypatch):
+    import time
+
+    monkeypatch.setenv("SEGPROF_WAREHOUSE_STATEMENT_TIMEOUT", "0.5")
+    settings = {k: v for k, v in redshift_source.items() if k != "type"}
+    con = connect("redshift", settings, tmp_path, "source.rs")
+    try:
+        assert con.query_rows("SHOW statement_timeout") == [("500ms",)]
+        started = time.monotonic()
+        with pytest.raises(WarehouseError, match="statement timeout") as err:
+            con.query_rows("SELECT pg_sleep(20)")
+        assert time.monotonic() - started < 10 and err.value.address == "source.rs"
+        assert con.query_rows("SELECT 1") == [(1,)]  # the session goes on
+    finally:
+        con.close()
