@@ -113,7 +113,7 @@ def register(app: typer.Typer) -> None:
 
 def _sync_changed(project_dir: Path, project, steps) -> None:  # type: ignore[no-untyped-def]
     """`apply --sync`: the mappings just created or changed, through the same path as `segprof sync`."""
-    from segprof.cli.sync import _render
+    from segprof.cli.sync import render_runs
     from segprof.operations.sync_runs import SyncOptions, deadline_from, mappings_changed_by, run_syncs
 
     names = mappings_changed_by(project, list(steps))
@@ -122,7 +122,7 @@ def _sync_changed(project_dir: Path, project, steps) -> None:  # type: ignore[no
         return
     options = SyncOptions(mappings=names, deadline=deadline_from(None))  # SEGPROF_SYNC_TIMEOUT
     summaries = run_syncs(project_dir, project, options)
-    _render(summaries)
+    render_runs(summaries)
     if any(s.status != "success" for s in summaries):
         raise typer.Exit(1)
 

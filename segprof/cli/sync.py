@@ -112,7 +112,7 @@ def register(app: typer.Typer) -> None:
         if output == OutputFormat.json:
             typer.echo(json.dumps({"runs": [s.to_json() for s in summaries]}, indent=2, default=str))
         else:
-            _render(summaries)
+            render_runs(summaries)
         if notify_url:
             from segprof.operations.notify import notify
 
@@ -174,7 +174,7 @@ def _progress(console):  # type: ignore[no-untyped-def]
     return progress, stop
 
 
-def _render(summaries) -> None:  # type: ignore[no-untyped-def]
+def render_runs(summaries) -> None:  # type: ignore[no-untyped-def]
     import json
 
     from rich.markup import escape

@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from segprof.config.diagnostic import Diagnostic, error, warning
+from segprof.config.models import DbtSettings, Model, Project
 from segprof.config.pydantic_errors import suggest
 from segprof.config.sqltext import SqlText
 from segprof.dbt.columns import DbtColumns, model_columns
@@ -24,9 +25,6 @@ from segprof.dbt.places import select_line, yml_model_line
 from segprof.dbt.state import changes_against
 from segprof.errors import Location
 from segprof.sql.dialects import dialect_for
-
-if TYPE_CHECKING:
-    from segprof.config.models import DbtSettings, Model, Project
 
 DEFAULT_MANIFEST = "target/manifest.json"
 DEFAULT_CATALOG = "target/catalog.json"

@@ -28,7 +28,8 @@ from segprof.project.desired import ModelOutputs, build_desired
 from segprof.project.resources import DesiredResource, address_kind
 from segprof.state.factory import open_state_store
 from segprof.state.store import State, StateEntry
-from segprof.workspace.live import read_workspace
+from segprof.workspace.client import AsyncWorkspaceClient
+from segprof.workspace.live import LiveWorkspace, read_workspace
 from segprof.workspace.throttle import WaitCallback
 
 
@@ -44,7 +45,8 @@ class RunOptions:
     preview: int | None = None
 
 
-def _client(project: Project, project_dir: Path, options: RunOptions):  # type: ignore[no-untyped-def]
+def workspace_client(project: Project, project_dir: Path, options: RunOptions) -> AsyncWorkspaceClient:
+    """The async client of the workspace the project names (its backend, token and region)."""
     ws = project.workspace
     client_options = options.client_options or ClientOptions()
     if options.on_wait is not None:
@@ -59,7 +61,9 @@ def _client(project: Project, project_dir: Path, options: RunOptions):  # type: 
     )
 
 
-async def _refresh_and_plan(client, desired: list[DesiredResource], state: State, targets: list[str]):  # type: ignore[no-untyped-def]
+async def _refresh_and_plan(
+    client: AsyncWorkspaceClient, desired: list[DesiredResource], state: State, targets: list[str]
+) -> tuple[Plan, LiveWorkspace]:
 
     known_destinations = [e.id for e in state.resources.values() if e.kind == "destination"]
     live = await read_workspace(client, destination_ids=known_destinations)
@@ -72,7 +76,7 @@ def plan_project(project_dir: Path, project: Project, options: RunOptions) -> Pl
     store = open_state_store(project_dir, project)
 
     async def run():  # type: ignore[no-untyped-def]
-        async with _client(project, project_dir, options) as client:
+        async with workspace_client(project, project_dir, options) as client:
             # No lock: a plan only reads. Every state write replaces the whole document at once,
             # so this is the state before or after a concurrent apply's step, never half of one;
             # a plan saved meanwhile is refused as stale when applied.
@@ -141,7 +145,7 @@ def apply_project(
     saved = load_plan_header(request.plan_file) if request.plan_file else None
 
     async def run() -> ApplyResult:
-        async with _client(project, project_dir, options) as client:
+        async with workspace_client(project, project_dir, options) as client:
             state = store.read()
             targets = options.targets
             if saved is not None:
@@ -187,7 +191,7 @@ def import_resource(
 
     async def run() -> StateEntry:
 
-        async with _client(project, project_dir, options) as client:
+        async with workspace_client(project, project_dir, options) as client:
             live = to_index(await read_workspace(client))
         resource = live.get(kind, live_id)
         if resource is None:

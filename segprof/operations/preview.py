@@ -15,7 +15,6 @@ change what apply does (the plan's fingerprints and actions are left as they are
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,11 +22,11 @@ from typing import Any
 
 from segprof.config.models import Project
 from segprof.errors import SegprofError
+from segprof.plan.message_diff import diff_messages, same_json
 from segprof.plan.model import (
     SENSITIVE,
     Action,
     MappingPreview,
-    PayloadChange,
     Plan,
     RecordPreview,
     ResourceChange,
@@ -45,7 +44,6 @@ from segprof.warehouses.base import as_subquery
 from segprof.warehouses.dialects import to_dialect
 
 MAX_SAMPLE = 100  # `--preview N` is for reading, not for exporting the model
-VALUE_CHARS = 200  # each value shown is cut to this many characters, with an ellipsis
 MAX_CHANGES_PER_RECORD = 50
 SAMPLE_EVENT = "new"  # samples are resolved as the event a first sync of the record would be
 
@@ -369,45 +367,6 @@ def _record(
     return record
 
 
-def diff_messages(before: dict[str, Any], after: dict[str, Any]) -> list[PayloadChange]:
-    """Leaf-by-leaf differences of two messages (new order first, then what was removed)."""
-    old, new = dict(_leaves(before)), dict(_leaves(after))
-    out: list[PayloadChange] = []
-    for path, value in new.items():
-        if path not in old:
-            out.append(PayloadChange(path, "added", after=_bounded(value)))
-        elif not _same(old[path], value):
-            out.append(PayloadChange(path, "changed", before=_bounded(old[path]), after=_bounded(value)))
-    for path, value in old.items():
-        if path not in new:
-            out.append(PayloadChange(path, "removed", before=_bounded(value)))
-    return out
-
-
-def _leaves(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """(dotted path, value) of every leaf; lists and empty objects are leaves."""
-    if isinstance(value, dict) and (value or not prefix):
-        for key, item in value.items():
-            yield from _leaves(item, f"{prefix}.{key}" if prefix else str(key))
-    else:
-        yield prefix, value
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal as JSON values: `1` and `true`, or `1` and `"1"`, are different payloads."""
-    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
-
-
-def _bounded(value: Any) -> Any:
-    """The value, or its text cut to `VALUE_CHARS` with an ellipsis when longer."""
-    if isinstance(value, str):
-        return value if len(value) <= VALUE_CHARS else value[: VALUE_CHARS - 1] + "…"
-    if isinstance(value, list | dict):
-        text = json.dumps(value, ensure_ascii=False, default=str)
-        return value if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
-    return value
-
-
 # ---- what the next sync sends ------------------------------------------------------------------
 
 
@@ -444,7 +403,7 @@ def _send_count(
     elif (
         old is not None
         and not segment_keeps_state
-        and not _same(_without_write_key(old.get("settings") or {}), dict(engine.job.settings))
+        and not same_json(_without_write_key(old.get("settings") or {}), dict(engine.job.settings))
     ):
         basis = "update"  # the checksum covers the mapped columns: mapping one more resends all
     elif model_changed:

@@ -16,7 +16,7 @@ from typing import Any
 
 from segprof.config.models import Project
 from segprof.errors import SegprofError
-from segprof.operations.sync_runs import _state
+from segprof.operations.sync_runs import recorded_state
 from segprof.project.sources import connection_settings
 from segprof.sync.detect.failures import FailedRecord, FailureLog
 from segprof.sync.job import mapping_names
@@ -90,7 +90,7 @@ def _lit(value: str) -> str:
 def _by_source(project_dir: Path, project: Project, names: list[str]) -> dict[str, dict[str, str]]:
     """source name → {mapping id → mapping address} for the given mappings."""
 
-    state = _state(project_dir, project)
+    state = recorded_state(project_dir, project)
     out: dict[str, dict[str, str]] = {}
     for name in names:
         mapping = project.mappings[name]

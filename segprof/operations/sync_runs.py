@@ -23,7 +23,7 @@ from segprof.errors import SegprofError
 from segprof.operations.embedded_syncs import EngineRunner
 from segprof.operations.workspaces import ClientOptions, open_async_workspace
 from segprof.project.sources import open_source
-from segprof.state import open_state_store
+from segprof.state import State, open_state_store
 from segprof.sync.deliver.tracking import DeliveryConfig
 from segprof.sync.detect.changes import MassDeleteRefused
 from segprof.sync.engine import RunSummary, SyncEngine, record_failed_run
@@ -85,14 +85,14 @@ def deadline_from(flag: str | None, environ: dict[str, str] | None = None) -> fl
     return parse_deadline(env.get(DEADLINE_VARIABLE), DEADLINE_VARIABLE)
 
 
-def _state(project_dir: Path, project: Project):  # type: ignore[no-untyped-def]
-
+def recorded_state(project_dir: Path, project: Project) -> State:
+    """The state as recorded (address → live id), read once."""
     return open_state_store(project_dir, project).read()
 
 
 def mapping_id_for(project_dir: Path, project: Project, address: str) -> str:
     """Bookkeeping key of a mapping: its live subscription id when applied, else its address."""
-    return _state(project_dir, project).id_of(address) or address
+    return recorded_state(project_dir, project).id_of(address) or address
 
 
 def engine_for(  # type: ignore[no-untyped-def]
@@ -232,7 +232,7 @@ def _self_hosted(project_dir: Path, project: Project, name: str, options: SyncOp
 
 
 def _ids(project_dir: Path, project: Project, name: str) -> dict[str, str]:
-    state = _state(project_dir, project)
+    state = recorded_state(project_dir, project)
     mapping = project.mappings[name]
     model = project.models[mapping.model]
     wanted = {

@@ -30,7 +30,7 @@ from segprof.config.fields import (
 from segprof.config.loader import load_project
 from segprof.config.models import SOURCE_CLASSES
 from segprof.errors import SegprofError
-from segprof.operations.plan_apply import RunOptions, _client
+from segprof.operations.plan_apply import RunOptions, workspace_client
 from segprof.project.desired import ACTION_SLUGS, SOURCE_METADATA_IDS
 from segprof.scaffold.project import _Staging, ensure_schema_copy
 from segprof.scaffold.template import schema_comment_at
@@ -207,7 +207,7 @@ def generate_from_workspace(
     out_dir = out_dir or root
 
     async def read():  # type: ignore[no-untyped-def]
-        async with _client(project, root, RunOptions()) as client:
+        async with workspace_client(project, root, RunOptions()) as client:
             return await read_workspace(client)
 
     live = asyncio.run(read())

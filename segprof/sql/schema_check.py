@@ -12,7 +12,6 @@ import contextlib
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
@@ -23,13 +22,9 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.schema import MappingSchema
 
 from segprof.sql.dialects import CASE_PRESERVING, comparison_key, normalize_identifier
-from segprof.sql.outputs import is_star, top_select, type_name
-from segprof.sql.problems import ERROR, WARNING, OutputColumn
+from segprof.sql.outputs import Col, is_star, top_select, type_name
+from segprof.sql.problems import ERROR, WARNING, Context, OutputColumn
 from segprof.sql.statement import Facts, node_start, table_text
-
-if TYPE_CHECKING:
-    from segprof.sql.outputs import Col
-    from segprof.sql.problems import Context
 
 _PART = re.compile(r'"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[^.]+')
 _SYNTHETIC = "segprof_t{}"

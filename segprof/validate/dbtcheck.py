@@ -18,11 +18,11 @@ from segprof.errors import Location
 from segprof.sql.dialects import dialect_for
 from segprof.validate.sqlcheck import (
     _column_hint,
-    _column_location,
-    _field_name,
-    _mapped_columns,
     _matcher,
     _type_problem,
+    column_location,
+    field_name,
+    mapped_columns,
 )
 
 
@@ -112,8 +112,8 @@ def _columns(model: Model, link: DbtLink, dialect: str, mappings: list[Mapping])
     has = _matcher(columns.names, dialect)
     out: list[Diagnostic] = []
     for mapping in mappings:
-        for column, path in _mapped_columns(mapping):
-            field = _field_name(path)
+        for column, path in mapped_columns(mapping):
+            field = field_name(path)
             if has(column):
                 kind = columns.types.get(column) or columns.types.get(column.lower())
                 problem = _type_problem(path, kind)
@@ -122,7 +122,7 @@ def _columns(model: Model, link: DbtLink, dialect: str, mappings: list[Mapping])
                         error(
                             "columns.type",
                             f"column `{column}` {problem}",
-                            _column_location(mapping, path, column),
+                            column_location(mapping, path, column),
                             address=mapping.address,
                         )
                     )
@@ -143,7 +143,7 @@ def _columns(model: Model, link: DbtLink, dialect: str, mappings: list[Mapping])
                         f"column `{column}` (field {field}) is not documented in dbt model "
                         f"`{link.dbt.name}` ({doc}); run `dbt compile` or `dbt docs generate` so segprof "
                         "can check it",
-                        _column_location(mapping, path, column),
+                        column_location(mapping, path, column),
                         address=mapping.address,
                     )
                 )
@@ -152,7 +152,7 @@ def _columns(model: Model, link: DbtLink, dialect: str, mappings: list[Mapping])
                 error(
                     "dbt.column_missing",
                     message,
-                    _column_location(mapping, path, column),
+                    column_location(mapping, path, column),
                     address=mapping.address,
                     hint=f"map `{new}` instead, or keep `{column}` in the dbt model"
                     if new

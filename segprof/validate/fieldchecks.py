@@ -15,7 +15,7 @@ from typing import Any
 from segprof.config.diagnostic import Diagnostic, error
 from segprof.config.fields import ColumnField, IdentifierField, TemplateField, ValueField
 from segprof.config.models import Mapping
-from segprof.validate.sqlcheck import _column_location, _field_name, _mapped_columns, is_plain_column
+from segprof.validate.sqlcheck import column_location, field_name, is_plain_column, mapped_columns
 
 #: Identity fields per action: on a delete, at least one must come from the record's identifier.
 _IDENTITY = {
@@ -32,16 +32,16 @@ def check_fields(mapping: Mapping) -> list[Diagnostic]:
 
 def _column_paths(mapping: Mapping) -> list[Diagnostic]:
     out: list[Diagnostic] = []
-    for column, path in _mapped_columns(mapping):
+    for column, path in mapped_columns(mapping):
         if is_plain_column(column):
             continue
         safe = re.sub(r"[^0-9A-Za-z_]+", "_", column).strip("_") or "column"
         out.append(
             error(
                 "field.column_path",
-                f"column `{column}` (field {_field_name(path)}) cannot be mapped: Segment reads dots, "
+                f"column `{column}` (field {field_name(path)}) cannot be mapped: Segment reads dots, "
                 "brackets and quotes in a column name as a path, so the field would always be empty",
-                _column_location(mapping, path, column),
+                column_location(mapping, path, column),
                 address=mapping.address,
                 hint=f'rename it in the model\'s query, e.g. `"{column}" AS {safe}`, and map `{safe}`',
             )

@@ -40,7 +40,7 @@ def _column_hint(name: str, columns: list[str]) -> str:
     return "the model outputs: " + ", ".join(columns[:20]) + (" …" if len(columns) > 20 else "")
 
 
-def _column_location(mapping: Mapping, path: tuple[Any, ...], column: str) -> Location | None:
+def column_location(mapping: Mapping, path: tuple[Any, ...], column: str) -> Location | None:
     """Where a column is named; inside a one-line template, at the column's own characters."""
     where = mapping.field_location(*path)
     node = mapping.field_node(*path)
@@ -56,7 +56,7 @@ def _column_location(mapping: Mapping, path: tuple[Any, ...], column: str) -> Lo
     return Location(where.file, where.line, where.col + start + (1 if node.style else 0))
 
 
-def _field_name(path: tuple[Any, ...]) -> str:
+def field_name(path: tuple[Any, ...]) -> str:
     """`("fields", "traits", "plan", "column")` → `traits.plan`."""
     names = [str(p) for p in path[1:] if p not in ("column", "template")]
     return ".".join(names) or "?"
@@ -119,7 +119,7 @@ def is_plain_column(column: str) -> bool:
     return bool(column) and column.strip() == column and not _PATH_SYNTAX.search(column)
 
 
-def _mapped_columns(mapping: Mapping) -> list[tuple[str, tuple[Any, ...]]]:
+def mapped_columns(mapping: Mapping) -> list[tuple[str, tuple[Any, ...]]]:
     """(column, YAML path of the value naming it) for every column a mapping reads."""
     found: list[tuple[str, tuple[Any, ...]]] = []
 
@@ -235,7 +235,7 @@ def _check_model(
             )
         )
     for mapping in mappings:
-        for column, path in _mapped_columns(mapping):
+        for column, path in mapped_columns(mapping):
             if not is_plain_column(column):
                 continue  # reported once, as field.column_path
             if not has(column):
@@ -243,10 +243,10 @@ def _check_model(
                 out.append(
                     error(
                         "columns.unknown",
-                        f"column `{column}` (field {_field_name(path)}) is not in the output of "
+                        f"column `{column}` (field {field_name(path)}) is not in the output of "
                         f"model `{model.resource_name}`"
                         + (renamed.tail if renamed else _query_at(model, origins())),
-                        _column_location(mapping, path, column),
+                        column_location(mapping, path, column),
                         address=mapping.address,
                         hint=renamed.hint if renamed else _column_hint(column, columns),
                         related=renamed.place if renamed else None,
@@ -259,7 +259,7 @@ def _check_model(
                         error(
                             "columns.type",
                             f"column `{column}` {problem}",
-                            _column_location(mapping, path, column),
+                            column_location(mapping, path, column),
                             address=mapping.address,
                         )
                     )

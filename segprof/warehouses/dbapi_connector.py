@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from segprof.warehouses.base import ColumnInfo, TableInfo, as_subquery
 from segprof.warehouses.dialects import dialect_for
-from segprof.warehouses.duckdb_connector import _assemble
+from segprof.warehouses.duckdb_connector import assemble_tables
 from segprof.warehouses.errors import WarehouseError, first_line, statement_timeout_ms, statement_timeout_s
 from segprof.warehouses.introspection import introspection_sql
 
@@ -199,7 +199,7 @@ class DbApiConnector:
     def introspect(self, schemas: Sequence[str] | None = None) -> list[TableInfo]:
 
         sql = introspection_sql(self.dialect, schemas)
-        return _assemble(self.query_rows(sql.tables), self.query_rows(sql.columns), [])
+        return assemble_tables(self.query_rows(sql.tables), self.query_rows(sql.columns), [])
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
         if not rows:

@@ -138,7 +138,7 @@ class DuckDBConnector:
             "SELECT schema_name, table_name, constraint_type, constraint_column_names "
             "FROM duckdb_constraints() WHERE constraint_type IN ('PRIMARY KEY', 'UNIQUE')"
         )
-        return _assemble(tables, cols, keys)
+        return assemble_tables(tables, cols, keys)
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
         if not rows:
@@ -225,7 +225,7 @@ def _read_all(reader: Any, fail: Any) -> Iterator[pyarrow.RecordBatch]:
             yield batch
 
 
-def _assemble(tables: list[tuple], cols: list[tuple], keys: list[tuple]) -> list[TableInfo]:
+def assemble_tables(tables: list[tuple], cols: list[tuple], keys: list[tuple]) -> list[TableInfo]:
     """Join rows from information_schema-like queries into TableInfo values."""
     by_table: dict[tuple[str, str], list[ColumnInfo]] = {}
     for schema, table, name, dtype, nullable in cols:

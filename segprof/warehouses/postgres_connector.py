@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from segprof.redaction import redact
 from segprof.warehouses.base import ColumnInfo, TableInfo, as_subquery
-from segprof.warehouses.duckdb_connector import _assemble
+from segprof.warehouses.duckdb_connector import assemble_tables
 from segprof.warehouses.errors import WarehouseError, first_line, statement_timeout_ms
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ class PostgresConnector:
             "WHERE tc.constraint_type IN ('PRIMARY KEY', 'UNIQUE') "
             "GROUP BY tc.table_schema, tc.table_name, tc.constraint_type, tc.constraint_name"
         )
-        return _assemble(tables, cols, keys)
+        return assemble_tables(tables, cols, keys)
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
         if not rows:

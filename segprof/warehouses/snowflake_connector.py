@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segprof.warehouses.base import ColumnInfo, TableInfo, as_subquery, qualified
-from segprof.warehouses.duckdb_connector import _assemble
+from segprof.warehouses.duckdb_connector import assemble_tables
 from segprof.warehouses.errors import WarehouseError, first_line, statement_timeout_s
 from segprof.warehouses.introspection import introspection_sql
 
@@ -172,7 +172,7 @@ class SnowflakeConnector:
         # information_schema covers the connection's database; primary keys are not read (Snowflake
         # does not enforce them, and naming conventions find identifiers as well)
         sql = introspection_sql(self.dialect, schemas)
-        return _assemble(self.query_rows(sql.tables), self.query_rows(sql.columns), [])
+        return assemble_tables(self.query_rows(sql.tables), self.query_rows(sql.columns), [])
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
         if not rows:

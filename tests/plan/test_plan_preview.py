@@ -15,8 +15,8 @@ import httpx
 import pytest
 import yaml
 
-from segprof.operations.preview import VALUE_CHARS, diff_messages
 from segprof.operations.workspaces import embedded_transport
+from segprof.plan.message_diff import VALUE_CHARS, diff_messages
 from segprof.plan.model import Action, MappingPreview, Plan, RecordPreview, ResourceChange
 from segprof.plan.render_markdown import MAX_CHARS, render_markdown
 from segprof.project.resources import Kind
