@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import duckdb
 
-from segprof.sync.messages.encode import dumps, encode_row, events_from_batch
+from segprof.sync.messages.arrow_events import events_from_batch
+from segprof.sync.messages.encode import dumps, encode_row
 from segprof.sync.messages.payloads import MessageBuilder, build_message
 
 SQL = """

@@ -20,7 +20,7 @@ import httpx
 from segprof.sync.deliver.tracking import DeliveryConfig
 from segprof.sync.detect.ids import message_id
 from segprof.sync.engine import SyncEngine, SyncJob, triggers_of
-from segprof.sync.messages.encode import events_from_batch
+from segprof.sync.messages.arrow_events import events_from_batch
 from segprof.sync.messages.payloads import MessageBuilder
 from segprof.warehouses import connect
 

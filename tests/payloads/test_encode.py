@@ -12,19 +12,17 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from segprof.sync.messages.arrow_events import batch_columns, events_from_batch
 from segprof.sync.messages.encode import (
-    ExactNumber,
-    batch_columns,
     dumps,
     dumps_text,
     encode_row,
     encode_value,
-    events_from_batch,
     iso_duration,
-    js_number_str,
     js_ordered,
     record_event,
 )
+from segprof.sync.messages.js_numbers import ExactNumber, js_number_str
 from segprof.sync.messages.resolve import UNDEFINED
 
 # String(x) as node prints it for these doubles (the JavaScript rule Segment's code applies).

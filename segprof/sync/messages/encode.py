@@ -1,9 +1,9 @@
 """JSON encoding of warehouse values and of the messages built from them.
 
-Owns: turning values read from a warehouse (Python values from DuckDB or psycopg, or whole Arrow
-record batches) into JSON-ready values for the event a mapping resolves against, the JSON text
-of a message (`dumps`), and JavaScript's number-to-text rule that Segment's (JavaScript) code
-applies whenever it turns a number into a string.
+Owns: turning values read from a warehouse (Python values from DuckDB or psycopg) into JSON-ready
+values for the event a mapping resolves against, and the JSON text of a message (`dumps`), as
+JavaScript's `JSON.stringify` writes it. Numbers are written by `segprof.sync.messages.js_numbers`;
+whole Arrow record batches take the column-at-a-time path of `segprof.sync.messages.arrow_events`.
 
 Must never: reach a warehouse or the network, or drop information silently where a lossless
 JSON form exists.
@@ -33,110 +33,13 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import pyarrow as pa
+from segprof.sync.messages.js_numbers import ExactNumber, decimal_text, decimal_value, js_number_str
 
 _UTC = dt.UTC
-
-
-# --- numbers as JavaScript writes them -------------------------------------------------------
-
-
-class ExactNumber(float):
-    """A decimal a double cannot hold exactly: acts as the nearest float, keeps its exact text."""
-
-    __slots__ = ("text",)
-
-    def __new__(cls, text: str) -> ExactNumber:
-        number = super().__new__(cls, text)
-        number.text = text
-        return number
-
-    def __repr__(self) -> str:
-        return self.text
-
-    __str__ = __repr__
-
-    def __reduce__(self) -> tuple[type, tuple[str]]:
-        return (ExactNumber, (self.text,))
-
-
-def js_number_str(value: float | int | decimal.Decimal) -> str:
-    """`String(n)` for a JavaScript number (ints and Decimals are written exactly, see module doc)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, decimal.Decimal):
-        return decimal_text(value)
-    if type(value) is ExactNumber:
-        return value.text
-    text = repr(value)
-    if value == 0:
-        return "0"
-    if "e" not in text and "n" not in text:  # plain digits: JavaScript only drops a trailing ".0"
-        return text[:-2] if text.endswith(".0") else text
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    if value == 0:
-        return "0"
-    # repr gives the shortest round-trip digits (as JavaScript does); only the layout differs.
-    sign = "-" if value < 0 else ""
-    digits_repr = repr(abs(value))
-    if "e" in digits_repr:
-        mant, _, exp_s = digits_repr.partition("e")
-        exponent = int(exp_s)
-        digits = mant.replace(".", "")
-        point = 1 + exponent
-    else:
-        int_part, _, frac_part = digits_repr.partition(".")
-        if frac_part == "0":
-            frac_part = ""
-        if int_part == "0":
-            stripped = frac_part.lstrip("0")
-            point = -(len(frac_part) - len(stripped))
-            digits = stripped
-        else:
-            digits = int_part + frac_part
-            point = len(int_part)
-    digits = digits.rstrip("0") or "0"
-    k = len(digits)
-    n = point
-    if k <= n <= 21:
-        return sign + digits + "0" * (n - k)
-    if 0 < n <= 21:
-        return sign + digits[:n] + "." + digits[n:]
-    if -6 < n <= 0:
-        return sign + "0." + "0" * (-n) + digits
-    e = n - 1
-    exp = f"e+{e}" if e >= 0 else f"e-{-e}"
-    if k == 1:
-        return sign + digits + exp
-    return sign + digits[0] + "." + digits[1:] + exp
-
-
-def decimal_text(value: decimal.Decimal) -> str:
-    """Exact, shortest plain text of a finite Decimal (`12.30` → `12.3`, `1E+2` → `100`)."""
-    if value == 0:
-        return "0"
-    return format(_strip_zeros(value), "f")
-
-
-def _strip_zeros(value: decimal.Decimal) -> decimal.Decimal:
-    # Exact: Decimal.normalize() would round to the context's 28 digits.
-    sign, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)
-    trimmed = list(digits)
-    while exponent < 0 and len(trimmed) > 1 and trimmed[-1] == 0:
-        trimmed.pop()
-        exponent += 1
-    return decimal.Decimal((sign, tuple(trimmed), exponent))
 
 
 # --- JSON text ---------------------------------------------------------------------------------
@@ -293,17 +196,17 @@ def iso_duration(value: dt.timedelta) -> str:
     return out
 
 
-def _decimal_value(value: decimal.Decimal) -> int | float | None:
-    if not value.is_finite():
-        return None
-    stripped = _strip_zeros(value)
-    if stripped.as_tuple().exponent >= 0:  # type: ignore[operator]
-        return int(stripped)
-    text = format(stripped, "f")
-    number = float(text)
-    if js_number_str(number) == text:
-        return number
-    return ExactNumber(text)
+def interval_text(value: Any) -> str:
+    """Arrow MonthDayNano (months, days, nanoseconds) as an ISO-8601 duration."""
+    months, days, nanos = value.months, value.days, value.nanoseconds
+    out = "P"
+    if months:
+        out += f"{months}M"
+    if days:
+        out += f"{days}D"
+    if nanos:
+        return out + iso_duration(dt.timedelta(microseconds=nanos // 1000))[1:]
+    return out if out != "P" else "PT0S"
 
 
 def encode_value(value: Any) -> Any:
@@ -315,7 +218,7 @@ def encode_value(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, decimal.Decimal):
-        return _decimal_value(value)
+        return decimal_value(value)
     if isinstance(value, dt.datetime):
         return iso_timestamp(value)
     if isinstance(value, dt.date):
@@ -325,7 +228,7 @@ def encode_value(value: Any) -> Any:
     if isinstance(value, dt.timedelta):
         return iso_duration(value)
     if isinstance(value, Mapping):
-        return {_key_text(k): encode_value(v) for k, v in value.items()}
+        return {key_text(k): encode_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [encode_value(v) for v in value]
     if isinstance(value, bytes | bytearray | memoryview):
@@ -337,13 +240,14 @@ def encode_value(value: Any) -> Any:
     if isinstance(value, ipaddress._BaseAddress | ipaddress._BaseNetwork):
         return str(value)
     if all(hasattr(value, a) for a in ("months", "days", "nanoseconds")):  # Arrow MonthDayNano
-        return _interval_text(value)
+        return interval_text(value)
     if hasattr(value, "item") and callable(value.item):  # numpy scalars
         return encode_value(value.item())
     return str(value)
 
 
-def _key_text(key: Any) -> str:
+def key_text(key: Any) -> str:
+    """A map key as the text of a JSON object key."""
     if isinstance(key, str):
         return key
     encoded = encode_value(key)
@@ -383,154 +287,17 @@ def identifier_text(record_id: Any) -> str:
     return dumps_text(encoded)
 
 
-# --- Arrow fast path ---------------------------------------------------------------------------
-
-
-def _opaque_value(type_name: str, raw: bytes) -> Any:
-    if type_name == "hugeint":
-        return int.from_bytes(raw, "little", signed=True)
-    if type_name == "uhugeint":
-        return int.from_bytes(raw, "little", signed=False)
-    return base64.b64encode(raw).decode("ascii")
-
-
-def _interval_text(value: Any) -> str:
-    # Arrow MonthDayNano (months, days, nanoseconds) as an ISO-8601 duration.
-    months, days, nanos = value.months, value.days, value.nanoseconds
-    out = "P"
-    if months:
-        out += f"{months}M"
-    if days:
-        out += f"{days}D"
-    if nanos:
-        return out + iso_duration(dt.timedelta(microseconds=nanos // 1000))[1:]
-    return out if out != "P" else "PT0S"
-
-
-def _arrow_column(arr: pa.Array | pa.ChunkedArray, *, json_text: bool = False) -> list[Any]:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
-    typ = arr.type
-    if isinstance(typ, pa.BaseExtensionType):
-        ext_name = typ.extension_name
-        storage = arr.storage
-        if ext_name == "arrow.json":
-            return [None if v is None else json.loads(v) for v in storage.to_pylist()]
-        if ext_name == "arrow.uuid":
-            return [None if v is None else str(uuid.UUID(bytes=v)) for v in storage.to_pylist()]
-        if ext_name == "arrow.bool8":
-            return [None if v is None else v != 0 for v in storage.to_pylist()]
-        if ext_name == "arrow.opaque":
-            type_name = getattr(typ, "type_name", "")
-            return [None if v is None else _opaque_value(type_name, v) for v in storage.to_pylist()]
-        return _arrow_column(storage, json_text=json_text)
-    if pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_string_view(typ):
-        values = arr.to_pylist()
-        if json_text:
-            return [None if v is None else json.loads(v) for v in values]
-        return values
-    if pa.types.is_boolean(typ) or pa.types.is_integer(typ):
-        return arr.to_pylist()
-    if pa.types.is_floating(typ):
-        if len(arr) and pc.any(pc.invert(pc.is_finite(arr))).as_py():
-            arr = pc.if_else(pc.is_finite(arr), arr, pa.scalar(None, typ))
-        return arr.to_pylist()
-    if pa.types.is_timestamp(typ):
-        return _timestamp_texts(arr)
-    if pa.types.is_date(typ):
-        return arr.cast(pa.string()).to_pylist()
-    if pa.types.is_decimal(typ):
-        return [None if v is None else _decimal_value(v) for v in arr.to_pylist()]
-    if pa.types.is_dictionary(typ):
-        return _arrow_column(arr.dictionary_decode(), json_text=json_text)
-    if pa.types.is_interval(typ):
-        return [None if v is None else _interval_text(v) for v in arr.to_pylist()]
-    if pa.types.is_map(typ):
-        return [None if v is None else {_key_text(k): encode_value(x) for k, x in v} for v in arr.to_pylist()]
-    if pa.types.is_null(typ):
-        return [None] * len(arr)
-    return [None if v is None else encode_value(v) for v in arr.to_pylist()]
-
-
-def _timestamp_texts(arr: pa.Array) -> list[str | None]:
-    # Vectorised: Arrow's %S writes seconds with the unit's fraction; trim it to milliseconds
-    # when nothing finer is set (as `toISOString` writes), then add the zone.
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    unit = arr.type.unit
-    text = pc.strftime(arr.cast(pa.timestamp(unit, "UTC")), format="%Y-%m-%dT%H:%M:%S")
-    if unit == "s":
-        text = pc.binary_join_element_wise(text, ".000Z", "")
-        return text.to_pylist()
-    if unit == "ns":
-        text = pc.replace_substring_regex(text, pattern=r"(\.\d{3})000000$", replacement=r"\1")
-        text = pc.replace_substring_regex(text, pattern=r"(\.\d{6})000$", replacement=r"\1")
-    elif unit == "us":
-        text = pc.replace_substring_regex(text, pattern=r"(\.\d{3})000$", replacement=r"\1")
-    return pc.binary_join_element_wise(text, "Z", "").to_pylist()
-
-
-def batch_columns(batch: pa.RecordBatch | pa.Table, json_columns: Iterable[str] = ()) -> dict[str, list[Any]]:
-    """Every column of an Arrow batch as a list of JSON-ready values (column-at-a-time).
-
-    JSON columns are recognised by Arrow's `arrow.json` type (DuckDB with
-    `arrow_lossless_conversion`); text columns named in `json_columns` are parsed as JSON too.
-    """
-    as_json = set(json_columns)
-    return {
-        name: _arrow_column(batch.column(i), json_text=name in as_json)
-        for i, name in enumerate(batch.schema.names)
-    }
-
-
-def events_from_batch(
-    batch: pa.RecordBatch | pa.Table,
-    *,
-    identifier: str,
-    kind: str | None = None,
-    kind_column: str | None = None,
-    exclude: Iterable[str] = (),
-    json_columns: Iterable[str] = (),
-) -> list[dict[str, Any]]:
-    """Arrow rows → the events mappings resolve against, one per row.
-
-    `identifier` names the model's unique identifier column. The record kind (`new`, `updated`,
-    `deleted`) is either fixed (`kind`) or read per row from `kind_column`. Columns in `exclude`
-    (and `kind_column`) are engine bookkeeping and stay out of `properties`.
-    """
-    if (kind is None) == (kind_column is None):
-        raise ValueError("give exactly one of kind or kind_column")
-    columns = batch_columns(batch, json_columns)
-    skip = set(exclude)
-    if kind_column is not None:
-        skip.add(kind_column)
-    names = [n for n in columns if n not in skip]
-    raw_ids = columns[identifier]
-    ids = raw_ids if all(type(v) is str for v in raw_ids) else [identifier_text(v) for v in raw_ids]
-    kinds: Sequence[Any] = columns[kind_column] if kind_column is not None else [kind] * len(ids)
-    rows = zip(*(columns[n] for n in names), strict=True) if names else ([()] * len(ids))
-    return [
-        {"event": k, "__segment_id": i, "properties": dict(zip(names, row, strict=True))}
-        for k, i, row in zip(kinds, ids, rows, strict=True)
-    ]
-
-
 __all__: Sequence[str] = (
-    "ExactNumber",
-    "batch_columns",
-    "decimal_text",
     "dumps",
     "dumps_text",
     "encode_row",
     "encode_value",
-    "events_from_batch",
     "identifier_text",
+    "interval_text",
     "iso_duration",
     "iso_timestamp",
-    "js_number_str",
+    "js_key_order",
+    "js_ordered",
+    "key_text",
     "record_event",
 )

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from segprof.errors import SegprofError
-from segprof.sync.messages.encode import dumps, js_key_order, js_number_str
+from segprof.sync.messages.encode import dumps, js_key_order
+from segprof.sync.messages.js_numbers import js_number_str
 from segprof.sync.messages.resolve import UNDEFINED, compile_transform, js_string, js_trim, js_truthy
 
 MAX_MESSAGE_BYTES = 32 * 1024  # Tracking API limit per event (and analytics-python's MAX_MSG_SIZE)

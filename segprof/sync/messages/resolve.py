@@ -20,7 +20,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from segprof.errors import SegprofError
-from segprof.sync.messages.encode import dumps_text, js_number_str, js_ordered
+from segprof.sync.messages.encode import dumps_text, js_ordered
+from segprof.sync.messages.js_numbers import js_number_str
 
 
 class _Undefined:
