@@ -37,8 +37,9 @@ from segprof.sync.detect.changes import (
 )
 from segprof.sync.detect.failures import FailureLog
 from segprof.sync.detect.ids import message_id
+from segprof.sync.messages.actions import PayloadError
 from segprof.sync.messages.arrow_events import events_from_batch
-from segprof.sync.messages.payloads import MessageBuilder, PayloadError, check_message_size
+from segprof.sync.messages.payloads import MessageBuilder, check_message_size
 from segprof.sync.messages.resolve import MappingError
 from segprof.sync.messages.sql_messages import MESSAGE_COLUMN, MESSAGE_ID_COLUMN, compile_message_sql
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from segprof.sync.messages.payloads import PayloadError, build_message
+from segprof.sync.messages.actions import PayloadError
+from segprof.sync.messages.payloads import build_message
 from segprof.sync.messages.resolve import MappingError, compile_transform, transform
 
 GOLDEN = Path(__file__).resolve().parent.parent / "fixtures" / "golden"

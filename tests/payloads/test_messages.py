@@ -7,16 +7,11 @@ import json
 import pytest
 
 from segprof.errors import SegprofError
+from segprof.sync.messages.actions import PayloadError
+from segprof.sync.messages.date_like import is_date_like
 from segprof.sync.messages.encode import dumps, record_event
-from segprof.sync.messages.payloads import (
-    MAX_MESSAGE_BYTES,
-    PayloadError,
-    build_message,
-    check_message_size,
-    is_date_like,
-    message_size,
-    subscription_status,
-)
+from segprof.sync.messages.payloads import MAX_MESSAGE_BYTES, build_message, check_message_size, message_size
+from segprof.sync.messages.perform import subscription_status
 
 WRITE_KEY = "wk_live_secret_value"
 EVENT = {"event": "new", "__segment_id": "u_1", "properties": {"id": "u_1", "email": "a@x", "n": 3}}

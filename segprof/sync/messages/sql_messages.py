@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from segprof.sync.messages.actions import action_id
 from segprof.sync.messages.encode import js_key_order
-from segprof.sync.messages.payloads import action_id
 from segprof.warehouses.base import ColumnInfo
 from segprof.warehouses.managed_schema import CHECKSUM_COLUMN, ID_COLUMN, KIND_COLUMN, ORIGIN_COLUMN
 
