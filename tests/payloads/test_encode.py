@@ -23,7 +23,7 @@ from segprof.sync.messages.encode import (
     record_event,
 )
 from segprof.sync.messages.js_numbers import ExactNumber, js_number_str
-from segprof.sync.messages.resolve import UNDEFINED
+from segprof.sync.messages.js_values import UNDEFINED
 
 # String(x) as node prints it for these doubles (the JavaScript rule Segment's code applies).
 JS_NUMBER_TEXT = [

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from segprof.sync.messages.actions import PayloadError
+from segprof.sync.messages.compiled import compile_transform
 from segprof.sync.messages.payloads import build_message
-from segprof.sync.messages.resolve import MappingError, compile_transform, transform
+from segprof.sync.messages.resolve import MappingError, transform
 
 GOLDEN = Path(__file__).resolve().parent.parent / "fixtures" / "golden"
 

@@ -6,14 +6,8 @@ import copy
 
 import pytest
 
-from segprof.sync.messages.resolve import (
-    UNDEFINED,
-    MappingError,
-    get_path,
-    render_template,
-    resolve,
-    transform,
-)
+from segprof.sync.messages.js_values import UNDEFINED, get_path, render_template
+from segprof.sync.messages.resolve import MappingError, resolve, transform
 
 EVENT = {
     "event": "updated",
@@ -128,7 +122,7 @@ def test_get_path_on_non_containers() -> None:
 def test_compiled_exclude_when_null_equals_the_resolver() -> None:
     from decimal import Decimal
 
-    from segprof.sync.messages.resolve import compile_transform
+    from segprof.sync.messages.compiled import compile_transform
 
     event = copy.deepcopy(EVENT)
     event["properties"].update(

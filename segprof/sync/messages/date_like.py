@@ -13,7 +13,7 @@ import math
 import re
 
 from segprof.sync.messages.js_numbers import js_number_str
-from segprof.sync.messages.resolve import js_trim
+from segprof.sync.messages.js_values import js_trim
 
 _DAYJS_PARSE = re.compile(
     r"^(\d{4})[-/]?(\d{1,2})?[-/]?(\d{0,2})[Tt\s]*(\d{1,2})?:?(\d{1,2})?:?(\d{1,2})?[.:]?(\d+)?$"

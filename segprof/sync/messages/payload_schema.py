@@ -17,7 +17,7 @@ from typing import Any
 
 from segprof.sync.messages.actions import Field, PayloadError
 from segprof.sync.messages.date_like import is_date_like
-from segprof.sync.messages.resolve import js_string, js_trim
+from segprof.sync.messages.js_values import js_string, js_trim
 
 
 def remove_empty_values(payload: dict[str, Any], fields: tuple[Field, ...]) -> dict[str, Any]:

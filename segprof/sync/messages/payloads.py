@@ -21,10 +21,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from segprof.sync.messages.actions import ACTION_FIELDS, Field, PayloadError, action_id
+from segprof.sync.messages.compiled import compile_transform
 from segprof.sync.messages.encode import dumps, js_key_order
+from segprof.sync.messages.js_values import UNDEFINED
 from segprof.sync.messages.payload_schema import remove_empty_values, validate_schema
 from segprof.sync.messages.perform import perform_group, perform_identify, perform_subscription, perform_track
-from segprof.sync.messages.resolve import UNDEFINED, compile_transform
 
 MAX_MESSAGE_BYTES = 32 * 1024  # Tracking API limit per event (and analytics-python's MAX_MSG_SIZE)
 

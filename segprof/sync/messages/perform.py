@@ -15,7 +15,7 @@ from typing import Any
 
 from segprof.sync.messages.actions import PayloadError
 from segprof.sync.messages.encode import js_key_order
-from segprof.sync.messages.resolve import UNDEFINED, js_string, js_trim, js_truthy
+from segprof.sync.messages.js_values import UNDEFINED, js_string, js_trim, js_truthy
 
 
 def _payload_error(message: str) -> PayloadError:
