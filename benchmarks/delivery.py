@@ -194,7 +194,8 @@ def segprof_messages(data: list[Row]) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def run_segprof(base: str, data: list[Row], *, gzip_on: bool | None, concurrency: int) -> float:
-    from segprof.sync.deliver.tracking import DeliveryConfig, deliver
+    from segprof.sync.deliver.blocking import deliver
+    from segprof.sync.deliver.delivery_config import DeliveryConfig
 
     config = DeliveryConfig(write_key=WRITE_KEY, tracking_base=base, gzip=gzip_on, concurrency=concurrency)
     started = time.perf_counter()
@@ -302,7 +303,7 @@ def main() -> None:
         pin(0)
         import segment.analytics  # noqa: F401  (imports are not part of either timed run)
 
-        import segprof.sync.deliver.tracking  # noqa: F401
+        import segprof.sync.deliver.blocking  # noqa: F401
 
         n = args.events
         data = rows(n)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from segprof.sync.deliver.tracking import DeliveryConfig
+from segprof.sync.deliver.delivery_config import DeliveryConfig
 from segprof.sync.detect.ids import message_id
 from segprof.sync.engine import SyncEngine, SyncJob, triggers_of
 from segprof.sync.messages.arrow_events import events_from_batch

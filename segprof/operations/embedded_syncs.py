@@ -22,7 +22,7 @@ from segprof.emulator.syncs import SyncReporter, SyncRequest, SyncResult, now_is
 from segprof.errors import SegprofError
 from segprof.project.sources import open_source
 from segprof.state import open_state_store
-from segprof.sync.deliver.tracking import DeliveryConfig
+from segprof.sync.deliver.delivery_config import DeliveryConfig
 from segprof.sync.detect.changes import MassDeleteRefused
 from segprof.sync.engine import RunSummary, SyncEngine, record_failed_run
 from segprof.sync.job import job_from_workspace

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from segprof.errors import SegprofError
-from segprof.sync.deliver.tracking import DeliveryDeadline, DeliveryInterrupted, deliver
+from segprof.sync.deliver.blocking import DeliveryDeadline, DeliveryInterrupted, deliver
 from segprof.sync.detect.changes import (
     CHECKSUM_COLUMN,
     ID_COLUMN,
@@ -46,7 +46,8 @@ from segprof.sync.messages.sql_messages import MESSAGE_COLUMN, MESSAGE_ID_COLUMN
 if TYPE_CHECKING:
     import httpx
 
-    from segprof.sync.deliver.tracking import BatchReport, DeliveryConfig
+    from segprof.sync.deliver.delivery_config import DeliveryConfig
+    from segprof.sync.deliver.reports import BatchReport
     from segprof.warehouses.base import Connector
 
 _TRIGGER_EVENT = re.compile(r"""event\s*=\s*["'](new|updated|deleted)["']""")

@@ -15,7 +15,7 @@ from segprof.config import compile_settings, compile_trigger
 from segprof.config.models import Destination, Project
 from segprof.errors import SegprofError
 from segprof.project.desired import model_columns
-from segprof.sync.deliver.tracking import tracking_base_for_region
+from segprof.sync.deliver.delivery_config import tracking_base_for_region
 from segprof.sync.engine import SyncJob, triggers_of
 
 

@@ -15,15 +15,12 @@ import httpx
 import pytest
 
 from segprof.errors import SegprofError
+from segprof.sync.deliver.answers import parse_wait
 from segprof.sync.deliver.batching import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, encode_message
-from segprof.sync.deliver.tracking import (
-    BatchReport,
-    Deliverer,
-    DeliveryConfig,
-    _parse_wait,
-    batch_url,
-    deliver,
-)
+from segprof.sync.deliver.blocking import deliver
+from segprof.sync.deliver.delivery_config import DeliveryConfig, batch_url
+from segprof.sync.deliver.reports import BatchReport
+from segprof.sync.deliver.tracking import Deliverer
 from tests.delivery.sink import Fault, Sink
 
 WRITE_KEY = "wk_test_5f3c9a1b2d"
@@ -214,12 +211,12 @@ def test_rate_limit_reset_is_honoured(sink: Sink) -> None:
 def test_retry_after_forms() -> None:
     now = 1_800_000_000.0
     when = dt.datetime.fromtimestamp(now + 7, dt.UTC)
-    assert _parse_wait(httpx.Headers({"Retry-After": "3"}), now) == 3
-    assert _parse_wait(httpx.Headers({"Retry-After": when.strftime("%a, %d %b %Y %H:%M:%S GMT")}), now) == 7
-    assert _parse_wait(httpx.Headers({"X-RateLimit-Reset": "2"}), now) == 2
-    assert _parse_wait(httpx.Headers({"X-RateLimit-Reset": str(int(now) + 5)}), now) == 5
-    assert _parse_wait(httpx.Headers({"Retry-After": "soon"}), now) is None
-    assert _parse_wait(httpx.Headers({}), now) is None
+    assert parse_wait(httpx.Headers({"Retry-After": "3"}), now) == 3
+    assert parse_wait(httpx.Headers({"Retry-After": when.strftime("%a, %d %b %Y %H:%M:%S GMT")}), now) == 7
+    assert parse_wait(httpx.Headers({"X-RateLimit-Reset": "2"}), now) == 2
+    assert parse_wait(httpx.Headers({"X-RateLimit-Reset": str(int(now) + 5)}), now) == 5
+    assert parse_wait(httpx.Headers({"Retry-After": "soon"}), now) is None
+    assert parse_wait(httpx.Headers({}), now) is None
 
 
 def test_gives_up_after_max_attempts(sink: Sink) -> None:

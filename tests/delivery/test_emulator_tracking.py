@@ -13,7 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from segprof.sync.deliver.tracking import BatchReport, DeliveryConfig, deliver
+from segprof.sync.deliver.blocking import deliver
+from segprof.sync.deliver.delivery_config import DeliveryConfig
+from segprof.sync.deliver.reports import BatchReport
 
 emulator_app = pytest.importorskip("segprof.emulator.app")
 

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = """
 import json, sys
-from segprof.sync.deliver.tracking import DeliveryConfig, DeliveryInterrupted, deliver
+from segprof.sync.deliver.blocking import DeliveryInterrupted, deliver
+from segprof.sync.deliver.delivery_config import DeliveryConfig
 
 def items():
     for i in range(30):

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from segprof.sync.deliver.tracking import DeliveryConfig, deliver
+from segprof.sync.deliver.blocking import deliver
+from segprof.sync.deliver.delivery_config import DeliveryConfig
 
 
 @pytest.fixture()

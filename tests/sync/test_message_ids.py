@@ -80,7 +80,7 @@ CHILD = """
 import os, signal, sys
 from pathlib import Path
 from segprof.config.loader import load_project_or_raise
-from segprof.sync.deliver.tracking import DeliveryConfig
+from segprof.sync.deliver.delivery_config import DeliveryConfig
 from segprof.operations.sync_runs import engine_for
 root = Path(sys.argv[1])
 project = load_project_or_raise(root)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sync_project import Project, serve
 
-from segprof.sync.deliver.tracking import DeliveryConfig
+from segprof.sync.deliver.delivery_config import DeliveryConfig
 from segprof.sync.engine import SyncEngine, SyncJob, triggers_of
 from segprof.warehouses import connect
 

@@ -4,7 +4,8 @@ Owns: the HTTP side of a sync — bounded concurrency over HTTP/1.1 keep-alive, 
 retries (full-jitter exponential backoff, `Retry-After` / `X-RateLimit-Reset`, a per-batch
 deadline), isolating the messages a 400 blames by splitting the batch, and reporting per batch,
 as it happens, which records were acknowledged and which failed and why. Cancellation reports
-every in-flight batch either acknowledged (it was) or not delivered.
+every in-flight batch either acknowledged (it was) or not delivered. What it is told is in
+`delivery_config`, what it reports in `reports`; `blocking.deliver` runs it from blocking code.
 
 Must never: report a record acknowledged without a 2xx answer to a request that carried it; log,
 print or put into a reason the write key; build or change messages (payloads are built upstream
@@ -16,148 +17,32 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import email.utils
 import inspect
-import ipaddress
 import json
 import logging
 import random
-import signal
 import ssl
-import threading
 import time
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterable
 from functools import cache
 from typing import Any
 
 import httpx
 
-from segprof.errors import SegprofError
 from segprof.redaction import redact
-from segprof.sync.deliver.batching import Batch, BatchLimits, Encoder, Outgoing, Rejection, pack, sent_at
+from segprof.sync.deliver.answers import duplicates, parse_wait, phrase
+from segprof.sync.deliver.batching import Batch, Outgoing, Rejection, pack, sent_at
+from segprof.sync.deliver.delivery_config import DeliveryConfig, batch_url
+from segprof.sync.deliver.reports import BatchReport, DeliverySummary, Failure, ReportCallback
 
 log = logging.getLogger("segprof.tracking")
 
-TRACKING_BASES = {
-    "north_america": "https://api.segment.io/v1",
-    "europe": "https://events.eu1.segmentapis.com/v1",
-}
 # Answers that concern the whole destination, not one batch: stop sending after the first.
 _FATAL_STATUSES = frozenset({401, 403, 404})
 # Answers whose body blames the content of the batch: split to find the message(s) at fault.
 _SPLIT_STATUSES = frozenset({400, 413})
 _NOT_DELIVERED = "not delivered: the delivery was cancelled before the Tracking API acknowledged it"
-
-
-def tracking_base_for_region(region: str) -> str:
-    """The Tracking API base (with `/v1`) for a destination region."""
-    try:
-        return TRACKING_BASES[region]
-    except KeyError:
-        raise SegprofError(
-            f"unknown region {region!r}", hint=f"use one of: {', '.join(sorted(TRACKING_BASES))}"
-        ) from None
-
-
-def batch_url(tracking_base: str) -> str:
-    """`<base>/batch` when the base already ends in `/v1` (as Segment writes it), else `<base>/v1/batch`."""
-    base = tracking_base.rstrip("/")
-    return f"{base}/batch" if base.endswith("/v1") else f"{base}/v1/batch"
-
-
-@dataclass(frozen=True)
-class DeliveryConfig:
-    """How to deliver. Times are seconds. The write key is kept out of the repr."""
-
-    write_key: str = field(repr=False)
-    tracking_base: str = TRACKING_BASES["north_america"]
-    concurrency: int = 6
-    max_batch_bytes: int = 475_000
-    max_batch_count: int = 2_500
-    max_message_bytes: int = 32 * 1024
-    # None: compress unless the endpoint is on this machine. Over a real network a 475 KB body
-    # shrinks 5-10x for ~1-2 ms of CPU, which pays below ~1 Gbit/s; on loopback it only costs.
-    gzip: bool | None = None
-    gzip_min_bytes: int = 8_192
-    gzip_level: int = 1
-    max_attempts: int = 6
-    backoff_base: float = 0.5
-    backoff_cap: float = 30.0
-    batch_deadline: float = 90.0
-    request_timeout: float = 15.0
-    max_rps: float | None = 1_000.0
-    cancel_grace: float = 5.0
-    user_agent: str = "segprof"
-    # How a message given as a mapping becomes JSON bytes; None: orjson (stdlib as a fallback).
-    encoder: Encoder | None = field(default=None, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if not self.write_key:
-            raise SegprofError(
-                "no write key for the Tracking API",
-                hint="set the destination's write_key (the Profile Space source's write key)",
-            )
-        if not self.tracking_base.startswith(("https://", "http://")):
-            raise SegprofError(
-                f"the Tracking API base {self.tracking_base!r} is not an http(s) URL",
-                hint="e.g. https://api.segment.io/v1 or https://events.eu1.segmentapis.com/v1",
-            )
-        if self.concurrency < 1 or self.max_attempts < 1:
-            raise ValueError("concurrency and max_attempts must be at least 1")
-
-    @property
-    def compress(self) -> bool:
-        """Whether bodies of at least `gzip_min_bytes` are sent gzip-compressed."""
-        return self.gzip if self.gzip is not None else not _is_local(self.tracking_base)
-
-    @property
-    def limits(self) -> BatchLimits:
-        return BatchLimits(self.max_batch_bytes, self.max_batch_count, self.max_message_bytes)
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """A record whose message was not delivered, and why."""
-
-    key: Any
-    message_id: str | None
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class BatchReport:
-    """The outcome of one request's messages (or of messages rejected before sending).
-
-    `delivered` holds the keys the Tracking API acknowledged, in input order.
-    """
-
-    delivered: tuple[Any, ...] = ()
-    failed: tuple[Failure, ...] = ()
-    requests: int = 0
-    # of the delivered, how many the endpoint said it dropped as duplicates (segprof's emulator
-    # says so in a header; Segment does not, and its answer is read as 0)
-    duplicates: int = 0
-
-
-@dataclass
-class DeliverySummary:
-    """Totals of one delivery."""
-
-    delivered: int = 0
-    failed: int = 0
-    batches: int = 0
-    requests: int = 0
-    retries: int = 0
-    bytes_sent: int = 0
-    elapsed: float = 0.0
-    cancelled: bool = False
-    duplicates: int = 0  # delivered messages the endpoint said it dropped as duplicates
-    failures_by_reason: dict[str, int] = field(default_factory=dict)
-
-
-ReportCallback = Callable[[BatchReport], Awaitable[None] | None]
 
 
 class _Retryable(Exception):
@@ -171,33 +56,6 @@ class _Retryable(Exception):
 
 class _Stopping(Exception):
     """The delivery is being cancelled; the batch at hand is not delivered."""
-
-
-def _parse_wait(headers: httpx.Headers, now: float | None = None) -> float | None:
-    """Seconds the server asks us to wait: `Retry-After` (seconds or HTTP date), else `X-RateLimit-Reset`."""
-    now = time.time() if now is None else now
-    value = headers.get("retry-after")
-    if value:
-        value = value.strip()
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            when = None
-        if when is not None and when.tzinfo is not None:
-            return max(0.0, when.timestamp() - now)
-    value = headers.get("x-ratelimit-reset")
-    if value:
-        try:
-            reset = float(value.strip())
-        except ValueError:
-            return None
-        # Segment documents seconds to wait; a value that large can only be an epoch time.
-        return max(0.0, reset - now) if reset > 1_000_000_000 else max(0.0, reset)
-    return None
 
 
 class Deliverer:
@@ -233,7 +91,7 @@ class Deliverer:
         requests get `cancel_grace` seconds to be answered, every batch taken from `items` but
         not acknowledged is reported as failed ("not delivered"), and CancelledError propagates.
         """
-        run = _Run(self, on_report)
+        run = Run(self, on_report)
         return await run.execute(items)
 
     async def reports(self, items: Iterable[Outgoing | tuple[Any, Any]]) -> AsyncIterator[BatchReport]:
@@ -265,7 +123,7 @@ class Deliverer:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    # ---- internals used by _Run -------------------------------------------------------------
+    # ---- internals used by Run -------------------------------------------------------------
 
     def _client(self) -> httpx.AsyncClient:
         config = self.config
@@ -289,7 +147,7 @@ class Deliverer:
         )
 
 
-class _Run:
+class Run:
     """State of one `Deliverer.deliver` call: the queue, the workers, the shared pacing."""
 
     def __init__(self, deliverer: Deliverer, on_report: ReportCallback | None) -> None:
@@ -484,13 +342,13 @@ class _Run:
             response.request.url.path, status, response.elapsed.total_seconds() * 1000, len(body), len(response.content),
         )
         if status == 429 or status >= 500 or status == 408:
-            wait = _parse_wait(response.headers)
+            wait = parse_wait(response.headers)
             if wait is not None and status == 429:
                 # A rate limit applies to the whole workspace: everyone pauses.
                 self.resume_at = max(self.resume_at, time.monotonic() + wait)
-            raise _Retryable(f"HTTP {status}{_phrase(response)}", wait)
+            raise _Retryable(f"HTTP {status}{phrase(response)}", wait)
         if 200 <= status < 300:
-            return status, "", _duplicates(response.headers)
+            return status, "", duplicates(response.headers)
         return status, self.error_text(response), 0
 
     def error_text(self, response: httpx.Response) -> str:
@@ -585,99 +443,7 @@ class _Run:
             await result
 
 
-# segprof's emulator tells how many messages of a request it dropped as duplicates (Segment does not)
-DUPLICATES_HEADER = "X-Segprof-Duplicates"
-
-
-def _duplicates(headers: httpx.Headers) -> int:
-    value = headers.get(DUPLICATES_HEADER, "")
-    return int(value) if value.isdigit() else 0
-
-
-def _is_local(url: str) -> bool:
-    host = httpx.URL(url).host
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 @cache
 def _tls_context() -> ssl.SSLContext:
     # Loading the CA bundle costs ~0.1 s; one context serves every delivery in the process.
     return httpx.create_ssl_context()
-
-
-def _phrase(response: httpx.Response) -> str:
-    return f" {response.reason_phrase}" if response.reason_phrase else ""
-
-
-class DeliveryInterrupted(SegprofError):
-    """The delivery was stopped by a signal; every batch taken was reported before this."""
-
-
-class DeliveryDeadline(DeliveryInterrupted):
-    """The delivery was stopped at its deadline; every batch taken was reported before this."""
-
-
-def deliver(
-    items: Iterable[Outgoing | tuple[Any, Any]],
-    config: DeliveryConfig,
-    on_report: Callable[[BatchReport], None] | None = None,
-    *,
-    transport: httpx.AsyncBaseTransport | None = None,
-    deadline: float | None = None,
-) -> DeliverySummary:
-    """Synchronous facade for the CLI: run a delivery on a fresh event loop.
-
-    Ctrl-C (SIGINT) and SIGTERM cancel it: in-flight batches are reported acknowledged or not
-    delivered, then KeyboardInterrupt (SIGINT) or DeliveryInterrupted (SIGTERM) is raised.
-    `deadline` (a `time.monotonic()` instant) cancels it the same way, then raises DeliveryDeadline.
-    """
-    deliverer = Deliverer(config, transport=transport)
-    summary_box: list[DeliverySummary] = []
-    expired = threading.Event()
-
-    async def main() -> DeliverySummary:
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        watching = False
-        if task is not None and threading.current_thread() is threading.main_thread():
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(signal.SIGTERM, task.cancel)
-                watching = True
-        timer: asyncio.TimerHandle | None = None
-        if task is not None and deadline is not None:
-
-            def expire() -> None:
-                expired.set()
-                task.cancel()
-
-            timer = loop.call_later(max(0.0, deadline - time.monotonic()), expire)
-        try:
-            run = _Run(deliverer, on_report)
-            summary_box.append(run.summary)
-            return await run.execute(items)
-        finally:
-            if timer is not None:
-                timer.cancel()
-            if watching:
-                loop.remove_signal_handler(signal.SIGTERM)
-
-    try:
-        return asyncio.run(main())
-    except asyncio.CancelledError:
-        summary = summary_box[0] if summary_box else DeliverySummary()
-        if expired.is_set():
-            raise DeliveryDeadline(
-                f"delivery stopped at its deadline: {summary.delivered} records acknowledged, "
-                f"{summary.failed} not delivered",
-                hint="records not delivered are sent again by the next sync (same messageIds)",
-            ) from None
-        raise DeliveryInterrupted(
-            f"delivery stopped by SIGTERM: {summary.delivered} records acknowledged, "
-            f"{summary.failed} not delivered",
-            hint="records not delivered are sent again by the next sync (same messageIds)",
-        ) from None
