@@ -18,7 +18,7 @@ from typing import Any
 from segprof.config.models import Project, SourceBase
 from segprof.errors import SegprofError
 from segprof.scaffold.generate_rules import Proposal, Skipped, classify, entity_name, snake
-from segprof.scaffold.project import _Staging, ensure_schema_copy
+from segprof.scaffold.project import StagedFolder, ensure_schema_copy
 from segprof.scaffold.template import schema_comment_at
 from segprof.sql.dialects import dialect_for
 from segprof.warehouses import TableInfo
@@ -304,7 +304,7 @@ def generate_project(
     root = project.root or out_dir
     yaml_rel = PurePosixPath(GENERATED_FILE)
     files[yaml_rel] = f"{schema_comment_at(root, out_dir / yaml_rel.parent)}\n{files[yaml_rel]}"
-    with _Staging(out_dir) as staging:
+    with StagedFolder(out_dir) as staging:
         for rel, text in files.items():
             target = staging.path / rel
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ from segprof.scaffold.generate import (
     render_yaml,
 )
 from segprof.scaffold.generate_rules import ACTION_KINDS, Proposal, Skipped
-from segprof.scaffold.project import _Staging
+from segprof.scaffold.project import StagedFolder
 from segprof.sql.dialects import dialect_for
 from segprof.warehouses import ColumnInfo, TableInfo
 
@@ -165,7 +165,7 @@ def generate_from_dbt(
     rel = PurePosixPath(DBT_FILE)
     if (out_dir / rel).exists() and not force:
         raise SegprofError(f"1 file(s) would be overwritten: {rel}", hint="use --force to replace them")
-    with _Staging(out_dir) as staging:
+    with StagedFolder(out_dir) as staging:
         (staging.path / rel).write_text(text, encoding="utf-8", newline="\n")
         replaced = staging.commit([rel])
     return GenerateResult(proposals, skipped, [rel], list(replaced), destination, out_dir)

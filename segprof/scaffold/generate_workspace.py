@@ -32,7 +32,7 @@ from segprof.config.models import SOURCE_CLASSES
 from segprof.errors import SegprofError
 from segprof.operations.plan_apply import RunOptions, workspace_client
 from segprof.project.desired import ACTION_SLUGS, SOURCE_METADATA_IDS
-from segprof.scaffold.project import _Staging, ensure_schema_copy
+from segprof.scaffold.project import StagedFolder, ensure_schema_copy
 from segprof.scaffold.template import schema_comment_at
 from segprof.state import StateEntry, open_state_store
 from segprof.workspace.live import read_workspace
@@ -396,7 +396,7 @@ def generate_from_workspace(
             other = claimed.get((kind, live_id))
             if other is not None and other != address:
                 raise SegprofError(f"{kind} {live_id} is already managed as {other}", address=address)
-        with _Staging(out_dir) as staging:
+        with StagedFolder(out_dir) as staging:
             for rel, text in files.items():
                 target = staging.path / rel
                 target.parent.mkdir(parents=True, exist_ok=True)

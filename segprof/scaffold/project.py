@@ -68,7 +68,7 @@ def init_project(
     files, kept, merged = _fit_to_folder(directory, template_set, force=force)
     targets = [f.path for f in files] + ([WAREHOUSE_FILE] if with_warehouse else [])
     _check_target(directory, targets, force=force, mergeable=merged)
-    with _Staging(directory) as stage:
+    with StagedFolder(directory) as stage:
         for item in files:
             dest = stage.path / item.path
             try:
@@ -151,7 +151,7 @@ def rebuild_warehouse(directory: Path, *, force: bool = False) -> WarehouseSumma
         sql = build_sql.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise SegprofError(f"cannot read {build_sql}: {err}") from None
-    with _Staging(directory) as stage:
+    with StagedFolder(directory) as stage:
         summary = build_warehouse(
             sql,
             stage.path / WAREHOUSE_FILE,
@@ -214,7 +214,7 @@ def _check_target(
         )
 
 
-class _Staging:
+class StagedFolder:
     """A hidden folder on the target's file system; `commit` moves its files into the target.
 
     If the target folder does not exist, the staging folder is created in its nearest existing
@@ -227,7 +227,7 @@ class _Staging:
         self.root: Path | None = None
         self.path = Path()
 
-    def __enter__(self) -> _Staging:
+    def __enter__(self) -> StagedFolder:
         anchor = self.directory
         while not anchor.exists():
             anchor = anchor.parent

@@ -45,7 +45,7 @@ def parse_wait(headers: httpx.Headers, now: float | None = None) -> float | None
 DUPLICATES_HEADER = "X-Segprof-Duplicates"
 
 
-def duplicates(headers: httpx.Headers) -> int:
+def duplicates_dropped(headers: httpx.Headers) -> int:
     """How many messages of the request the endpoint said it dropped as duplicates (0 if it did not say)."""
     value = headers.get(DUPLICATES_HEADER, "")
     return int(value) if value.isdigit() else 0

@@ -24,7 +24,7 @@ from segprof.errors import SegprofError
 from segprof.sync.deliver.batching import Outgoing
 from segprof.sync.deliver.delivery_config import DeliveryConfig
 from segprof.sync.deliver.reports import BatchReport, DeliverySummary
-from segprof.sync.deliver.tracking import Deliverer, Run
+from segprof.sync.deliver.tracking import Deliverer, DeliveryRun
 
 
 class DeliveryInterrupted(SegprofError):
@@ -70,7 +70,7 @@ def deliver(
 
             timer = loop.call_later(max(0.0, deadline - time.monotonic()), expire)
         try:
-            run = Run(deliverer, on_report)
+            run = DeliveryRun(deliverer, on_report)
             summary_box.append(run.summary)
             return await run.execute(items)
         finally:

@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 
 from segprof.redaction import redact
-from segprof.sync.deliver.answers import duplicates, parse_wait, phrase
+from segprof.sync.deliver.answers import duplicates_dropped, parse_wait, phrase
 from segprof.sync.deliver.batching import Batch, Outgoing, Rejection, pack, sent_at
 from segprof.sync.deliver.delivery_config import DeliveryConfig, batch_url
 from segprof.sync.deliver.reports import BatchReport, DeliverySummary, Failure, ReportCallback
@@ -91,7 +91,7 @@ class Deliverer:
         requests get `cancel_grace` seconds to be answered, every batch taken from `items` but
         not acknowledged is reported as failed ("not delivered"), and CancelledError propagates.
         """
-        run = Run(self, on_report)
+        run = DeliveryRun(self, on_report)
         return await run.execute(items)
 
     async def reports(self, items: Iterable[Outgoing | tuple[Any, Any]]) -> AsyncIterator[BatchReport]:
@@ -123,7 +123,7 @@ class Deliverer:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    # ---- internals used by Run -------------------------------------------------------------
+    # ---- internals used by DeliveryRun -------------------------------------------------------------
 
     def _client(self) -> httpx.AsyncClient:
         config = self.config
@@ -147,7 +147,7 @@ class Deliverer:
         )
 
 
-class Run:
+class DeliveryRun:
     """State of one `Deliverer.deliver` call: the queue, the workers, the shared pacing."""
 
     def __init__(self, deliverer: Deliverer, on_report: ReportCallback | None) -> None:
@@ -348,7 +348,7 @@ class Run:
                 self.resume_at = max(self.resume_at, time.monotonic() + wait)
             raise _Retryable(f"HTTP {status}{phrase(response)}", wait)
         if 200 <= status < 300:
-            return status, "", duplicates(response.headers)
+            return status, "", duplicates_dropped(response.headers)
         return status, self.error_text(response), 0
 
     def error_text(self, response: httpx.Response) -> str:
