@@ -1,8 +1,9 @@
 """The asynchronous Segment Public API client: every call segprof makes to a workspace.
 
-Owns: `AsyncWorkspaceClient`, the typed endpoints (catalog, sources, Reverse ETL models,
-destinations, subscriptions, manual syncs) with the request bodies and response keys the
-reference gives for each. The request core (retries, throttling, pagination, errors, redaction)
+Owns: `AsyncWorkspaceClient`, the typed endpoints for subscriptions (mappings) and manual syncs
+with the request bodies and response keys the reference gives for each; it extends
+`ResourceEndpoints` (catalog, sources, Reverse ETL models, destinations, in
+`resource_endpoints.py`). The request core (retries, throttling, pagination, errors, redaction)
 is `ApiSession` in `session.py`. Must never send anything but what the reference documents for an
 endpoint, and never pass a secret anywhere but the request body it belongs in.
 """
@@ -11,30 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
 from segprof.workspace.api_error import WorkspaceError
+from segprof.workspace.envelope import next_cursor, parse_items, require_any_object, require_object
+from segprof.workspace.resource_endpoints import ResourceEndpoints, present, seg
 from segprof.workspace.resources import (
-    SEGMENT_PROFILES_METADATA_ID,
     CancelResult,
-    Destination,
-    DestinationMetadata,
     ManualSync,
-    ReverseEtlModel,
     Schedule,
-    Source,
-    SourceMetadata,
     Subscription,
     SyncStatus,
 )
-from segprof.workspace.session import (
-    DEFAULT_PAGE_SIZE,
-    ApiSession,
-    next_cursor,
-    parse_items,
-    require_any_object,
-    require_object,
-)
+from segprof.workspace.session import DEFAULT_PAGE_SIZE
 
 __all__ = ["DEFAULT_PAGE_SIZE", "SYNC_HISTORY_PAGE_SIZE", "AsyncWorkspaceClient"]
 
@@ -42,265 +31,8 @@ __all__ = ["DEFAULT_PAGE_SIZE", "SYNC_HISTORY_PAGE_SIZE", "AsyncWorkspaceClient"
 SYNC_HISTORY_PAGE_SIZE = 100
 
 
-def _seg(value: str) -> str:
-    return quote(str(value), safe="")
-
-
-class AsyncWorkspaceClient(ApiSession):
+class AsyncWorkspaceClient(ResourceEndpoints):
     """Speaks the Segment Public API over whichever httpx transport it is given."""
-
-    # --- catalog -------------------------------------------------------------------------
-
-    async def get_destination_metadata(
-        self, metadata_id: str = SEGMENT_PROFILES_METADATA_ID, *, address: str | None = None
-    ) -> DestinationMetadata:
-        path = f"/catalog/destinations/{_seg(metadata_id)}"
-        return await self._call(
-            "GET",
-            path,
-            address=address,
-            parse=lambda d: DestinationMetadata.model_validate(
-                require_object(d, "destinationMetadata", f"GET {path}")
-            ),
-        )
-
-    async def get_source_metadata(self, metadata_id: str, *, address: str | None = None) -> SourceMetadata:
-        path = f"/catalog/sources/{_seg(metadata_id)}"
-        return await self._call(
-            "GET",
-            path,
-            address=address,
-            parse=lambda d: SourceMetadata.model_validate(require_object(d, "sourceMetadata", f"GET {path}")),
-        )
-
-    async def list_source_catalog(self, *, address: str | None = None) -> list[SourceMetadata]:
-        return await self._list_all("/catalog/sources", "sourcesCatalog", SourceMetadata, address=address)
-
-    async def list_destination_catalog(self, *, address: str | None = None) -> list[DestinationMetadata]:
-        return await self._list_all(
-            "/catalog/destinations", "destinationsCatalog", DestinationMetadata, address=address
-        )
-
-    # --- sources -------------------------------------------------------------------------
-
-    async def list_sources(self, *, address: str | None = None) -> list[Source]:
-        return await self._list_all("/sources", "sources", Source, address=address)
-
-    async def get_source(self, source_id: str, *, address: str | None = None) -> Source | None:
-        """The source, or None when the workspace has no such source (404)."""
-        return await self._get_optional(f"/sources/{_seg(source_id)}", "source", Source, address)
-
-    async def create_source(
-        self,
-        *,
-        slug: str,
-        metadata_id: str,
-        enabled: bool = True,
-        settings: dict[str, Any] | None = None,
-        name: str | None = None,
-        address: str | None = None,
-    ) -> Source:
-        """POST /sources (v1 has no `name`), then PATCH the name when one is given."""
-        self.redactor.add_from_settings(settings)
-        body: dict[str, Any] = {"slug": slug, "enabled": enabled, "metadataId": metadata_id}
-        if settings is not None:
-            body["settings"] = settings
-        body["disconnectAllWarehouses"] = True
-
-        async def reconcile() -> Source | None:
-            return next((s for s in await self.list_sources(address=address) if s.slug == slug), None)
-
-        source = await self._call(
-            "POST",
-            "/sources",
-            body=body,
-            address=address,
-            reconcile=reconcile,
-            parse=lambda d: Source.model_validate(require_object(d, "source", "POST /sources")),
-        )
-        if name is not None and source.name != name:
-            source = await self.update_source(source.id, name=name, address=address)
-        return source
-
-    async def update_source(
-        self,
-        source_id: str,
-        *,
-        name: str | None = None,
-        enabled: bool | None = None,
-        slug: str | None = None,
-        settings: dict[str, Any] | None = None,
-        address: str | None = None,
-    ) -> Source:
-        """PATCH the given fields only; settings are merged by the API (send a key as None to remove it)."""
-        self.redactor.add_from_settings(settings)
-        body = _present(name=name, enabled=enabled, slug=slug, settings=settings)
-        path = f"/sources/{_seg(source_id)}"
-        return await self._call(
-            "PATCH",
-            path,
-            body=body,
-            address=address,
-            parse=lambda d: Source.model_validate(require_object(d, "source", f"PATCH {path}")),
-        )
-
-    async def delete_source(
-        self, source_id: str, *, address: str | None = None, missing_ok: bool = False
-    ) -> str:
-        return await self._delete(f"/sources/{_seg(source_id)}", address, missing_ok)
-
-    # --- Reverse ETL models ----------------------------------------------------------------
-
-    async def list_models(self, *, address: str | None = None) -> list[ReverseEtlModel]:
-        # Older API versions (and Segment's TypeScript SDK) call the list `reverseEtlModels`.
-        return await self._list_all(
-            "/reverse-etl-models", ("models", "reverseEtlModels"), ReverseEtlModel, address=address
-        )
-
-    async def get_model(self, model_id: str, *, address: str | None = None) -> ReverseEtlModel | None:
-        path = f"/reverse-etl-models/{_seg(model_id)}"
-        return await self._get_optional(path, "reverseEtlModel", ReverseEtlModel, address)
-
-    async def create_model(
-        self,
-        *,
-        source_id: str,
-        name: str,
-        query: str,
-        query_identifier_column: str,
-        description: str | None = None,
-        enabled: bool = True,
-        address: str | None = None,
-    ) -> ReverseEtlModel:
-        """POST /reverse-etl-models. The API requires a description; none is sent as `" "`, as the UI does."""
-        body = {
-            "sourceId": source_id,
-            "name": name,
-            "description": description if description and description.strip() else " ",
-            "enabled": enabled,
-            "query": query,
-            "queryIdentifierColumn": query_identifier_column,
-        }
-
-        async def reconcile() -> ReverseEtlModel | None:
-            models = await self.list_models(address=address)
-            return next((m for m in models if m.source_id == source_id and m.name == name), None)
-
-        return await self._call(
-            "POST",
-            "/reverse-etl-models",
-            body=body,
-            address=address,
-            reconcile=reconcile,
-            parse=lambda d: ReverseEtlModel.model_validate(
-                require_object(d, "reverseEtlModel", "POST /reverse-etl-models")
-            ),
-        )
-
-    async def update_model(
-        self,
-        model_id: str,
-        *,
-        name: str | None = None,
-        description: str | None = None,
-        enabled: bool | None = None,
-        query: str | None = None,
-        query_identifier_column: str | None = None,
-        address: str | None = None,
-    ) -> ReverseEtlModel:
-        body = _present(
-            name=name,
-            description=description,
-            enabled=enabled,
-            query=query,
-            queryIdentifierColumn=query_identifier_column,
-        )
-        path = f"/reverse-etl-models/{_seg(model_id)}"
-        return await self._call(
-            "PATCH",
-            path,
-            body=body,
-            address=address,
-            parse=lambda d: ReverseEtlModel.model_validate(
-                require_object(d, "reverseEtlModel", f"PATCH {path}")
-            ),
-        )
-
-    async def delete_model(
-        self, model_id: str, *, address: str | None = None, missing_ok: bool = False
-    ) -> str:
-        return await self._delete(f"/reverse-etl-models/{_seg(model_id)}", address, missing_ok)
-
-    # --- destinations ----------------------------------------------------------------------
-
-    async def list_destinations(self, *, address: str | None = None) -> list[Destination]:
-        return await self._list_all("/destinations", "destinations", Destination, address=address)
-
-    async def get_destination(self, destination_id: str, *, address: str | None = None) -> Destination | None:
-        path = f"/destinations/{_seg(destination_id)}"
-        return await self._get_optional(path, "destination", Destination, address)
-
-    async def create_destination(
-        self,
-        *,
-        source_id: str,
-        name: str | None = None,
-        enabled: bool = False,
-        settings: dict[str, Any] | None = None,
-        metadata_id: str = SEGMENT_PROFILES_METADATA_ID,
-        address: str | None = None,
-    ) -> Destination:
-        self.redactor.add_from_settings(settings)
-        body: dict[str, Any] = {
-            "sourceId": source_id,
-            "metadataId": metadata_id,
-            "enabled": enabled,
-            "settings": settings if settings is not None else {},
-        }
-        if name is not None:
-            body["name"] = name
-
-        async def reconcile() -> Destination | None:
-            for dest in await self.list_destinations(address=address):
-                if dest.source_id == source_id and dest.metadata_id == metadata_id and dest.name == name:
-                    return dest
-            return None
-
-        return await self._call(
-            "POST",
-            "/destinations",
-            body=body,
-            address=address,
-            reconcile=reconcile,
-            parse=lambda d: Destination.model_validate(
-                require_object(d, "destination", "POST /destinations")
-            ),
-        )
-
-    async def update_destination(
-        self,
-        destination_id: str,
-        *,
-        name: str | None = None,
-        enabled: bool | None = None,
-        settings: dict[str, Any] | None = None,
-        address: str | None = None,
-    ) -> Destination:
-        self.redactor.add_from_settings(settings)
-        body = _present(name=name, enabled=enabled, settings=settings)
-        path = f"/destinations/{_seg(destination_id)}"
-        return await self._call(
-            "PATCH",
-            path,
-            body=body,
-            address=address,
-            parse=lambda d: Destination.model_validate(require_object(d, "destination", f"PATCH {path}")),
-        )
-
-    async def delete_destination(
-        self, destination_id: str, *, address: str | None = None, missing_ok: bool = False
-    ) -> str:
-        return await self._delete(f"/destinations/{_seg(destination_id)}", address, missing_ok)
 
     # --- subscriptions (mappings) --------------------------------------------------------------
 
@@ -308,7 +40,7 @@ class AsyncWorkspaceClient(ApiSession):
         self, destination_id: str, *, address: str | None = None
     ) -> list[Subscription]:
         subs = await self._list_all(
-            f"/destinations/{_seg(destination_id)}/subscriptions",
+            f"/destinations/{seg(destination_id)}/subscriptions",
             "subscriptions",
             Subscription,
             address=address,
@@ -321,7 +53,7 @@ class AsyncWorkspaceClient(ApiSession):
     async def get_subscription(
         self, destination_id: str, subscription_id: str, *, address: str | None = None
     ) -> Subscription | None:
-        path = f"/destinations/{_seg(destination_id)}/subscriptions/{_seg(subscription_id)}"
+        path = f"/destinations/{seg(destination_id)}/subscriptions/{seg(subscription_id)}"
         found = await self._get_optional(path, "subscription", Subscription, address)
         if found is not None and found.destination_id is None:
             found.destination_id = destination_id
@@ -345,7 +77,7 @@ class AsyncWorkspaceClient(ApiSession):
         Two subscription writes (of 5 per minute). If the PATCH fails, the error carries the
         created subscription as `.resource` so the caller can record its id.
         """
-        path = f"/destinations/{_seg(destination_id)}/subscriptions"
+        path = f"/destinations/{seg(destination_id)}/subscriptions"
         self.redactor.add_from_settings(settings)
         body: dict[str, Any] = {"name": name, "actionId": action_id, "trigger": trigger, "enabled": enabled}
         if model_id is not None:
@@ -405,7 +137,7 @@ class AsyncWorkspaceClient(ApiSession):
     ) -> Subscription:
         """PATCH with the body wrapped in `input`; the model goes as `reverseETLModelId`."""
         self.redactor.add_from_settings(settings)
-        inner = _present(
+        inner = present(
             name=name,
             trigger=trigger,
             enabled=enabled,
@@ -413,7 +145,7 @@ class AsyncWorkspaceClient(ApiSession):
             reverseETLModelId=model_id,
             reverseETLSchedule=schedule.to_api() if schedule is not None else None,
         )
-        path = f"/destinations/{_seg(destination_id)}/subscriptions/{_seg(subscription_id)}"
+        path = f"/destinations/{seg(destination_id)}/subscriptions/{seg(subscription_id)}"
         return await self._call(
             "PATCH",
             path,
@@ -430,7 +162,7 @@ class AsyncWorkspaceClient(ApiSession):
         address: str | None = None,
         missing_ok: bool = False,
     ) -> str:
-        path = f"/destinations/{_seg(destination_id)}/subscriptions/{_seg(subscription_id)}"
+        path = f"/destinations/{seg(destination_id)}/subscriptions/{seg(subscription_id)}"
         return await self._delete(path, address, missing_ok)
 
     # --- syncs -------------------------------------------------------------------------------
@@ -463,7 +195,7 @@ class AsyncWorkspaceClient(ApiSession):
         )
 
     async def get_sync(self, model_id: str, sync_id: str, *, address: str | None = None) -> SyncStatus:
-        path = f"/reverse-etl-models/{_seg(model_id)}/syncs/{_seg(sync_id)}"
+        path = f"/reverse-etl-models/{seg(model_id)}/syncs/{seg(sync_id)}"
         return await self._call(
             "GET",
             path,
@@ -477,7 +209,7 @@ class AsyncWorkspaceClient(ApiSession):
         self, model_id: str, subscription_id: str, *, limit: int | None = None, address: str | None = None
     ) -> list[SyncStatus]:
         """Sync history of one mapping, newest first as the API orders it (plain `count`/`cursor` paging)."""
-        path = f"/reverse-etl-models/{_seg(model_id)}/subscriptionId/{_seg(subscription_id)}/syncs"
+        path = f"/reverse-etl-models/{seg(model_id)}/subscriptionId/{seg(subscription_id)}/syncs"
         result: list[SyncStatus] = []
         cursor: str | None = None
         seen: set[str] = set()
@@ -505,7 +237,7 @@ class AsyncWorkspaceClient(ApiSession):
     async def cancel_sync(
         self, model_id: str, sync_id: str, *, reason: int | None = None, address: str | None = None
     ) -> CancelResult:
-        path = f"/reverse-etl-models/{_seg(model_id)}/syncs/{_seg(sync_id)}/cancel"
+        path = f"/reverse-etl-models/{seg(model_id)}/syncs/{seg(sync_id)}/cancel"
         body = {} if reason is None else {"reasonForCanceling": reason}
         # Cancelling twice is harmless, so this POST may be re-sent blindly.
         return await self._call(
@@ -534,23 +266,12 @@ class AsyncWorkspaceClient(ApiSession):
                 return status
             await self.clock.sleep(poll_interval)
 
-    # --- helpers ------------------------------------------------------------------------------
-
-    async def _delete(self, path: str, address: str | None, missing_ok: bool) -> str:
-        data = await self.request("DELETE", path, address=address, missing_ok=missing_ok)
-        status = data.get("status")
-        return str(status) if status is not None else ("NOT_FOUND" if not data else "SUCCESS")
-
 
 def _subscription(raw: dict[str, Any], destination_id: str) -> Subscription:
     sub = Subscription.model_validate(raw)
     if sub.destination_id is None:
         sub.destination_id = destination_id
     return sub
-
-
-def _present(**fields: Any) -> dict[str, Any]:
-    return {k: v for k, v in fields.items() if v is not None}
 
 
 def _epoch(text: str | None) -> float | None:

@@ -2,8 +2,8 @@
 
 Owns: `ApiSession` (headers and token, envelopes, pagination, retries with backoff under a total
 deadline, client-side throttling, reconciling POSTs that may already have been applied, and the
-translation of failures into scrubbed `WorkspaceError`s) and the parsing helpers the typed
-endpoints share. The backend is the httpx transport given at construction (real API, in-process
+translation of failures into scrubbed `WorkspaceError`s); the response parsing helpers are in
+`envelope.py`. The backend is the httpx transport given at construction (real API, in-process
 emulator, emulator on a port); nothing here branches on it. Must never log, raise or return the
 token or any registered secret, and never re-send a create whose earlier attempt may have
 succeeded without first looking for its result. The endpoints themselves live in `client.py`.
@@ -23,6 +23,14 @@ from pydantic import BaseModel, ValidationError
 from segprof import __version__
 from segprof.redaction import Redactor, remember
 from segprof.workspace.api_error import WorkspaceError, parse_error_details
+from segprof.workspace.envelope import (
+    brief,
+    json_or_none,
+    next_cursor,
+    parse_items,
+    require_object,
+    shape_problem,
+)
 from segprof.workspace.retry import Clock, RetryPolicy, server_hint
 from segprof.workspace.throttle import RateLimits, Throttle, WaitCallback, WaitEvent, endpoint_class
 
@@ -206,7 +214,7 @@ class ApiSession:
                 continue
 
             status = response.status_code
-            payload = _json_or_none(response)
+            payload = json_or_none(response)
             if 200 <= status < 300:
                 if (payload is None and response.content.strip()) or (
                     payload is not None and not isinstance(payload, dict)
@@ -234,7 +242,7 @@ class ApiSession:
                 # Gone already: a DELETE whose earlier attempt went through, or the caller accepts absence.
                 return parse({})
             if self.retry.retryable(status):
-                last_problem = f"{status} {_brief(payload, response)}"
+                last_problem = f"{status} {brief(payload, response)}"
                 if status != 429:
                     # A 5xx after sending may still have been applied (a create, a delete).
                     maybe_applied = True
@@ -375,7 +383,7 @@ class ApiSession:
             hint = "the API token lacks the permission for this call"
         what = {401: "unauthorized", 403: "forbidden", 404: "not found"}.get(status, "refused")
         return self._error(
-            f"{method} {path} {what} ({status}): {_brief(payload, response)}",
+            f"{method} {path} {what} ({status}): {brief(payload, response)}",
             method=method,
             path=path,
             address=address,
@@ -445,65 +453,3 @@ class ApiSession:
             missing_ok=True,
             parse=lambda d: model.model_validate(require_object(d, key, f"GET {path}")) if d else None,
         )
-
-
-def parse_items(data: dict[str, Any], keys: tuple[str, ...], model: type[M]) -> list[M]:
-    for key in keys:
-        if key in data:
-            raw = data[key] or []
-            if not isinstance(raw, list):
-                raise WorkspaceError(f"`data.{key}` is not a list")
-            items = []
-            for index, item in enumerate(raw):
-                try:
-                    items.append(model.model_validate(item))
-                except ValidationError as exc:
-                    raise WorkspaceError(f"data.{key}[{index}].{shape_problem(exc)}") from None
-            return items
-    raise WorkspaceError(f"the response has no `data.{keys[0]}` list")
-
-
-def shape_problem(exc: Exception) -> str:
-    """What was wrong with a response, without echoing its values (they may hold secrets)."""
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        return f"{where}: {first.get('msg', 'invalid')}{more}"
-    return getattr(exc, "message", None) or str(exc)
-
-
-def require_object(data: dict[str, Any], key: str, what: str) -> dict[str, Any]:
-    return require_any_object(data, (key,), what)
-
-
-def require_any_object(data: dict[str, Any], keys: tuple[str, ...], what: str) -> dict[str, Any]:
-    for key in keys:
-        value = data.get(key)
-        if isinstance(value, dict):
-            return value
-    raise WorkspaceError(f"{what}: the response has no `data.{keys[0]}` object")
-
-
-def next_cursor(data: dict[str, Any]) -> str | None:
-    page = data.get("pagination")
-    if not isinstance(page, dict):
-        return None
-    nxt = page.get("next")
-    return str(nxt) if nxt not in (None, "") else None
-
-
-def _json_or_none(response: httpx.Response) -> Any:
-    if not response.content:
-        return None
-    try:
-        return response.json()
-    except (ValueError, RecursionError):  # not JSON, or nested too deeply to read
-        return None
-
-
-def _brief(payload: object, response: httpx.Response) -> str:
-    details = parse_error_details(payload)
-    if details:
-        return "; ".join(d.describe() for d in details)
-    return response.reason_phrase or "no error details"
