@@ -20,8 +20,6 @@ from typing import Any
 
 from segprof.config.models import Project
 from segprof.errors import SegprofError
-from segprof.operations.embedded_syncs import EngineRunner
-from segprof.operations.workspaces import ClientOptions, open_async_workspace
 from segprof.project.sources import open_source
 from segprof.state import State, open_state_store
 from segprof.sync.deliver.tracking import DeliveryConfig
@@ -256,12 +254,15 @@ def _ids(project_dir: Path, project: Project, name: str) -> dict[str, str]:
 def _through_workspace(
     project_dir: Path, project: Project, names: list[str], options: SyncOptions
 ) -> list[RunSummary]:
+    # start-up cost: the workspace client and the embedded workspace (the emulator app) load only
+    # when a workspace runs the syncs; a self-hosted run never needs them
+    from segprof.operations.embedded_syncs import EngineRunner
+    from segprof.operations.workspaces import ClientOptions, open_async_workspace
 
     jobs = [(n, _ids(project_dir, project, n)) for n in names]
     runner = None
     client_options = ClientOptions()
     if project.workspace.backend == "local":
-
         runner = EngineRunner(
             project,
             project_dir,
