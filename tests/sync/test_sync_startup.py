@@ -2,7 +2,8 @@
 
 Each case runs `segprof sync` in a fresh interpreter (as a user does) and lists the heavy modules
 that interpreter loaded: a no-change run builds no Arrow batch (no pyarrow), opens no HTTP
-connection (no httpcore), and a self-hosted run never starts the embedded workspace.
+connection (no httpcore), parses no SQL it analysed before (no sqlglot), and a self-hosted run
+never loads the workspace client nor starts the embedded workspace.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sync_project import Project
 
 ROOT = Path(__file__).resolve().parents[2]
 
-HEAVY = ("pyarrow", "numpy", "httpcore", "segprof.emulator.app", "segprof.operations.workspaces")
+HEAVY = ("pyarrow", "numpy", "httpcore", "segprof.emulator.app", "segprof.workspace", "sqlglot")
 
 # Runs the CLI, then prints its summary and the heavy modules it loaded as one JSON line.
 PROBE = """
@@ -48,7 +49,7 @@ def test_self_hosted_no_change_run_loads_no_arrow_http_or_workspace(tmp_path: Pa
     assert first["runs"][0]["delivered"] == 4
     # a run that sends builds Arrow batches and opens a connection: the probe sees them
     assert {"pyarrow", "httpcore"} <= set(first["loaded"])
-    assert "segprof.emulator.app" not in first["loaded"]
+    assert not {"segprof.emulator.app", "segprof.workspace"} & set(first["loaded"])
 
     again = probe(*args)
     run = again["runs"][0]
@@ -70,4 +71,4 @@ def test_embedded_no_change_run_loads_no_arrow_or_http(tmp_path: Path, run_cli):
     assert (run["status"], run["extracted"], run["delivered"]) == ("success", 3, 0)
     # the embedded workspace itself is loaded (it runs the sync), nothing for the delivery
     assert "segprof.emulator.app" in again["loaded"]
-    assert not {"pyarrow", "numpy", "httpcore"} & set(again["loaded"])
+    assert not {"pyarrow", "numpy", "httpcore", "sqlglot"} & set(again["loaded"])
