@@ -16,6 +16,10 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# Query analyses are cached on disk: the tests (and the commands they start) keep theirs apart
+# from the user's, in a folder of this session.
+os.environ.setdefault("SEGPROF_CACHE_DIR", tempfile.mkdtemp(prefix="segprof-test-cache-"))
+
 
 def _pg_bin(name: str) -> str | None:
     found = shutil.which(name)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import typer
 from typer.core import TyperGroup
+from typer.models import TyperInfo
 
 import segprof.cli as cli_package
 from segprof import __version__
@@ -135,9 +136,50 @@ def build_app() -> typer.Typer:
     return app
 
 
+def command_named(args: list[str]) -> str | None:
+    """The command a command line runs (`sync` of `--env prod sync --all`), or None when it names
+    none before an option of its own (`--help`, `--version`, nothing)."""
+    args = _root_options_first(args)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in _ROOT_VALUED:
+            i += 2  # the option and its value
+        elif arg in _ROOT_FLAGS or arg.split("=", 1)[0] in _ROOT_VALUED:
+            i += 1
+        else:
+            return None if arg.startswith("-") else arg
+    return None
+
+
+def _prune(app: typer.Typer, name: str) -> None:
+    """Keep only command or group `name` when the app has it: typer builds every command it holds
+    (each parameter's converter) before it runs one, which a run of one command need not pay. An
+    unknown name keeps them all, so the error still suggests the nearest command."""
+    commands = {info.name: info for info in app.registered_commands}
+    groups: dict[str | None, TyperInfo] = {}
+    for info in app.registered_groups:
+        group = info.name if isinstance(info.name, str) else None
+        if (
+            group is None
+            and info.typer_instance is not None
+            and isinstance(info.typer_instance.info.name, str)
+        ):
+            group = info.typer_instance.info.name
+        groups[group] = info
+    if None in commands or None in groups or (name not in commands and name not in groups):
+        return  # a name left to typer to derive, or not a command: nothing is left out
+    app.registered_commands = [commands[name]] if name in commands else []
+    app.registered_groups = [groups[name]] if name in groups else []
+
+
 def run(argv: list[str] | None = None) -> None:
     """Console-script entry: any SegprofError becomes a clear message and exit code 1."""
-    build_app()(args=argv, prog_name="segprof")
+    app = build_app()
+    name = command_named(list(sys.argv[1:] if argv is None else argv))
+    if name is not None:
+        _prune(app, name)
+    app(args=argv, prog_name="segprof")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -343,9 +343,6 @@ def _fast_events(text: str) -> list[Any] | None:
 
 def parse_yaml(text: str, file: str) -> tuple[YNode | None, list[Diagnostic]]:
     """Parse one file's text. Never raises; problems come back as diagnostics."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
     fast = _fast_events(text)
     if fast is not None:
         fast_builder = _Builder(text, file)
@@ -353,6 +350,10 @@ def parse_yaml(text: str, file: str) -> tuple[YNode | None, list[Diagnostic]]:
             return fast_builder.build(fast), fast_builder.diagnostics
         except Exception:  # never trust the accelerator over the reference parser
             pass
+    # start-up cost: the reference parser loads only when the accelerator could not read the text
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     builder = _Builder(text, file)
     try:
         root = builder.build(YAML(typ="safe", pure=True).parse(text))

@@ -64,6 +64,7 @@ class EngineRunner:
         self._threads: list[threading.Thread] = []
         self.background = True  # run each sync on a thread of its own, as Segment runs it apart
         self.summaries: dict[str, RunSummary] = {}  # sync id → summary, for the caller's report
+        self.finished: set[str] = set()  # sync ids whose run has reported its end
 
     def tracking_app(self) -> Any:
         """The emulator app whose Tracking API receives the messages (where `profiles show` reads)."""
@@ -82,6 +83,14 @@ class EngineRunner:
         """Stop running syncs at their next batch: what was acknowledged stays committed."""
         self._cancel.set()
 
+    def ended(self, sync_id: str) -> bool:
+        """Whether the run of `sync_id` has reported its end, or is not running here at all (then
+        only the workspace's sync status can tell)."""
+        if sync_id in self.finished:
+            return True
+        name = f"segprof-sync-{sync_id}"
+        return not any(t.name == name and t.is_alive() for t in self._threads)
+
     def join(self, timeout: float | None = None) -> None:
         for thread in list(self._threads):
             thread.join(timeout)
@@ -97,6 +106,12 @@ class EngineRunner:
         thread.start()
 
     def _execute(self, request: SyncRequest, reporter: SyncReporter) -> None:
+        try:
+            self._execute_and_report(request, reporter)
+        finally:
+            self.finished.add(request.sync_id)
+
+    def _execute_and_report(self, request: SyncRequest, reporter: SyncReporter) -> None:
         started = now_iso()
         try:
             summary = self._run(request, reporter)

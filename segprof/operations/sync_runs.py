@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +21,6 @@ from typing import Any
 
 from segprof.config.models import Project
 from segprof.errors import SegprofError
-from segprof.operations.embedded_syncs import EngineRunner
-from segprof.operations.workspaces import ClientOptions, open_async_workspace
 from segprof.project.sources import open_source
 from segprof.state import State, open_state_store
 from segprof.sync.deliver.delivery_config import DeliveryConfig
@@ -256,12 +255,15 @@ def _ids(project_dir: Path, project: Project, name: str) -> dict[str, str]:
 def _through_workspace(
     project_dir: Path, project: Project, names: list[str], options: SyncOptions
 ) -> list[RunSummary]:
+    # start-up cost: the workspace client and the embedded workspace (the emulator app) load only
+    # when a workspace runs the syncs; a self-hosted run never needs them
+    from segprof.operations.embedded_syncs import EngineRunner
+    from segprof.operations.workspaces import ClientOptions, open_async_workspace
 
     jobs = [(n, _ids(project_dir, project, n)) for n in names]
     runner = None
     client_options = ClientOptions()
     if project.workspace.backend == "local":
-
         runner = EngineRunner(
             project,
             project_dir,
@@ -296,13 +298,12 @@ def _through_workspace(
                     subscription_id=ids["subscription"],
                     address=address,
                 )
+                # Segment runs its syncs: a deadline bounds only how long segprof follows one
+                timeout = options.timeout if runner is not None else options.timeout or options.deadline
+                if runner is not None:
+                    timeout = await _until_ended(runner, sync.sync_id, timeout)
                 status = await client.wait_for_sync(
-                    ids["model"],
-                    sync.sync_id,
-                    poll_interval=interval,
-                    # Segment runs its syncs: a deadline bounds only how long segprof follows one
-                    timeout=options.timeout if runner is not None else options.timeout or options.deadline,
-                    address=address,
+                    ids["model"], sync.sync_id, poll_interval=interval, timeout=timeout, address=address
                 )
                 out.append(_summary_of(project.mappings[name].address, ids["subscription"], status, runner))
             return out
@@ -317,6 +318,17 @@ def _through_workspace(
     finally:
         if runner is not None:
             runner.join()
+
+
+async def _until_ended(runner: Any, sync_id: str, timeout: float | None) -> float | None:
+    """Wait for the embedded workspace's run of `sync_id`, on a thread of this process, to end: a
+    look at the runner every few milliseconds costs nothing, where each status request every poll
+    interval would cost a request and see the end up to an interval late. Returns what is left of
+    `timeout` for following the sync's status."""
+    ends = None if timeout is None else time.monotonic() + timeout
+    while not runner.ended(sync_id) and (ends is None or time.monotonic() < ends):
+        await asyncio.sleep(0.005)
+    return None if ends is None else max(0.0, ends - time.monotonic())
 
 
 def _summary_of(address: str, subscription_id: str, status: Any, runner: Any) -> RunSummary:

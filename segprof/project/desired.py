@@ -16,7 +16,6 @@ from segprof.config.models import Destination, Mapping, Model, Project, SourceBa
 from segprof.project.resources import DesiredResource, Kind, Ref
 from segprof.sql.analyze import analyze_query
 from segprof.sql.dialects import dialect_for
-from segprof.workspace.resources import SEGMENT_PROFILES_METADATA_ID
 
 # Reverse ETL warehouse source metadata ids (Segment's catalog). DuckDB exists only in the
 # embedded workspace: segprof's emulator lists it under this id.
@@ -107,6 +106,10 @@ def _model(name: str, model: Model, suffix: str = "") -> DesiredResource:
 
 
 def _destination(name: str, destination: Destination, suffix: str = "") -> DesiredResource:
+    # start-up cost: the workspace package builds its pydantic models on import; a sync needs only
+    # `model_columns` of this module, so the package loads when desired resources are built
+    from segprof.workspace.resources import SEGMENT_PROFILES_METADATA_ID
+
     source_address = f"source.{destination.source_name}"
     return DesiredResource(
         address=destination.address,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 
+from segprof.sql import cache
 from segprof.sql.dialects import resolve_dialect
 from segprof.sql.positions import LineIndex, position_of
 from segprof.sql.problems import ERROR, WARNING, Context, OutputColumn, QueryAnalysis, SqlProblem
@@ -19,6 +20,7 @@ __all__ = ["ERROR", "WARNING", "OutputColumn", "QueryAnalysis", "SqlProblem", "a
 
 # Segment's limit on a Reverse ETL model's query text.
 MAX_QUERY_CHARS = 65_535
+
 
 def analyze_query(
     sql: str, dialect: str, schema: dict[str, dict[str, str]] | None = None, *, origins: bool = False
@@ -46,6 +48,10 @@ def analyze_query(
         )
         return QueryAnalysis([], False, [problem], [])
 
+    key = cache.cache_key(sql, dialect, schema, origins)
+    cached = cache.load(key)
+    if cached is not None:  # the same query, inputs and analyser: the same answer, without a parse
+        return cached
     # Imported here, not above: the engine imports sqlglot, which commands that analyse no SQL
     # should not pay for at startup.
     from segprof.sql import engine
@@ -74,4 +80,7 @@ def analyze_query(
         if collecting:
             gc.enable()
     problems = sorted(ctx.problems, key=lambda p: (p.line, p.col))
-    return QueryAnalysis(columns, has_star, problems, tables, complete)
+    analysis = QueryAnalysis(columns, has_star, problems, tables, complete)
+    if not any(p.code == "sql.unchecked" for p in problems):  # a defect may be fixed by the next run
+        cache.store(key, analysis)
+    return analysis

@@ -462,7 +462,10 @@ class SyncEngine:
         error: str | None = None
         source = items()
         try:
-            deliver(source, config, on_report, transport=transport, deadline=ends)
+            if to_send:
+                deliver(source, config, on_report, transport=transport, deadline=ends)
+            else:  # nothing to send: no stream to read, no client to open (a no-change run's cost)
+                past_deadline()
         except DeliveryDeadline:
             expired.set()
         except (KeyboardInterrupt, DeliveryInterrupted):

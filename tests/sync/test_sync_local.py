@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import duckdb
 import httpx
 from sync_project import WRITE_KEY, Project
 
+from segprof.cli.plan import load_valid_project
+from segprof.operations.sync_runs import SyncOptions, run_syncs
 from segprof.operations.workspaces import embedded_transport, open_workspace
 from segprof.state import state_folder
 from segprof.state.store import LocalStateStore
@@ -123,3 +126,17 @@ def test_apply_sync_runs_the_mappings_it_created_or_changed(tmp_path: Path, run_
     assert len(later) == 3 and all(
         m["message"]["traits"] == {"email": m["message"]["traits"]["email"]} for m in later
     )
+
+
+def test_the_embedded_run_is_seen_to_end_at_once_whatever_the_poll_interval(tmp_path: Path, run_cli):
+    """The workspace's run is a thread of this process: its end is seen when it happens, not at the
+    next status poll (here one every 30 s, which a run of a few records never waits for)."""
+    project = Project(tmp_path / "p", {"type": "duckdb", "path": "wh.duckdb"}, tracking=None)
+    project.seed(3)
+    assert run_cli("apply", "-C", str(project.root), "--auto-approve").exit_code == 0
+    started = time.monotonic()
+    (run,) = run_syncs(
+        project.root, load_valid_project(project.root), SyncOptions(all=True, poll_interval=30.0)
+    )
+    assert time.monotonic() - started < 15
+    assert (run.status, run.new, run.delivered) == ("success", 3, 3)
