@@ -19,9 +19,10 @@ import httpx
 
 from segprof.sync.deliver.delivery_config import DeliveryConfig
 from segprof.sync.detect.ids import message_id
-from segprof.sync.engine import SyncEngine, SyncJob, triggers_of
+from segprof.sync.engine import SyncEngine
 from segprof.sync.messages.arrow_events import events_from_batch
 from segprof.sync.messages.payloads import MessageBuilder
+from segprof.sync.spec import SyncJob, triggers_of
 from segprof.warehouses import connect
 
 SETTINGS = {

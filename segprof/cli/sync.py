@@ -102,7 +102,7 @@ def register(app: typer.Typer) -> None:
         except SegprofError as failure:
             if notify_url:
                 from segprof.operations.notify import notify
-                from segprof.sync.engine import RunSummary
+                from segprof.sync.spec import RunSummary
 
                 names = ", ".join(mappings or []) or "--all"
                 notify(notify_url, [RunSummary(mapping_id=names, status="failed", errors=[str(failure)])])

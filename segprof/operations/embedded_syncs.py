@@ -24,8 +24,9 @@ from segprof.project.sources import open_source
 from segprof.state import open_state_store
 from segprof.sync.deliver.delivery_config import DeliveryConfig
 from segprof.sync.detect.changes import MassDeleteRefused
-from segprof.sync.engine import RunSummary, SyncEngine, record_failed_run
+from segprof.sync.engine import SyncEngine, record_failed_run
 from segprof.sync.job import job_from_workspace
+from segprof.sync.spec import RunSummary
 from segprof.workspace.inprocess import InProcessTransport
 
 LOCAL_TRACKING_BASE = "http://tracking.segprof.local/v1"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from segprof.sync.engine import RunSummary
+from segprof.sync.spec import RunSummary
 
 QUIET = ("success", "dry_run", "rebaselined")
 

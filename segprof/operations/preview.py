@@ -35,11 +35,12 @@ from segprof.plan.model import (
 from segprof.project.resources import DesiredResource, Kind, LiveIndex
 from segprof.project.sources import connection_settings
 from segprof.sync.detect.checksum import quote
-from segprof.sync.engine import SyncEngine, SyncJob, triggers_of
+from segprof.sync.engine import SyncEngine
 from segprof.sync.messages.actions import PayloadError
 from segprof.sync.messages.arrow_events import events_from_batch
 from segprof.sync.messages.payloads import MessageBuilder, check_message_size
 from segprof.sync.messages.resolve import MappingError
+from segprof.sync.spec import SyncJob, triggers_of
 from segprof.warehouses import connect
 from segprof.warehouses.base import as_subquery
 from segprof.warehouses.dialects import to_dialect

@@ -16,7 +16,7 @@ from segprof.config.models import Destination, Project
 from segprof.errors import SegprofError
 from segprof.project.desired import model_columns
 from segprof.sync.deliver.delivery_config import tracking_base_for_region
-from segprof.sync.engine import SyncJob, triggers_of
+from segprof.sync.spec import SyncJob, triggers_of
 
 
 def mapping_names(project: Project, wanted: list[str], all_: bool) -> list[str]:

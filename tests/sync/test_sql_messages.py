@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from segprof.sync.deliver.batching import encode_message
-from segprof.sync.engine import SyncEngine, SyncJob, triggers_of
+from segprof.sync.engine import SyncEngine
 from segprof.sync.messages.sql_messages import MESSAGE_COLUMN, MESSAGE_ID_COLUMN, compile_message_sql
+from segprof.sync.spec import SyncJob, triggers_of
 from segprof.warehouses import connect
 
 TABLE = """

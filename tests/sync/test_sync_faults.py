@@ -14,7 +14,8 @@ import pytest
 from sync_project import Project, serve
 
 from segprof.sync.deliver.delivery_config import DeliveryConfig
-from segprof.sync.engine import SyncEngine, SyncJob, triggers_of
+from segprof.sync.engine import SyncEngine
+from segprof.sync.spec import SyncJob, triggers_of
 from segprof.warehouses import connect
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ from sync_project import Project
 
 from segprof.errors import SegprofError
 from segprof.operations.notify import notification_text
-from segprof.sync.engine import RunSummary, referenced_columns, triggers_of
+from segprof.sync.spec import RunSummary, referenced_columns, triggers_of
 
 
 def test_referenced_columns_from_paths_templates_and_objects():
