@@ -76,7 +76,7 @@ def test_kill_9_then_following_runs_complete_with_the_same_message_ids(tmp_path:
     emulator, stop = serve(tmp_path / "emu", faults=None)
     try:
         # slow answers so that the process is caught mid-delivery
-        emulator.set_faults(latency_ms=40, apis=("tracking",))
+        emulator.set_faults(latency_ms=150, apis=("tracking",))
         project = Project(tmp_path / "p", warehouse, emulator.tracking)
         # big messages make many batches (about 20 per request)
         project.traits = {"email": "email", "plan": "plan", "bio": "bio"}
