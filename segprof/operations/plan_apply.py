@@ -24,7 +24,8 @@ from segprof.plan.diff import compute_plan
 from segprof.plan.model import DbtModelChange, Plan
 from segprof.plan.planfile import check_not_stale, load_plan_header
 from segprof.plan.refresh import to_index
-from segprof.project.desired import ModelOutputs, build_desired
+from segprof.project.desired import build_desired
+from segprof.project.outputs import ModelOutputs
 from segprof.project.resources import DesiredResource, address_kind
 from segprof.state.factory import open_state_store
 from segprof.state.store import State, StateEntry

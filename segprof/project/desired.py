@@ -13,9 +13,9 @@ from typing import Any
 
 from segprof.config import compile_schedule, compile_settings, compile_trigger
 from segprof.config.models import Destination, Mapping, Model, Project, SourceBase
+from segprof.project.outputs import ModelOutputs, model_columns
 from segprof.project.resources import DesiredResource, Kind, Ref
-from segprof.sql.analyze import analyze_query
-from segprof.sql.dialects import dialect_for
+from segprof.workspace.resources import SEGMENT_PROFILES_METADATA_ID
 
 # Reverse ETL warehouse source metadata ids (Segment's catalog). DuckDB exists only in the
 # embedded workspace: segprof's emulator lists it under this id.
@@ -106,10 +106,6 @@ def _model(name: str, model: Model, suffix: str = "") -> DesiredResource:
 
 
 def _destination(name: str, destination: Destination, suffix: str = "") -> DesiredResource:
-    # start-up cost: the workspace package builds its pydantic models on import; a sync needs only
-    # `model_columns` of this module, so the package loads when desired resources are built
-    from segprof.workspace.resources import SEGMENT_PROFILES_METADATA_ID
-
     source_address = f"source.{destination.source_name}"
     return DesiredResource(
         address=destination.address,
@@ -162,36 +158,6 @@ def _mapping(
         prevent_destroy=mapping.prevent_destroy,
         self_hosted=mapping.self_hosted,
     )
-
-
-ModelOutputs = dict[str, tuple[str, list[str]]]  # model name → (dialect, output columns)
-
-
-def model_columns(
-    project: Project, outputs: ModelOutputs | None = None
-) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """Each model's output columns and dialect, for column-name folding.
-
-    `outputs` are the columns validation already found (`ValidationReport.model_outputs`); without
-    them each model's SQL is analysed here, offline.
-    """
-
-    columns: dict[str, list[str]] = {}
-    dialects: dict[str, str] = {}
-    for name, model in project.models.items():
-        source = project.sources.get(model.source_name or "")
-        if source is None or model.sql is None:
-            continue
-        dialect = dialect_for(source.type)  # type: ignore[attr-defined]
-        dialects[name] = dialect
-        if outputs is not None:
-            if name in outputs:
-                columns[name] = list(outputs[name][1])
-            continue
-        analysis = analyze_query(model.sql.text, dialect)
-        if analysis.complete:
-            columns[name] = [c.name for c in analysis.columns]
-    return columns, dialects
 
 
 def build_desired(project: Project, outputs: ModelOutputs | None = None) -> list[DesiredResource]:

@@ -14,7 +14,7 @@ from typing import Any
 from segprof.config import compile_settings, compile_trigger
 from segprof.config.models import Destination, Project
 from segprof.errors import SegprofError
-from segprof.project.desired import model_columns
+from segprof.project.outputs import model_columns
 from segprof.sync.deliver.delivery_config import tracking_base_for_region
 from segprof.sync.spec import SyncJob, triggers_of
 
