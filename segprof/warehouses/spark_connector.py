@@ -8,7 +8,10 @@ process when a stream is asked for, and never print the token (it travels only i
 
 Spark has no multi-statement transactions: `transaction()` groups statements without making them
 atomic, as for the other cloud warehouses. Row-level DELETE and UPDATE need a table format that has
-them (Delta, the default on Databricks; Iceberg); Spark's built-in file tables refuse them.
+them (Delta, the default on Databricks; Iceberg); Spark's built-in file tables refuse them, so
+`row_level_changes` says whether the session's default table format has them, and the sync engine
+rewrites its tables where it does not. Whether a table exists is asked of the session catalog (it
+has no `information_schema`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
     import pyarrow
 
 _HIDDEN_SCHEMAS = {"information_schema", "__segprof"}
+_ROW_LEVEL_FORMATS = {"delta", "iceberg"}  # table formats with DELETE / UPDATE
 
 
 def connect_url(settings: Mapping[str, Any]) -> str:
@@ -59,6 +63,7 @@ class SparkConnectConnector:
         self._secret = str(settings.get("token") or "")
         self._where = str(settings.get("connect_url") or settings.get("host") or "")
         self.read_only = bool(settings.get("read_only"))
+        self._row_level: bool | None = None
         try:
             # create(), not getOrCreate(): each connector owns its session (closing one must not
             # end another's)
@@ -152,6 +157,23 @@ class SparkConnectConnector:
                     kind = "view" if (table.tableType or "").upper() == "VIEW" else "table"
                     out.append(TableInfo(schema=schema, name=table.name, kind=kind, columns=columns))
             return out
+        except Exception as err:
+            raise self._fail(err, "cannot read the catalog") from None
+
+    @property
+    def row_level_changes(self) -> bool:
+        """Whether tables made without `USING` take DELETE and UPDATE (Delta and Iceberg do)."""
+        if self._row_level is None:
+            try:
+                default = str(self._spark.conf.get("spark.sql.sources.default") or "")
+            except Exception as err:
+                raise self._fail(err, "cannot read the session's settings") from None
+            self._row_level = default.lower() in _ROW_LEVEL_FORMATS
+        return self._row_level
+
+    def table_exists(self, schema: str, name: str) -> bool:
+        try:
+            return bool(self._spark.catalog.tableExists(f"{_tick(schema)}.{_tick(name)}"))
         except Exception as err:
             raise self._fail(err, "cannot read the catalog") from None
 
