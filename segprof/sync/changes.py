@@ -342,7 +342,7 @@ class ChangeTracker:
         staged = _staged(table)
         self._exec(f"CREATE TABLE {staged} AS {select}")
         self._exec(f"DROP TABLE {table}")
-        self._exec(f"ALTER TABLE {staged} RENAME TO {table}")
+        self._exec(f"ALTER TABLE {staged} RENAME TO {quote(_bare(table))}")  # within its schema
 
     def _settle_rewrites(self) -> None:
         """Finish or undo the table rewrites a crash interrupted (see `_rewrite`)."""
@@ -353,7 +353,7 @@ class ChangeTracker:
             if table_exists(self.con, SCHEMA, _bare(table)):
                 self._exec(f"DROP TABLE {staged}")
             else:
-                self._exec(f"ALTER TABLE {staged} RENAME TO {table}")
+                self._exec(f"ALTER TABLE {staged} RENAME TO {quote(_bare(table))}")
 
     # ---- model shape --------------------------------------------------------------------------
 
