@@ -117,17 +117,26 @@ class SparkConnectConnector:
 
         df = self._df(sql)
         try:
-            schema = df.schema
-            names = schema.fieldNames()
-            buffer: list[tuple] = []
-            # one partition at a time: the result stays on the cluster until it is read
-            for row in df.toLocalIterator():
-                buffer.append(tuple(row))
-                if len(buffer) >= batch_rows:
-                    yield pa.RecordBatch.from_pylist([dict(zip(names, r, strict=True)) for r in buffer])
-                    buffer = []
-            if buffer:
-                yield pa.RecordBatch.from_pylist([dict(zip(names, r, strict=True)) for r in buffer])
+            # The result arrives as the Arrow batches Spark sends, read as they come (what
+            # `toLocalIterator` reads too, before it turns each value into a Python object).
+            tables = (
+                t
+                for t in self._spark.client.to_table_as_iterator(df._plan.to_proto(self._spark.client), {})
+                if isinstance(t, pa.Table)
+            )
+            buffer: list[pa.RecordBatch] = []
+            held = 0
+            for table in tables:
+                for batch in _naive_utc(table).to_batches():
+                    buffer.append(batch)
+                    held += batch.num_rows
+                    while held >= batch_rows:
+                        joined = pa.Table.from_batches(buffer).combine_chunks()
+                        yield joined.slice(0, batch_rows).to_batches()[0]
+                        rest = joined.slice(batch_rows)
+                        buffer, held = rest.to_batches(), rest.num_rows
+            if held:
+                yield pa.Table.from_batches(buffer).combine_chunks().to_batches()[0]
         except WarehouseError:
             raise
         except Exception as err:
@@ -208,6 +217,20 @@ class SparkConnectConnector:
 
     def __repr__(self) -> str:
         return f"SparkConnectConnector({self.address}, {self._where})"
+
+
+def _naive_utc(table: pyarrow.Table) -> pyarrow.Table:
+    """Timestamps as the other warehouses return them: UTC wall-clock time without a zone (Spark
+    sends them zoned, in the session's time zone)."""
+    import pyarrow as pa
+
+    fields = [
+        pa.field(f.name, pa.timestamp(f.type.unit), f.nullable)
+        if pa.types.is_timestamp(f.type) and f.type.tz
+        else f
+        for f in table.schema
+    ]
+    return table.cast(pa.schema(fields)) if fields != list(table.schema) else table
 
 
 def _tick(name: str) -> str:
