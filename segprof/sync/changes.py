@@ -13,6 +13,11 @@ mapping's acknowledgement log in one transaction; the log is folded into the sna
 `finish` and, after a crash, by the next `begin`. The effective snapshot is therefore always
 "snapshot ⊕ acknowledged log", advanced batch by batch.
 
+On an engine without row-level changes (Spark's own file tables), every DELETE and UPDATE of the
+bookkeeping goes through `_delete` / `_update`, which empty the table (TRUNCATE) or rewrite it into
+`<table>_next` and swap it in; a swap a crash cut short is settled by the next run, before anything
+reads the table. Elsewhere the statements are the plain DELETE and UPDATE.
+
 How a change keeps its message id: the diff records each change with its *origin*, the run that
 first recorded it (`ids.message_id` derives the id from it). A change the run did not get
 acknowledged — failed, cancelled, beyond the run's record limit, or cut off by a crash — is carried
