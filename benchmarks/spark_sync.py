@@ -161,6 +161,8 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ["SEGPROF_SPARK_MEMORY"] = args.spark_memory
+    # the changed rows reach segprof through the driver, which refuses results over 1g by default
+    os.environ.setdefault("SEGPROF_SPARK_MAX_RESULT_SIZE", "0")  # 0: no limit
     from tests.spark.spark_server import serve
 
     with tempfile.TemporaryDirectory() as tmp, serve(_mkdir(Path(tmp) / "spark")) as url:
