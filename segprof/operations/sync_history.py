@@ -21,6 +21,7 @@ from segprof.project.sources import connection_settings
 from segprof.sync.detect.failures import FailedRecord, FailureLog
 from segprof.sync.job import mapping_names
 from segprof.warehouses import WarehouseError, connect
+from segprof.warehouses.base import table_exists
 from segprof.warehouses.dialects import to_dialect
 from segprof.warehouses.managed_schema import RUN_COUNTERS, RUNS, SCHEMA
 
@@ -106,14 +107,7 @@ def _by_source(project_dir: Path, project: Project, names: list[str]) -> dict[st
 
 
 def _has_runs(con: Any) -> bool:
-    rows = con.query_rows(
-        to_dialect(
-            "SELECT count(*) FROM information_schema.tables "
-            f"WHERE table_schema = '{SCHEMA}' AND table_name = 'runs'",
-            con.dialect,
-        )
-    )
-    return bool(rows and rows[0][0])
+    return table_exists(con, SCHEMA, "runs")
 
 
 def _read(con: Any, where: str, ids: dict[str, str], limit: int) -> list[RunRow]:

@@ -66,6 +66,13 @@ class Connector(Protocol):
     def close(self) -> None: ...
 
 
+class TableAware(Protocol):
+    """Optional: connectors that know better than `information_schema` whether a table exists
+    (Spark's session catalog has no `information_schema`)."""
+
+    def table_exists(self, schema: str, name: str) -> bool: ...
+
+
 class Lockable(Protocol):
     """Optional: connectors that can hold a named lock for the length of a sync run."""
 
@@ -94,3 +101,29 @@ def as_subquery(sql: str) -> str:
     while text.endswith(";"):
         text = text[:-1].rstrip()
     return f"(\n{text}\n)"
+
+
+def row_level_changes(con: Connector) -> bool:
+    """Whether the engine runs DELETE and UPDATE on segprof's tables (a connector says no with a
+    `row_level_changes` attribute; every SQL warehouse does)."""
+    return bool(getattr(con, "row_level_changes", True))
+
+
+def table_exists(con: Connector, schema: str, name: str) -> bool:
+    """Whether `schema.name` exists: the connector's own `table_exists`, else `information_schema`."""
+    own = getattr(con, "table_exists", None)
+    if own is not None:
+        return bool(own(schema, name))
+    from segprof.warehouses.dialects import to_dialect
+
+    def lit(value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
+    rows = con.query_rows(
+        to_dialect(
+            "SELECT count(*) FROM information_schema.tables "
+            f"WHERE table_schema = {lit(schema)} AND table_name = {lit(name)}",
+            con.dialect,
+        )
+    )
+    return bool(rows and rows[0][0])

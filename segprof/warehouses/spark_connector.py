@@ -12,7 +12,10 @@ sync's run deadline still bounds the run.
 
 Spark has no multi-statement transactions: `transaction()` groups statements without making them
 atomic, as for the other cloud warehouses. Row-level DELETE and UPDATE need a table format that has
-them (Delta, the default on Databricks; Iceberg); Spark's built-in file tables refuse them.
+them (Delta, the default on Databricks; Iceberg); Spark's built-in file tables refuse them, so
+`row_level_changes` says whether the session's default table format has them, and the sync engine
+rewrites its tables where it does not. Whether a table exists is asked of the session catalog (it
+has no `information_schema`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
     import pyarrow
 
 _HIDDEN_SCHEMAS = {"information_schema", "__segprof"}
+_ROW_LEVEL_FORMATS = {"delta", "iceberg"}  # table formats with DELETE / UPDATE
 
 
 def connect_url(settings: Mapping[str, Any]) -> str:
@@ -64,6 +68,7 @@ class SparkConnectConnector:
         self._secret = str(settings.get("token") or "")
         self._where = str(settings.get("connect_url") or settings.get("host") or "")
         self.read_only = bool(settings.get("read_only"))
+        self._row_level: bool | None = None
         try:
             # create(), not getOrCreate(): each connector owns its session (closing one must not
             # end another's)
@@ -117,17 +122,26 @@ class SparkConnectConnector:
 
         df = self._df(sql)
         try:
-            schema = df.schema
-            names = schema.fieldNames()
-            buffer: list[tuple] = []
-            # one partition at a time: the result stays on the cluster until it is read
-            for row in df.toLocalIterator():
-                buffer.append(tuple(row))
-                if len(buffer) >= batch_rows:
-                    yield pa.RecordBatch.from_pylist([dict(zip(names, r, strict=True)) for r in buffer])
-                    buffer = []
-            if buffer:
-                yield pa.RecordBatch.from_pylist([dict(zip(names, r, strict=True)) for r in buffer])
+            # The result arrives as the Arrow batches Spark sends, read as they come (what
+            # `toLocalIterator` reads too, before it turns each value into a Python object).
+            tables = (
+                t
+                for t in self._spark.client.to_table_as_iterator(df._plan.to_proto(self._spark.client), {})
+                if isinstance(t, pa.Table)
+            )
+            buffer: list[pa.RecordBatch] = []
+            held = 0
+            for table in tables:
+                for batch in _naive_utc(table).to_batches():
+                    buffer.append(batch)
+                    held += batch.num_rows
+                    while held >= batch_rows:
+                        joined = pa.Table.from_batches(buffer).combine_chunks()
+                        yield joined.slice(0, batch_rows).to_batches()[0]
+                        rest = joined.slice(batch_rows)
+                        buffer, held = rest.to_batches(), rest.num_rows
+            if held:
+                yield pa.Table.from_batches(buffer).combine_chunks().to_batches()[0]
         except WarehouseError:
             raise
         except Exception as err:
@@ -157,6 +171,23 @@ class SparkConnectConnector:
                     kind = "view" if (table.tableType or "").upper() == "VIEW" else "table"
                     out.append(TableInfo(schema=schema, name=table.name, kind=kind, columns=columns))
             return out
+        except Exception as err:
+            raise self._fail(err, "cannot read the catalog") from None
+
+    @property
+    def row_level_changes(self) -> bool:
+        """Whether tables made without `USING` take DELETE and UPDATE (Delta and Iceberg do)."""
+        if self._row_level is None:
+            try:
+                default = str(self._spark.conf.get("spark.sql.sources.default") or "")
+            except Exception as err:
+                raise self._fail(err, "cannot read the session's settings") from None
+            self._row_level = default.lower() in _ROW_LEVEL_FORMATS
+        return self._row_level
+
+    def table_exists(self, schema: str, name: str) -> bool:
+        try:
+            return bool(self._spark.catalog.tableExists(f"{_tick(schema)}.{_tick(name)}"))
         except Exception as err:
             raise self._fail(err, "cannot read the catalog") from None
 
@@ -190,6 +221,20 @@ class SparkConnectConnector:
 
     def __repr__(self) -> str:
         return f"SparkConnectConnector({self.address}, {self._where})"
+
+
+def _naive_utc(table: pyarrow.Table) -> pyarrow.Table:
+    """Timestamps as the other warehouses return them: UTC wall-clock time without a zone (Spark
+    sends them zoned, in the session's time zone)."""
+    import pyarrow as pa
+
+    fields = [
+        pa.field(f.name, pa.timestamp(f.type.unit), f.nullable)
+        if pa.types.is_timestamp(f.type) and f.type.tz
+        else f
+        for f in table.schema
+    ]
+    return table.cast(pa.schema(fields)) if fields != list(table.schema) else table
 
 
 def _tick(name: str) -> str:

@@ -40,6 +40,9 @@ def spark_source(spark_connect: str) -> Iterator[dict[str, Any]]:
 
     schema = f"segprof_t{os.getpid()}_{next(_SCHEMAS)}"
     spark = SparkSession.builder.remote(spark_connect).create()
+    # as segprof's connector does: a reattachable execution leaves a release on the client's shared
+    # thread pool, and a later session's close could wait on it forever
+    spark.client.disable_reattachable_execute()
     try:
         spark.sql(f"CREATE SCHEMA {schema}").collect()
     finally:

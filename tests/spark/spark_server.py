@@ -40,6 +40,9 @@ def serve(work: Path, cores: int = 2) -> Iterator[str]:
         "spark.sql.shuffle.partitions": "4",  # small tests: a few tasks per stage, not 200
         "spark.sql.session.timeZone": "UTC",
         "spark.driver.memory": os.environ.get("SEGPROF_SPARK_MEMORY", "1g"),
+        # Spark Connect gathers a query's results on the driver before sending them: a stream of
+        # millions of rows can need more than the 1g default
+        "spark.driver.maxResultSize": os.environ.get("SEGPROF_SPARK_MAX_RESULT_SIZE", "1g"),
     }
     command = [
         str(home / "bin" / "spark-submit"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,10 @@ def test_describe_stream_insert_and_introspect(spark_source, tmp_path: Path):
         assert [b.num_rows for b in batches] == [10, 10, 5]
         assert [v for b in batches for v in b.column("user_id").to_pylist()] == list(range(1, 26))
         assert con.query_rows("SELECT count(*) FROM users WHERE email LIKE ?", ["u1%"]) == [(11,)]
+        # timestamps stream as the other warehouses give them: UTC wall-clock time, no zone
+        (stamp,) = list(con.stream_arrow("SELECT TIMESTAMP '2024-01-02 03:04:05.123456' AS t"))
+        assert str(stamp.schema.field("t").type) == "timestamp[us]"
+        assert stamp.column("t").to_pylist() == [datetime(2024, 1, 2, 3, 4, 5, 123456)]
 
         tables = {t.name: t for t in con.introspect([schema])}
         assert tables["users"].kind == "table" and tables["paying"].kind == "view"

@@ -13,6 +13,11 @@ mapping's acknowledgement log in one transaction; the log is folded into the sna
 `finish` and, after a crash, by the next `begin`. The effective snapshot is therefore always
 "snapshot ⊕ acknowledged log", advanced batch by batch.
 
+On an engine without row-level changes (Spark's own file tables), every DELETE and UPDATE of the
+bookkeeping goes through `_delete` / `_update`, which empty the table (TRUNCATE) or rewrite it into
+`<table>_next` and swap it in; a swap a crash cut short is settled by the next run, before anything
+reads the table. Elsewhere the statements are the plain DELETE and UPDATE.
+
 How a change keeps its message id: the diff records each change with its *origin*, the run that
 first recorded it (`ids.message_id` derives the id from it). A change the run did not get
 acknowledged — failed, cancelled, beyond the run's record limit, or cut off by a crash — is carried
@@ -35,7 +40,7 @@ from typing import TYPE_CHECKING
 
 from segprof.errors import SegprofError
 from segprof.sync.detect.checksum import CHECKSUM_VERSION, canonical_columns, checksum_sql, quote
-from segprof.warehouses.base import ColumnInfo, Connector, as_subquery
+from segprof.warehouses.base import ColumnInfo, Connector, as_subquery, row_level_changes, table_exists
 from segprof.warehouses.dialects import to_dialect
 from segprof.warehouses.managed_schema import (
     CHECKPOINTS,
@@ -215,6 +220,16 @@ def _ts(value: datetime) -> str:
     return f"TIMESTAMP '{naive.isoformat(sep=' ', timespec='microseconds')}'"
 
 
+def _bare(table: str) -> str:
+    """The unquoted table name of a quoted, qualified managed table."""
+    return table.split(".")[-1].strip('"')
+
+
+def _staged(table: str) -> str:
+    """Where a rewrite of a managed table puts its new rows before the swap."""
+    return f'{table[:-1]}_next"'
+
+
 def _strip_sql(sql: str) -> str:
     text = sql.strip()
     while text.endswith(";"):
@@ -254,6 +269,7 @@ class ChangeTracker:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._model_sql = _strip_sql(spec.model_sql)
         self._ensured = False
+        self._row_level = row_level_changes(connector)
 
     # ---- SQL plumbing -------------------------------------------------------------------------
 
@@ -274,17 +290,75 @@ class ChangeTracker:
     def _ensure(self) -> None:
         if self._ensured:
             return
-        for stmt in ddl_for(self.tables, self.dialect):
+        create_schema, *tables = ddl_for(self.tables, self.dialect)
+        self.con.execute(create_schema)
+        if not self._row_level:
+            # before CREATE TABLE IF NOT EXISTS, which would make an empty table in place of a
+            # rewritten one that a crash left under its `_next` name
+            self._settle_rewrites()
+        for stmt in tables:
             self.con.execute(stmt)
         self._ensured = True
 
     def _managed_exists(self) -> bool:
-        name = self.tables.snapshot.split(".")[-1].strip('"')
-        rows = self._rows(
-            "SELECT count(*) FROM information_schema.tables "
-            f"WHERE table_schema = {_lit(SCHEMA)} AND table_name = {_lit(name)}"
-        )
-        return bool(rows and rows[0][0])
+        return table_exists(self.con, SCHEMA, _bare(self.tables.snapshot))
+
+    # ---- row-level changes, or table rewrites where the engine has none ------------------------
+
+    def _delete(self, table: str, where: str | None = None) -> None:
+        """`DELETE FROM table [WHERE where]` (`where` over the table's unqualified columns).
+
+        Without row-level changes (Spark's own file tables): the table is emptied by TRUNCATE, or
+        rewritten without the matching rows, and left alone when no row matches."""
+        if self._row_level:
+            self._exec(f"DELETE FROM {table}" + (f" WHERE {where}" if where else ""))
+        elif where is None:
+            self._exec(f"TRUNCATE TABLE {table}")
+        elif self._any(table, where):
+            # a row where the condition is null stays, as DELETE keeps it
+            self._rewrite(table, f"SELECT * FROM {table} WHERE NOT coalesce(({where}), false)")
+
+    def _update(self, table: str, sets: dict[str, str], where: str) -> None:
+        """`UPDATE table SET column = expression, … WHERE where`; a table rewrite where the engine
+        has no row-level changes."""
+        if self._row_level:
+            assignments = ", ".join(f"{column} = {value}" for column, value in sets.items())
+            self._exec(f"UPDATE {table} SET {assignments} WHERE {where}")
+        elif self._any(table, where):
+            columns = [c.name for c in self.con.describe(self._sql(f"SELECT * FROM {table}"))]
+            hit = f"coalesce(({where}), false)"
+            select = ", ".join(
+                f"CASE WHEN {hit} THEN {sets[c]} ELSE {quote(c)} END AS {quote(c)}" if c in sets else quote(c)
+                for c in columns
+            )
+            self._rewrite(table, f"SELECT {select} FROM {table}")
+
+    def _any(self, table: str, where: str) -> bool:
+        return bool(self._rows(f"SELECT 1 FROM {table} WHERE {where} LIMIT 1"))
+
+    def _rewrite(self, table: str, select: str) -> None:
+        """Replace a table's rows by a query over it: the new rows go to `<table>_next` (an engine
+        refuses to overwrite a table it reads in the same statement), then swap by DROP + RENAME.
+
+        Crash safety: until the DROP, the old table stands (a leftover `_next` is dropped by the
+        next run, as if the statement had not run); after it, `_next` holds every row and the next
+        run renames it into place (`_settle_rewrites`). CREATE fails rather than overwrite a
+        `_next` that is there, so a rewrite never destroys the only copy of a table."""
+        staged = _staged(table)
+        self._exec(f"CREATE TABLE {staged} AS {select}")
+        self._exec(f"DROP TABLE {table}")
+        self._exec(f"ALTER TABLE {staged} RENAME TO {quote(_bare(table))}")  # within its schema
+
+    def _settle_rewrites(self) -> None:
+        """Finish or undo the table rewrites a crash interrupted (see `_rewrite`)."""
+        for table in (*self.tables.all(), RUNS, CHECKPOINTS):
+            staged = _staged(table)
+            if not table_exists(self.con, SCHEMA, _bare(staged)):
+                continue
+            if table_exists(self.con, SCHEMA, _bare(table)):
+                self._exec(f"DROP TABLE {staged}")
+            else:
+                self._exec(f"ALTER TABLE {staged} RENAME TO {quote(_bare(table))}")
 
     # ---- model shape --------------------------------------------------------------------------
 
@@ -324,10 +398,11 @@ class ChangeTracker:
 
     def _keystats_select(self, ident: str) -> str:
         # One pass: the total row count (ROLLUP's grand total), null identifiers and duplicates.
+        # Filtered outside the aggregate: Spark cannot resolve `k.id` in a HAVING after ROLLUP.
         return (
-            f"SELECT k.id AS id, GROUPING(k.id) AS total, count(*) AS n FROM "
-            f"(SELECT CAST(q.{quote(ident)} AS VARCHAR) AS id FROM {MODEL} AS q) AS k "
-            "GROUP BY ROLLUP (k.id) HAVING count(*) > 1 OR k.id IS NULL"
+            "SELECT r.id, r.total, r.n FROM (SELECT k.id AS id, GROUPING(k.id) AS total, count(*) AS n "
+            f"FROM (SELECT CAST(q.{quote(ident)} AS VARCHAR) AS id FROM {MODEL} AS q) AS k "
+            "GROUP BY ROLLUP (k.id)) AS r WHERE r.n > 1 OR r.id IS NULL"
         )
 
     def _diff_select(
@@ -414,16 +489,16 @@ class ChangeTracker:
         """Move acknowledged changes from the log into the snapshot, atomically."""
         t = self.tables
         with self.con.transaction():
-            self._exec(f"DELETE FROM {t.snapshot} WHERE id IN (SELECT a.id FROM {t.acks} AS a)")
+            self._delete(t.snapshot, f"id IN (SELECT a.id FROM {t.acks} AS a)")
             self._exec(
                 f"INSERT INTO {t.snapshot} (id, checksum) SELECT a.id, a.checksum FROM {t.acks} AS a "
                 "WHERE a.kind <> 'deleted'"
             )
-            self._exec(f"DELETE FROM {t.acks}")
+            self._delete(t.acks)
 
     def _drop_work_tables(self) -> None:
         # the changes table stays (empty), so that a run can always read what the last one left
-        self._exec(f"DELETE FROM {self.tables.changes}")
+        self._delete(self.tables.changes)
         self._exec(f"DROP TABLE IF EXISTS {self.tables.keystats}")
 
     def _carry_over(self, outcome: str, note: str) -> None:
@@ -441,7 +516,7 @@ class ChangeTracker:
             f"AND p.kind = c.{KIND_COLUMN} AND p.checksum = c.{CHECKSUM_COLUMN})"
         )
         with self.con.transaction():
-            self._exec(f"DELETE FROM {t.pending} WHERE id IN (SELECT c.{ID_COLUMN} {unsent})")
+            self._delete(t.pending, f"id IN (SELECT c.{ID_COLUMN} {unsent})")
             self._exec(
                 f"INSERT INTO {t.pending} (id, checksum, kind, attempts, first_failed_at, last_failed_at, "
                 f"last_run_id, last_error, origin, outcome) SELECT c.{ID_COLUMN}, c.{CHECKSUM_COLUMN}, "
@@ -454,9 +529,10 @@ class ChangeTracker:
         history row, drop work tables."""
         self._carry_over("unknown", "the run was interrupted; the change may have been delivered")
         self._fold()
-        self._exec(
-            f"UPDATE {RUNS} SET status = 'interrupted', finished_at = {_ts(now)} "
-            f"WHERE mapping_id = {_lit(self.spec.mapping_id)} AND status = 'running'"
+        self._update(
+            RUNS,
+            {"status": "'interrupted'", "finished_at": _ts(now)},
+            f"mapping_id = {_lit(self.spec.mapping_id)} AND status = 'running'",
         )
         self._drop_work_tables()
 
@@ -471,7 +547,7 @@ class ChangeTracker:
                     f"INSERT INTO {t.acks} (run_id, id, checksum, kind, outcome) SELECT {_lit(run_id)}, "
                     f"id, checksum, kind, 'dropped' FROM {t.pending} WHERE {cond}"
                 )
-                self._exec(f"DELETE FROM {t.pending} WHERE {cond}")
+                self._delete(t.pending, cond)
             self._fold()
         return dropped
 
@@ -504,13 +580,12 @@ class ChangeTracker:
             "duplicate_rows": run.keys.duplicate_rows,
             "null_ids": run.keys.null_ids,
         }
-        sets = ", ".join(f"{k} = {int(v)}" for k, v in counters.items())
         finished = _ts(run.finished_at) if run.finished_at else "NULL"
         error = run.error[:1000] if run.error else None
-        self._exec(
-            f"UPDATE {RUNS} SET status = {_lit(run.status)}, finished_at = {finished}, {sets}, "
-            f"error = {_lit(error)} WHERE run_id = {_lit(run.run_id)}"
-        )
+        sets = {"status": _lit(run.status), "finished_at": finished}
+        sets |= {k: str(int(v)) for k, v in counters.items()}
+        sets["error"] = _lit(error)
+        self._update(RUNS, sets, f"run_id = {_lit(run.run_id)}")
 
     # ---- the run lifecycle --------------------------------------------------------------------
 
@@ -626,9 +701,10 @@ class ChangeTracker:
         skip = [k for k in KINDS if k not in self.spec.triggers]
         with self.con.transaction():
             # A failure whose record no longer differs from the snapshot has nothing left to send.
-            self._exec(
-                f"DELETE FROM {t.pending} WHERE id IN (SELECT p.id FROM {t.pending} AS p WHERE NOT EXISTS "
-                f"(SELECT 1 FROM {t.changes} AS c WHERE c.{ID_COLUMN} = p.id))"
+            self._delete(
+                t.pending,
+                f"id IN (SELECT p.id FROM {t.pending} AS p WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {t.changes} AS c WHERE c.{ID_COLUMN} = p.id))",
             )
             if skip:
                 kinds = ", ".join(_lit(k) for k in skip)
@@ -637,7 +713,7 @@ class ChangeTracker:
                     f"c.{ID_COLUMN}, c.{CHECKSUM_COLUMN}, c.{KIND_COLUMN}, 'skipped' FROM {t.changes} AS c "
                     f"WHERE c.{KIND_COLUMN} IN ({kinds})"
                 )
-                self._exec(f"DELETE FROM {t.pending} WHERE kind IN ({kinds})")
+                self._delete(t.pending, f"kind IN ({kinds})")
         run.skipped = sum(run.counts.of(k) for k in skip)
         run.model_fingerprint, run.columns_fingerprint = model_fp, columns_fp
         self._write_run(run)
@@ -666,7 +742,7 @@ class ChangeTracker:
 
     def _load_ids(self, identifiers: Iterable[object]) -> list[str]:
         ids = list(dict.fromkeys(str(i) for i in identifiers if i is not None))
-        self._exec(f"DELETE FROM {self.tables.idbuf}")
+        self._delete(self.tables.idbuf)
         self.con.insert_rows(self.tables.idbuf, ["id"], [(i,) for i in ids])
         return ids
 
@@ -685,8 +761,8 @@ class ChangeTracker:
                 f"INSERT INTO {t.acks} (run_id, id, checksum, kind, outcome) SELECT {_lit(run.run_id)}, "
                 f"c.{ID_COLUMN}, c.{CHECKSUM_COLUMN}, c.{KIND_COLUMN}, 'delivered' {fresh}"
             )
-            self._exec(f"DELETE FROM {t.pending} WHERE id IN (SELECT b.id FROM {t.idbuf} AS b)")
-            self._exec(f"DELETE FROM {t.idbuf}")
+            self._delete(t.pending, f"id IN (SELECT b.id FROM {t.idbuf} AS b)")
+            self._delete(t.idbuf)
         run.delivered += n
         return n
 
@@ -697,14 +773,14 @@ class ChangeTracker:
         self._check_run(run)
         t = self.tables
         with self.con.transaction():
-            self._exec(f"DELETE FROM {t.ackbuf}")
+            self._delete(t.ackbuf)
             self.con.insert_rows(t.ackbuf, ["id", "checksum", "kind"], list(changes))
             self._exec(
                 f"INSERT INTO {t.acks} (run_id, id, checksum, kind, outcome) SELECT {_lit(run.run_id)}, "
                 f"b.id, b.checksum, b.kind, 'delivered' FROM {t.ackbuf} AS b"
             )
-            self._exec(f"DELETE FROM {t.pending} WHERE id IN (SELECT b.id FROM {t.ackbuf} AS b)")
-            self._exec(f"DELETE FROM {t.ackbuf}")
+            self._delete(t.pending, f"id IN (SELECT b.id FROM {t.ackbuf} AS b)")
+            self._delete(t.ackbuf)
         run.delivered += len(changes)
         return len(changes)
 
@@ -723,10 +799,7 @@ class ChangeTracker:
         with self.con.transaction():
             self._load_ids(identifiers)
             # a record counts once per run, however often it is reported failed
-            self._exec(
-                f"DELETE FROM {t.idbuf} WHERE id IN "
-                f"(SELECT p.id FROM {t.pending} AS p WHERE p.last_run_id = {rid})"
-            )
+            self._delete(t.idbuf, f"id IN (SELECT p.id FROM {t.pending} AS p WHERE p.last_run_id = {rid})")
             n = self._scalar(f"SELECT count(*) FROM {failing} AS f")
             # new pending rows carry the attempt count forward; then the old rows go
             self._exec(
@@ -737,11 +810,8 @@ class ChangeTracker:
                 f"FROM {t.changes} AS c JOIN {failing} AS f ON f.id = c.{ID_COLUMN} "
                 f"LEFT JOIN {t.pending} AS p ON p.id = c.{ID_COLUMN}"
             )
-            self._exec(
-                f"DELETE FROM {t.pending} WHERE id IN (SELECT f.id FROM {failing} AS f) "
-                f"AND last_run_id <> {rid}"
-            )
-            self._exec(f"DELETE FROM {t.idbuf}")
+            self._delete(t.pending, f"id IN (SELECT f.id FROM {failing} AS f) AND last_run_id <> {rid}")
+            self._delete(t.idbuf)
         run.failed += n
         return n
 
@@ -773,7 +843,7 @@ class ChangeTracker:
             run.status = "success"
         with self.con.transaction():
             self._write_run(run)
-            self._exec(f"DELETE FROM {CHECKPOINTS} WHERE mapping_id = {_lit(run.mapping_id)}")
+            self._delete(CHECKPOINTS, f"mapping_id = {_lit(run.mapping_id)}")
             self._exec(
                 f"INSERT INTO {CHECKPOINTS} (mapping_id, run_id, checkpoint, model_fingerprint, "
                 f"columns_fingerprint, checksum_version) VALUES ({_lit(run.mapping_id)}, {_lit(run.run_id)}, "
@@ -862,9 +932,9 @@ class ChangeTracker:
             self._recover(self.clock())
             t = self.tables
             with self.con.transaction():
-                self._exec(f"DELETE FROM {t.snapshot}")
-                self._exec(f"DELETE FROM {t.pending}")
-                self._exec(f"DELETE FROM {t.acks}")
+                self._delete(t.snapshot)
+                self._delete(t.pending)
+                self._delete(t.acks)
         finally:
             self._release()
 
@@ -893,8 +963,8 @@ class ChangeTracker:
             f"HAVING count(*) > 1) AS d WHERE d.id = CAST({q_ident} AS VARCHAR))"
         )
         with self.con.transaction():
-            self._exec(f"DELETE FROM {t.snapshot}")
-            self._exec(f"DELETE FROM {t.pending}")
+            self._delete(t.snapshot)
+            self._delete(t.pending)
             self._exec(f"INSERT INTO {t.snapshot} (id, checksum) {select}")
         return self._scalar(f"SELECT count(*) FROM {t.snapshot}")
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from segprof.sync.messages.encode import dumps_text
+from segprof.warehouses.base import table_exists
 from segprof.warehouses.dialects import to_dialect
 from segprof.warehouses.managed_schema import SCHEMA, table
 
@@ -82,14 +83,7 @@ class FailureLog:
         )
 
     def exists(self) -> bool:
-        rows = self.con.query_rows(
-            to_dialect(
-                "SELECT count(*) FROM information_schema.tables "
-                f"WHERE table_schema = '{SCHEMA}' AND table_name = 'failures'",
-                self.con.dialect,
-            )
-        )
-        return bool(rows and rows[0][0])
+        return table_exists(self.con, SCHEMA, "failures")
 
     def of_run(self, run_id: str, limit: int = 1_000) -> list[FailedRecord]:
         import json
