@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 import httpx
-from segprof.emulator.embedded import embedded_transport
 
+from segprof.operations.workspaces import embedded_transport
 from segprof.warehouses.managed_schema import mapping_key, table
 from tests.sync.sync_project import Project
 
