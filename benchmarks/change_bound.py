@@ -43,7 +43,8 @@ def _ref_digest(alias: str = "") -> str:
 def prepare(base: Path, target: Path, change_statements: list[str]) -> float:
     """Copy `base` to `target`, take both snapshots, apply the changes; returns rebaseline seconds."""
     sys.path.insert(0, str(ROOT))
-    from segprof.sync.detect.changes import ChangeTracker, MappingSpec
+    from segprof.sync.detect.changes import ChangeTracker
+    from segprof.sync.detect.runs import MappingSpec
     from segprof.warehouses import connect
 
     target.unlink(missing_ok=True)
@@ -80,7 +81,8 @@ def child(op: str, db: Path) -> dict[str, float]:
         con.close()
     else:
         sys.path.insert(0, str(ROOT))
-        from segprof.sync.detect.changes import ChangeTracker, MappingSpec
+        from segprof.sync.detect.changes import ChangeTracker
+        from segprof.sync.detect.runs import MappingSpec
         from segprof.warehouses import connect
 
         con = connect("duckdb", {"path": str(db)}, db.parent)

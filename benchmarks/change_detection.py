@@ -75,7 +75,8 @@ def generate(rows: int) -> Path:
 
 def prepare(rows: int, threads: int, memory_limit: str) -> tuple[Path, float]:
     """A working copy: baseline snapshot recorded, then 1 % updated, 0.5 % new, 0.5 % deleted."""
-    from segprof.sync.detect.changes import ChangeTracker, MappingSpec
+    from segprof.sync.detect.changes import ChangeTracker
+    from segprof.sync.detect.runs import MappingSpec
     from segprof.warehouses import connect
 
     base = generate(rows)
@@ -100,8 +101,9 @@ def prepare(rows: int, threads: int, memory_limit: str) -> tuple[Path, float]:
 
 
 def child(op: str, db: Path, threads: int, memory_limit: str) -> dict[str, float]:
-    from segprof.sync.detect.changes import ChangeTracker, MappingSpec
+    from segprof.sync.detect.changes import ChangeTracker
     from segprof.sync.detect.checksum import checksum_sql
+    from segprof.sync.detect.runs import MappingSpec
     from segprof.warehouses import connect
 
     con = connect("duckdb", settings(db, threads, memory_limit), ROOT)

@@ -24,7 +24,7 @@ from segprof.errors import SegprofError
 from segprof.project.sources import open_source
 from segprof.state import State, open_state_store
 from segprof.sync.deliver.delivery_config import DeliveryConfig
-from segprof.sync.detect.changes import MassDeleteRefused
+from segprof.sync.detect.runs import MassDeleteRefused
 from segprof.sync.engine import SyncEngine, record_failed_run
 from segprof.sync.job import destination_write_key, job_from_project, mapping_names, tracking_base
 from segprof.sync.spec import RunSummary

@@ -22,24 +22,17 @@ from typing import TYPE_CHECKING, Any
 
 from segprof.errors import SegprofError
 from segprof.sync.deliver.blocking import DeliveryDeadline, DeliveryInterrupted, deliver
-from segprof.sync.detect.changes import (
-    CHECKSUM_COLUMN,
-    ID_COLUMN,
-    KIND_COLUMN,
-    KINDS,
-    ORIGIN_COLUMN,
-    ChangeTracker,
-    MappingSpec,
-    Run,
-)
+from segprof.sync.detect.changes import ChangeTracker
 from segprof.sync.detect.failures import FailureLog
 from segprof.sync.detect.ids import message_id
+from segprof.sync.detect.runs import KINDS, MappingSpec, Run
 from segprof.sync.messages.actions import PayloadError
 from segprof.sync.messages.arrow_events import events_from_batch
 from segprof.sync.messages.payloads import MessageBuilder, check_message_size
 from segprof.sync.messages.resolve import MappingError
 from segprof.sync.messages.sql_messages import MESSAGE_COLUMN, MESSAGE_ID_COLUMN, compile_message_sql
 from segprof.sync.spec import RunSummary, SyncJob, referenced_columns, triggers_of
+from segprof.warehouses.managed_schema import CHECKSUM_COLUMN, ID_COLUMN, KIND_COLUMN, ORIGIN_COLUMN
 
 if TYPE_CHECKING:
     import httpx

@@ -7,15 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from segprof.errors import SegprofError
-from segprof.sync.detect.changes import (
-    CHECKSUM_COLUMN,
-    ID_COLUMN,
-    KIND_COLUMN,
-    ChangeTracker,
-    MappingSpec,
-    MassDeleteRefused,
-)
+from segprof.sync.detect.changes import ChangeTracker
 from segprof.sync.detect.checksum import checksum_of
+from segprof.sync.detect.runs import MappingSpec, MassDeleteRefused
+from segprof.warehouses.managed_schema import CHECKSUM_COLUMN, ID_COLUMN, KIND_COLUMN
 
 MODEL = "SELECT user_id, email, plan, score FROM users"
 

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from segprof.sync.detect.changes import CHECKSUM_COLUMN, ID_COLUMN, ChangeTracker, MappingSpec
+from segprof.sync.detect.changes import ChangeTracker
 from segprof.sync.detect.checksum import canonical_string, checksum_of
 from segprof.sync.detect.ids import message_id
+from segprof.sync.detect.runs import MappingSpec
 from segprof.warehouses import connect
+from segprof.warehouses.managed_schema import CHECKSUM_COLUMN, ID_COLUMN
 
 
 def test_golden_checksum_of_a_fixed_row():

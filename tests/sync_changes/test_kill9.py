@@ -10,15 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from segprof.sync.detect.changes import CHECKSUM_COLUMN, ID_COLUMN, KIND_COLUMN, ChangeTracker, MappingSpec
+from segprof.sync.detect.changes import ChangeTracker
+from segprof.sync.detect.runs import MappingSpec
 from segprof.warehouses import connect
+from segprof.warehouses.managed_schema import CHECKSUM_COLUMN, ID_COLUMN, KIND_COLUMN
 
 REPO = Path(__file__).resolve().parents[2]
 
 CHILD = """
 import json, os, signal, sys
 from pathlib import Path
-from segprof.sync.detect.changes import ChangeTracker, MappingSpec, ID_COLUMN, KIND_COLUMN, CHECKSUM_COLUMN
+from segprof.sync.detect.changes import ChangeTracker
+from segprof.sync.detect.runs import MappingSpec
+from segprof.warehouses.managed_schema import ID_COLUMN, KIND_COLUMN, CHECKSUM_COLUMN
 from segprof.warehouses import connect
 kind, settings, project = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3])
 con = connect(kind, settings, project)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import sqlglot
 
-from segprof.sync.detect.changes import ChangeTracker, MappingSpec
+from segprof.sync.detect.changes import ChangeTracker
+from segprof.sync.detect.runs import MappingSpec
 from segprof.warehouses import ColumnInfo, WarehouseError, connect, dialect_for
 from segprof.warehouses.introspection import introspection_sql
 from segprof.warehouses.managed_schema import MappingTables, ddl_for, mapping_key

@@ -4,7 +4,8 @@ Owns: the run lifecycle of a mapping's diff — `begin` (recover, expire old fai
 identifiers, diff the model against the snapshot into a run-scoped changes table, guard against
 mass deletes), `stream` (the changed rows as Arrow batches), `ack` / `fail` (per delivered or failed
 batch, transactional), `finish` (advance the snapshot, write run history) — and the maintenance
-operations `dry_run`, `full_resync` and `rebaseline`. Must never hold the model in Python memory,
+operations `dry_run`, `full_resync` and `rebaseline`; built on `bookkeeping`, `queries` and
+`statements`, with its values in `runs`. Must never hold the model in Python memory,
 never advance the snapshot for a record that was not acknowledged, and never guess which row of a
 duplicated identifier is the real one.
 
@@ -31,17 +32,23 @@ even when the value is back to the snapshot's.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import secrets
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from segprof.errors import SegprofError
+from segprof.sync.detect.bookkeeping import Bookkeeping
 from segprof.sync.detect.checksum import CHECKSUM_VERSION, canonical_columns, checksum_sql, quote
-from segprof.warehouses.base import ColumnInfo, Connector, as_subquery, row_level_changes, table_exists
-from segprof.warehouses.dialects import to_dialect
+from segprof.sync.detect.runs import (
+    KINDS,
+    PREVIEW_ORIGIN,
+    DryRun,
+    MassDeleteRefused,
+    Run,
+    RunRecord,
+    new_run_id,
+)
+from segprof.sync.detect.statements import MODEL, NO_PENDING, NO_ROWS, lit, ts
 from segprof.warehouses.managed_schema import (
     CHECKPOINTS,
     CHECKSUM_COLUMN,
@@ -50,542 +57,18 @@ from segprof.warehouses.managed_schema import (
     ORIGIN_COLUMN,
     RUN_COUNTERS,
     RUNS,
-    SCHEMA,
-    MappingTables,
-    ddl_for,
-    mapping_key,
 )
 
 if TYPE_CHECKING:
     import pyarrow
 
-RESERVED = (ID_COLUMN, KIND_COLUMN, CHECKSUM_COLUMN, ORIGIN_COLUMN)
-KINDS = ("new", "updated", "deleted")
-MODEL = "__segprof_model__"  # placeholder replaced by the model's own SQL after translation
-PREVIEW_ORIGIN = "preview"  # what dry runs and previews record as a change's origin (nothing is sent)
-_NO_ROWS = "(SELECT CAST(NULL AS VARCHAR) AS id, CAST(NULL AS VARCHAR) AS checksum WHERE 1 = 0)"
-_NO_PENDING = (
-    "(SELECT CAST(NULL AS VARCHAR) AS id, CAST(NULL AS VARCHAR) AS kind, CAST(NULL AS VARCHAR) AS checksum, "
-    "CAST(NULL AS VARCHAR) AS origin, CAST(NULL AS VARCHAR) AS outcome WHERE 1 = 0)"
-)
 
-# A run that would delete more than half of the synced records is far more often a broken or
-# half-loaded model (empty upstream table, failed join) than real churn; past that share we stop
-# and ask. The guard applies whatever the mapping's triggers: an accepted mass delete also resets
-# the snapshot, so the records would come back later as a mass "new".
-DEFAULT_MAX_DELETE_SHARE = 0.5
-DEFAULT_MAX_ATTEMPTS = 5  # Segment retries failed records for up to 5 syncs …
-DEFAULT_RETRY_WINDOW = timedelta(days=14)  # … or 14 days
-# Segment extracts at most 150 million records in one sync and leaves the rest to the next ones.
-DEFAULT_MAX_RECORDS = 150_000_000
-EXAMPLES = 5
 
+class ChangeTracker(Bookkeeping):
+    """Change detection and bookkeeping for one mapping on one warehouse connection.
 
-@dataclass(frozen=True)
-class MappingSpec:
-    """What change detection needs to know about one mapping."""
-
-    mapping_id: str  # stable key: the live subscription id or the mapping address
-    model_sql: str  # in the source's dialect
-    identifier: str  # the model's unique identifier column
-    columns: Sequence[str]  # the model columns the mapping uses (the checksum covers these)
-    triggers: frozenset[str] = frozenset(KINDS)
-    address: str | None = None  # e.g. "mapping.identify_users", for messages
-
-
-class MassDeleteRefused(SegprofError):
-    """A run would delete more of the snapshot than allowed; nothing was changed."""
-
-
-@dataclass(frozen=True)
-class KeyReport:
-    """Identifier problems found in the model; such rows are left out of the sync."""
-
-    duplicate_ids: int = 0
-    duplicate_rows: int = 0
-    null_ids: int = 0
-    duplicate_examples: tuple[str, ...] = ()
-
-    @property
-    def clean(self) -> bool:
-        return not (self.duplicate_ids or self.null_ids)
-
-    def describe(self) -> str:
-        parts = []
-        if self.duplicate_ids:
-            shown = ", ".join(repr(e) for e in self.duplicate_examples)
-            parts.append(
-                f"{self.duplicate_ids} duplicate identifier(s) on {self.duplicate_rows} rows skipped "
-                f"(e.g. {shown})"
-            )
-        if self.null_ids:
-            parts.append(f"{self.null_ids} row(s) with a null identifier skipped")
-        return "; ".join(parts)
-
-
-@dataclass(frozen=True)
-class ChangeCounts:
-    new: int = 0
-    updated: int = 0
-    deleted: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.new + self.updated + self.deleted
-
-    def of(self, kind: str) -> int:
-        return int(getattr(self, kind))
-
-
-@dataclass(frozen=True)
-class DryRun:
-    """What a run would find now, computed without writing anything."""
-
-    counts: ChangeCounts
-    keys: KeyReport
-    extracted: int
-    snapshot_size: int
-
-
-@dataclass
-class Run:
-    """One sync run of one mapping, from `begin` to `finish`."""
-
-    run_id: str
-    mapping_id: str
-    started_at: datetime
-    counts: ChangeCounts = field(default_factory=ChangeCounts)
-    keys: KeyReport = field(default_factory=KeyReport)
-    extracted: int = 0
-    snapshot_size: int = 0
-    dropped: int = 0  # failed records given up on (too many attempts or too old)
-    skipped: int = 0  # changes of kinds the mapping does not trigger on (accepted, not sent)
-    delivered: int = 0
-    failed: int = 0
-    model_columns: tuple[ColumnInfo, ...] = ()
-    identifier_column: str = ""  # the model's identifier column, as the warehouse names it
-    model_fingerprint: str = ""
-    columns_fingerprint: str = ""
-    mapped_columns: tuple[str, ...] = ()
-    columns_changed: bool = False  # mapped columns or checksum encoding differ from the last run
-    model_changed: bool = False  # model SQL or its output columns differ from the last run
-    status: str = "running"
-    error: str | None = None
-    finished_at: datetime | None = None
-
-    max_records: int | None = None  # the most changes one run extracts (None: no limit)
-
-    @property
-    def triggered(self) -> int:
-        """Changes that the mapping triggers on."""
-        return self.counts.total - self.skipped
-
-    @property
-    def to_send(self) -> int:
-        """The triggered changes this run extracts (what `stream` yields)."""
-        return self.triggered if self.max_records is None else min(self.triggered, self.max_records)
-
-    @property
-    def remaining(self) -> int:
-        """Triggered changes past the run's record limit, left for the next runs."""
-        return self.triggered - self.to_send
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One row of run history."""
-
-    run_id: str
-    mapping_id: str
-    started_at: datetime | None
-    finished_at: datetime | None
-    status: str
-    counters: dict[str, int]
-    error: str | None
-
-
-def new_run_id(now: datetime) -> str:
-    """A run's id: when it started, and enough randomness to be unique."""
-    return f"{now.astimezone(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
-
-
-def _lit(value: str | None) -> str:
-    if value is None:
-        return "NULL"
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _ts(value: datetime) -> str:
-    naive = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-    return f"TIMESTAMP '{naive.isoformat(sep=' ', timespec='microseconds')}'"
-
-
-def _bare(table: str) -> str:
-    """The unquoted table name of a quoted, qualified managed table."""
-    return table.split(".")[-1].strip('"')
-
-
-def _staged(table: str) -> str:
-    """Where a rewrite of a managed table puts its new rows before the swap."""
-    return f'{table[:-1]}_next"'
-
-
-def _strip_sql(sql: str) -> str:
-    text = sql.strip()
-    while text.endswith(";"):
-        text = text[:-1].rstrip()
-    return text
-
-
-class ChangeTracker:
-    """Change detection and bookkeeping for one mapping on one warehouse connection."""
-
-    def __init__(
-        self,
-        connector: Connector,
-        spec: MappingSpec,
-        *,
-        max_delete_share: float = DEFAULT_MAX_DELETE_SHARE,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-        retry_window: timedelta = DEFAULT_RETRY_WINDOW,
-        max_records: int | None = DEFAULT_MAX_RECORDS,
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
-        if max_records is not None and max_records < 1:
-            raise SegprofError("the record limit of a sync must be at least 1", address=spec.address)
-        unknown = set(spec.triggers) - set(KINDS)
-        if unknown or not spec.triggers:
-            raise SegprofError(
-                f"triggers must be a non-empty subset of {', '.join(KINDS)}", address=spec.address
-            )
-        self.con = connector
-        self.spec = spec
-        self.dialect = connector.dialect
-        self.tables = MappingTables(mapping_key(spec.mapping_id))
-        self.max_delete_share = max_delete_share
-        self.max_attempts = max_attempts
-        self.retry_window = retry_window
-        self.max_records = max_records
-        self.clock = clock or (lambda: datetime.now(UTC))
-        self._model_sql = _strip_sql(spec.model_sql)
-        self._ensured = False
-        self._row_level = row_level_changes(connector)
-
-    # ---- SQL plumbing -------------------------------------------------------------------------
-
-    def _sql(self, neutral: str) -> str:
-        """Translate segprof's SQL to the warehouse's dialect, then put the model query in place."""
-        return to_dialect(neutral, self.dialect).replace(MODEL, as_subquery(self._model_sql))
-
-    def _exec(self, neutral: str) -> None:
-        self.con.execute(self._sql(neutral))
-
-    def _rows(self, neutral: str) -> list[tuple]:
-        return self.con.query_rows(self._sql(neutral))
-
-    def _scalar(self, neutral: str) -> int:
-        rows = self._rows(neutral)
-        return int(rows[0][0] or 0) if rows else 0
-
-    def _ensure(self) -> None:
-        if self._ensured:
-            return
-        create_schema, *tables = ddl_for(self.tables, self.dialect)
-        self.con.execute(create_schema)
-        if not self._row_level:
-            # before CREATE TABLE IF NOT EXISTS, which would make an empty table in place of a
-            # rewritten one that a crash left under its `_next` name
-            self._settle_rewrites()
-        for stmt in tables:
-            self.con.execute(stmt)
-        self._ensured = True
-
-    def _managed_exists(self) -> bool:
-        return table_exists(self.con, SCHEMA, _bare(self.tables.snapshot))
-
-    # ---- row-level changes, or table rewrites where the engine has none ------------------------
-
-    def _delete(self, table: str, where: str | None = None) -> None:
-        """`DELETE FROM table [WHERE where]` (`where` over the table's unqualified columns).
-
-        Without row-level changes (Spark's own file tables): the table is emptied by TRUNCATE, or
-        rewritten without the matching rows, and left alone when no row matches."""
-        if self._row_level:
-            self._exec(f"DELETE FROM {table}" + (f" WHERE {where}" if where else ""))
-        elif where is None:
-            self._exec(f"TRUNCATE TABLE {table}")
-        elif self._any(table, where):
-            # a row where the condition is null stays, as DELETE keeps it
-            self._rewrite(table, f"SELECT * FROM {table} WHERE NOT coalesce(({where}), false)")
-
-    def _update(self, table: str, sets: dict[str, str], where: str) -> None:
-        """`UPDATE table SET column = expression, … WHERE where`; a table rewrite where the engine
-        has no row-level changes."""
-        if self._row_level:
-            assignments = ", ".join(f"{column} = {value}" for column, value in sets.items())
-            self._exec(f"UPDATE {table} SET {assignments} WHERE {where}")
-        elif self._any(table, where):
-            columns = [c.name for c in self.con.describe(self._sql(f"SELECT * FROM {table}"))]
-            hit = f"coalesce(({where}), false)"
-            select = ", ".join(
-                f"CASE WHEN {hit} THEN {sets[c]} ELSE {quote(c)} END AS {quote(c)}" if c in sets else quote(c)
-                for c in columns
-            )
-            self._rewrite(table, f"SELECT {select} FROM {table}")
-
-    def _any(self, table: str, where: str) -> bool:
-        return bool(self._rows(f"SELECT 1 FROM {table} WHERE {where} LIMIT 1"))
-
-    def _rewrite(self, table: str, select: str) -> None:
-        """Replace a table's rows by a query over it: the new rows go to `<table>_next` (an engine
-        refuses to overwrite a table it reads in the same statement), then swap by DROP + RENAME.
-
-        Crash safety: until the DROP, the old table stands (a leftover `_next` is dropped by the
-        next run, as if the statement had not run); after it, `_next` holds every row and the next
-        run renames it into place (`_settle_rewrites`). CREATE fails rather than overwrite a
-        `_next` that is there, so a rewrite never destroys the only copy of a table."""
-        staged = _staged(table)
-        self._exec(f"CREATE TABLE {staged} AS {select}")
-        self._exec(f"DROP TABLE {table}")
-        self._exec(f"ALTER TABLE {staged} RENAME TO {quote(_bare(table))}")  # within its schema
-
-    def _settle_rewrites(self) -> None:
-        """Finish or undo the table rewrites a crash interrupted (see `_rewrite`)."""
-        for table in (*self.tables.all(), RUNS, CHECKPOINTS):
-            staged = _staged(table)
-            if not table_exists(self.con, SCHEMA, _bare(staged)):
-                continue
-            if table_exists(self.con, SCHEMA, _bare(table)):
-                self._exec(f"DROP TABLE {staged}")
-            else:
-                self._exec(f"ALTER TABLE {staged} RENAME TO {quote(_bare(table))}")
-
-    # ---- model shape --------------------------------------------------------------------------
-
-    def _resolve_columns(self) -> tuple[list[ColumnInfo], str, list[tuple[str, str]]]:
-        """Describe the model; find the identifier and mapped columns in it (exact, then case-insensitive)."""
-        cols = self.con.describe(self._model_sql)
-        names = [c.name for c in cols]
-        seen: set[str] = set()
-        for n in names:
-            if n in seen:
-                raise SegprofError(
-                    f"the model returns the column {n!r} more than once; give each column a distinct name",
-                    address=self.spec.address,
-                )
-            seen.add(n)
-            if n in RESERVED:
-                raise SegprofError(f"the model column name {n!r} is reserved", address=self.spec.address)
-        by_name = {c.name: c for c in cols}
-
-        def find(name: str, role: str) -> ColumnInfo:
-            if name in by_name:
-                return by_name[name]
-            folded = [c for c in cols if c.name.lower() == name.lower()]
-            if len(folded) == 1:
-                return folded[0]
-            raise SegprofError(
-                f"{role} column {name!r} is not returned by the model (columns: {', '.join(names)})",
-                address=self.spec.address,
-            )
-
-        ident = find(self.spec.identifier, "identifier")
-        mapped = [find(c, "mapped") for c in self.spec.columns]
-        pairs = [(c.name, c.type) for c in {c.name: c for c in mapped}.values()]
-        return cols, ident.name, pairs
-
-    # ---- SQL builders (DuckDB dialect; translated by _sql) ----------------------------------
-
-    def _keystats_select(self, ident: str) -> str:
-        # One pass: the total row count (ROLLUP's grand total), null identifiers and duplicates.
-        # Filtered outside the aggregate: Spark cannot resolve `k.id` in a HAVING after ROLLUP.
-        return (
-            "SELECT r.id, r.total, r.n FROM (SELECT k.id AS id, GROUPING(k.id) AS total, count(*) AS n "
-            f"FROM (SELECT CAST(q.{quote(ident)} AS VARCHAR) AS id FROM {MODEL} AS q) AS k "
-            "GROUP BY ROLLUP (k.id)) AS r WHERE r.n > 1 OR r.id IS NULL"
-        )
-
-    def _diff_select(
-        self, ident: str, pairs: list, snapshot: str, dups: str, pending: str, *, origin: str
-    ) -> str:
-        """Changed identifiers with their kind, checksum and origin; narrow on purpose (carrying every
-        model column through a join of the whole model against the whole snapshot costs several
-        times the join itself), the columns are joined back for the few changed rows when streaming.
-
-        `origin` is this run's id: a change takes it unless the pending table holds the same change
-        (same kind and checksum), whose origin it keeps.
-        """
-        kind = (
-            f"CASE WHEN s.id IS NULL THEN 'new' WHEN m.{ID_COLUMN} IS NULL THEN 'deleted' ELSE 'updated' END"
-        )
-        checksum = f"CASE WHEN m.{ID_COLUMN} IS NULL THEN s.checksum ELSE m.{CHECKSUM_COLUMN} END"
-        return (
-            f"SELECT coalesce(m.{ID_COLUMN}, s.id) AS {ID_COLUMN}, {kind} AS {KIND_COLUMN}, "
-            f"{checksum} AS {CHECKSUM_COLUMN}, "
-            f"CASE WHEN p.id IS NOT NULL AND p.kind = {kind} AND p.checksum = {checksum} THEN p.origin "
-            f"ELSE {_lit(origin)} END AS {ORIGIN_COLUMN} FROM "
-            f"(SELECT CAST(q.{quote(ident)} AS VARCHAR) AS {ID_COLUMN}, "
-            f"{checksum_sql(pairs, 'q')} AS {CHECKSUM_COLUMN} FROM {MODEL} AS q "
-            f"WHERE q.{quote(ident)} IS NOT NULL) AS m "
-            f"FULL OUTER JOIN {snapshot} AS s ON m.{ID_COLUMN} = s.id "
-            f"LEFT JOIN {pending} AS p ON p.id = coalesce(m.{ID_COLUMN}, s.id) "
-            f"WHERE (s.id IS NULL OR m.{ID_COLUMN} IS NULL OR m.{CHECKSUM_COLUMN} <> s.checksum "
-            f"OR (p.outcome = 'unknown' AND m.{ID_COLUMN} IS NOT NULL "
-            f"AND (p.kind = 'deleted' OR p.checksum <> m.{CHECKSUM_COLUMN}))) "
-            f"AND NOT EXISTS (SELECT 1 FROM {dups} AS d WHERE d.id = coalesce(m.{ID_COLUMN}, s.id))"
-        )
-
-    def _stream_select(
-        self, cols: Sequence[ColumnInfo], ident: str, kinds: Sequence[str], extra: Sequence[str] = ()
-    ) -> str:
-        """The changed rows with every model column, read back from the model by identifier.
-
-        Deleted records get nulls. A new or updated record that vanished from the model since the
-        diff is left out (not acknowledged, so the next run derives it again, as deleted).
-        """
-        model_cols = ", ".join([*(f"m.{quote(c.name)}" for c in cols), *extra])
-        wanted = ", ".join(_lit(k) for k in kinds)
-        return (
-            f"SELECT c.{ID_COLUMN}, c.{KIND_COLUMN}, c.{CHECKSUM_COLUMN}, c.{ORIGIN_COLUMN}, {model_cols} "
-            f"FROM {self.tables.changes} AS c LEFT JOIN "
-            f"(SELECT q.*, CAST(q.{quote(ident)} AS VARCHAR) AS {ID_COLUMN} FROM {MODEL} AS q "
-            f"WHERE q.{quote(ident)} IS NOT NULL) AS m "
-            f"ON m.{ID_COLUMN} = c.{ID_COLUMN} AND c.{KIND_COLUMN} <> 'deleted' "
-            f"WHERE c.{KIND_COLUMN} IN ({wanted}) "
-            f"AND (c.{KIND_COLUMN} = 'deleted' OR m.{ID_COLUMN} IS NOT NULL)"
-        )
-
-    def _key_report_select(self, source: str) -> str:
-        """Summarise a keystats relation in a few rows (never all duplicates: there may be millions):
-        the total, the null row, and the first duplicates, each carrying the duplicate totals."""
-        is_null = "CASE WHEN k2.id IS NULL THEN 1 ELSE 0 END"
-        return (
-            "SELECT z.id, z.total, z.n, z.groups, z.grows FROM (SELECT k2.id, k2.total, k2.n, "
-            f"count(*) OVER (PARTITION BY k2.total, {is_null}) AS groups, "
-            f"sum(k2.n) OVER (PARTITION BY k2.total, {is_null}) AS grows FROM {source} AS k2) AS z "
-            f"ORDER BY z.total DESC, CASE WHEN z.id IS NULL THEN 0 ELSE 1 END, z.id LIMIT {EXAMPLES + 2}"
-        )
-
-    def _read_keystats(self, rows: list[tuple]) -> tuple[int, KeyReport]:
-        extracted = nulls = dup_ids = dup_rows = 0
-        examples: list[str] = []
-        for ident, total, n, groups, grows in rows:
-            if int(total) == 1:
-                extracted = int(n)
-            elif ident is None:
-                nulls = int(n)
-            else:
-                dup_ids, dup_rows = int(groups), int(grows)
-                examples.append(str(ident))
-        return extracted, KeyReport(dup_ids, dup_rows, nulls, tuple(examples[:EXAMPLES]))
-
-    def _count_kinds(self, rows: list[tuple]) -> ChangeCounts:
-        got = {str(k): int(n) for k, n in rows}
-        return ChangeCounts(got.get("new", 0), got.get("updated", 0), got.get("deleted", 0))
-
-    # ---- bookkeeping --------------------------------------------------------------------------
-
-    def _fold(self) -> None:
-        """Move acknowledged changes from the log into the snapshot, atomically."""
-        t = self.tables
-        with self.con.transaction():
-            self._delete(t.snapshot, f"id IN (SELECT a.id FROM {t.acks} AS a)")
-            self._exec(
-                f"INSERT INTO {t.snapshot} (id, checksum) SELECT a.id, a.checksum FROM {t.acks} AS a "
-                "WHERE a.kind <> 'deleted'"
-            )
-            self._delete(t.acks)
-
-    def _drop_work_tables(self) -> None:
-        # the changes table stays (empty), so that a run can always read what the last one left
-        self._delete(self.tables.changes)
-        self._exec(f"DROP TABLE IF EXISTS {self.tables.keystats}")
-
-    def _carry_over(self, outcome: str, note: str) -> None:
-        """Keep the changes of the current (or an interrupted) run that were not acknowledged in the
-        pending table with their origin, so the next run sends each under the id it had.
-
-        `outcome`: `unsent`, or `unknown` after a crash. A record's older pending change is replaced
-        by its newer one; one the pending table already holds (a failure `fail` recorded) stays.
-        """
-        t = self.tables
-        now = _ts(self.clock())
-        unsent = (
-            f"FROM {t.changes} AS c WHERE NOT EXISTS (SELECT 1 FROM {t.acks} AS a WHERE a.id = c.{ID_COLUMN}) "
-            f"AND NOT EXISTS (SELECT 1 FROM {t.pending} AS p WHERE p.id = c.{ID_COLUMN} "
-            f"AND p.kind = c.{KIND_COLUMN} AND p.checksum = c.{CHECKSUM_COLUMN})"
-        )
-        with self.con.transaction():
-            self._delete(t.pending, f"id IN (SELECT c.{ID_COLUMN} {unsent})")
-            self._exec(
-                f"INSERT INTO {t.pending} (id, checksum, kind, attempts, first_failed_at, last_failed_at, "
-                f"last_run_id, last_error, origin, outcome) SELECT c.{ID_COLUMN}, c.{CHECKSUM_COLUMN}, "
-                f"c.{KIND_COLUMN}, 0, {now}, {now}, NULL, {_lit(note)}, c.{ORIGIN_COLUMN}, {_lit(outcome)} "
-                f"{unsent}"
-            )
-
-    def _recover(self, now: datetime) -> None:
-        """Repair what an interrupted run left: keep its unsent changes, fold its acks, close its
-        history row, drop work tables."""
-        self._carry_over("unknown", "the run was interrupted; the change may have been delivered")
-        self._fold()
-        self._update(
-            RUNS,
-            {"status": "'interrupted'", "finished_at": _ts(now)},
-            f"mapping_id = {_lit(self.spec.mapping_id)} AND status = 'running'",
-        )
-        self._drop_work_tables()
-
-    def _expire_pending(self, run_id: str, now: datetime) -> int:
-        """Give up on failures retried too often or for too long: accept them as they were."""
-        t = self.tables
-        cond = f"attempts >= {int(self.max_attempts)} OR first_failed_at <= {_ts(now - self.retry_window)}"
-        dropped = self._scalar(f"SELECT count(*) FROM {t.pending} WHERE {cond}")
-        if dropped:
-            with self.con.transaction():
-                self._exec(
-                    f"INSERT INTO {t.acks} (run_id, id, checksum, kind, outcome) SELECT {_lit(run_id)}, "
-                    f"id, checksum, kind, 'dropped' FROM {t.pending} WHERE {cond}"
-                )
-                self._delete(t.pending, cond)
-            self._fold()
-        return dropped
-
-    def _checkpoint(self) -> tuple[str | None, str | None]:
-        rows = self._rows(
-            f"SELECT model_fingerprint, columns_fingerprint FROM {CHECKPOINTS} "
-            f"WHERE mapping_id = {_lit(self.spec.mapping_id)}"
-        )
-        return (rows[0][0], rows[0][1]) if rows else (None, None)
-
-    def _fingerprints(self, cols: list[ColumnInfo], pairs: list[tuple[str, str]]) -> tuple[str, str]:
-        model = "\n".join([self._model_sql, *(f"{c.name}:{c.type}" for c in cols)])
-        mapped = "\n".join([CHECKSUM_VERSION, *canonical_columns(n for n, _ in pairs)])
-        return (
-            hashlib.md5(model.encode("utf-8")).hexdigest(),
-            hashlib.md5(mapped.encode("utf-8")).hexdigest(),
-        )
-
-    def _write_run(self, run: Run) -> None:
-        counters = {
-            "extracted": run.extracted,
-            "new_count": run.counts.new,
-            "updated_count": run.counts.updated,
-            "deleted_count": run.counts.deleted,
-            "delivered": run.delivered,
-            "failed": run.failed,
-            "dropped": run.dropped,
-            "skipped": run.skipped,
-            "duplicate_ids": run.keys.duplicate_ids,
-            "duplicate_rows": run.keys.duplicate_rows,
-            "null_ids": run.keys.null_ids,
-        }
-        finished = _ts(run.finished_at) if run.finished_at else "NULL"
-        error = run.error[:1000] if run.error else None
-        sets = {"status": _lit(run.status), "finished_at": finished}
-        sets |= {k: str(int(v)) for k, v in counters.items()}
-        sets["error"] = _lit(error)
-        self._update(RUNS, sets, f"run_id = {_lit(run.run_id)}")
+    Built in layers: `TrackerStatements` (statements on the managed tables), `DiffQueries` (the
+    diff's SQL), `Bookkeeping` (how the tables advance); this class runs the lifecycle."""
 
     # ---- the run lifecycle --------------------------------------------------------------------
 
@@ -608,7 +91,7 @@ class ChangeTracker:
             self._recover(now)
             self._exec(
                 f"INSERT INTO {RUNS} (run_id, mapping_id, started_at, status) VALUES "
-                f"({_lit(run.run_id)}, {_lit(run.mapping_id)}, {_ts(now)}, 'running')"
+                f"({lit(run.run_id)}, {lit(run.mapping_id)}, {ts(now)}, 'running')"
             )
         except BaseException:
             self._release()
@@ -639,7 +122,7 @@ class ChangeTracker:
         run.status, run.error, run.finished_at = "failed", error, now
         self._exec(
             f"INSERT INTO {RUNS} (run_id, mapping_id, started_at, status) VALUES "
-            f"({_lit(run.run_id)}, {_lit(run.mapping_id)}, {_ts(now)}, 'failed')"
+            f"({lit(run.run_id)}, {lit(run.mapping_id)}, {ts(now)}, 'failed')"
         )
         self._write_run(run)
         return run.run_id
@@ -707,9 +190,9 @@ class ChangeTracker:
                 f"(SELECT 1 FROM {t.changes} AS c WHERE c.{ID_COLUMN} = p.id))",
             )
             if skip:
-                kinds = ", ".join(_lit(k) for k in skip)
+                kinds = ", ".join(lit(k) for k in skip)
                 self._exec(
-                    f"INSERT INTO {t.acks} (run_id, id, checksum, kind, outcome) SELECT {_lit(run.run_id)}, "
+                    f"INSERT INTO {t.acks} (run_id, id, checksum, kind, outcome) SELECT {lit(run.run_id)}, "
                     f"c.{ID_COLUMN}, c.{CHECKSUM_COLUMN}, c.{KIND_COLUMN}, 'skipped' FROM {t.changes} AS c "
                     f"WHERE c.{KIND_COLUMN} IN ({kinds})"
                 )
@@ -758,7 +241,7 @@ class ChangeTracker:
             self._load_ids(identifiers)
             n = self._scalar(f"SELECT count(*) {fresh}")
             self._exec(
-                f"INSERT INTO {t.acks} (run_id, id, checksum, kind, outcome) SELECT {_lit(run.run_id)}, "
+                f"INSERT INTO {t.acks} (run_id, id, checksum, kind, outcome) SELECT {lit(run.run_id)}, "
                 f"c.{ID_COLUMN}, c.{CHECKSUM_COLUMN}, c.{KIND_COLUMN}, 'delivered' {fresh}"
             )
             self._delete(t.pending, f"id IN (SELECT b.id FROM {t.idbuf} AS b)")
@@ -776,7 +259,7 @@ class ChangeTracker:
             self._delete(t.ackbuf)
             self.con.insert_rows(t.ackbuf, ["id", "checksum", "kind"], list(changes))
             self._exec(
-                f"INSERT INTO {t.acks} (run_id, id, checksum, kind, outcome) SELECT {_lit(run.run_id)}, "
+                f"INSERT INTO {t.acks} (run_id, id, checksum, kind, outcome) SELECT {lit(run.run_id)}, "
                 f"b.id, b.checksum, b.kind, 'delivered' FROM {t.ackbuf} AS b"
             )
             self._delete(t.pending, f"id IN (SELECT b.id FROM {t.ackbuf} AS b)")
@@ -788,9 +271,9 @@ class ChangeTracker:
         """Record these records as failed this run; they are retried on later runs."""
         self._check_run(run)
         t = self.tables
-        now = _ts(self.clock())
-        err = _lit((error or "")[:1000])
-        rid = _lit(run.run_id)
+        now = ts(self.clock())
+        err = lit((error or "")[:1000])
+        rid = lit(run.run_id)
         # the given ids that are changes of this run and not acknowledged already
         failing = (
             f"(SELECT b.id FROM {t.idbuf} AS b WHERE NOT EXISTS (SELECT 1 FROM {t.acks} AS a "
@@ -843,12 +326,12 @@ class ChangeTracker:
             run.status = "success"
         with self.con.transaction():
             self._write_run(run)
-            self._delete(CHECKPOINTS, f"mapping_id = {_lit(run.mapping_id)}")
+            self._delete(CHECKPOINTS, f"mapping_id = {lit(run.mapping_id)}")
             self._exec(
                 f"INSERT INTO {CHECKPOINTS} (mapping_id, run_id, checkpoint, model_fingerprint, "
-                f"columns_fingerprint, checksum_version) VALUES ({_lit(run.mapping_id)}, {_lit(run.run_id)}, "
-                f"{_ts(run.finished_at)}, {_lit(run.model_fingerprint)}, {_lit(run.columns_fingerprint)}, "
-                f"{_lit(CHECKSUM_VERSION)})"
+                f"columns_fingerprint, checksum_version) VALUES ({lit(run.mapping_id)}, {lit(run.run_id)}, "
+                f"{ts(run.finished_at)}, {lit(run.model_fingerprint)}, {lit(run.columns_fingerprint)}, "
+                f"{lit(CHECKSUM_VERSION)})"
             )
         self._drop_work_tables()
         return run
@@ -870,7 +353,7 @@ class ChangeTracker:
             self._rows(f"SELECT x.{KIND_COLUMN}, count(*) FROM ({diff}) AS x GROUP BY x.{KIND_COLUMN}")
         )
         snapshot = relations[0]
-        size = self._scalar(f"SELECT count(*) FROM {snapshot} AS z") if snapshot != _NO_ROWS else 0
+        size = self._scalar(f"SELECT count(*) FROM {snapshot} AS z") if snapshot != NO_ROWS else 0
         return DryRun(counts=counts, keys=keys, extracted=extracted, snapshot_size=size)
 
     def preview(self, limit: int | None = None, batch_rows: int = 1_000) -> Iterator[pyarrow.RecordBatch]:
@@ -881,7 +364,7 @@ class ChangeTracker:
         """
         cols, ident, pairs = self._resolve_columns()
         diff = self._diff_select(ident, pairs, *self._effective_relations(ident), origin=PREVIEW_ORIGIN)
-        kinds = ", ".join(_lit(k) for k in KINDS if k in self.spec.triggers)
+        kinds = ", ".join(lit(k) for k in KINDS if k in self.spec.triggers)
         model_cols = ", ".join(f"m.{quote(c.name)}" for c in cols)
         sql = (
             f"SELECT c.{ID_COLUMN}, c.{KIND_COLUMN}, c.{CHECKSUM_COLUMN}, c.{ORIGIN_COLUMN}, {model_cols} "
@@ -911,8 +394,8 @@ class ChangeTracker:
                 f"CAST(NULL AS VARCHAR) AS outcome FROM {t.pending} AS p0)"
             )
         else:
-            snapshot = _NO_ROWS
-            pending = _NO_PENDING
+            snapshot = NO_ROWS
+            pending = NO_PENDING
         dups = (
             f"(SELECT CAST(q.{quote(ident)} AS VARCHAR) AS id FROM {MODEL} AS q "
             f"WHERE q.{quote(ident)} IS NOT NULL GROUP BY CAST(q.{quote(ident)} AS VARCHAR) "
@@ -986,7 +469,7 @@ class ChangeTracker:
         cols = ", ".join(RUN_COUNTERS)
         rows = self._rows(
             f"SELECT run_id, mapping_id, started_at, finished_at, status, {cols}, error FROM {RUNS} "
-            f"WHERE mapping_id = {_lit(self.spec.mapping_id)} ORDER BY started_at DESC, run_id DESC "
+            f"WHERE mapping_id = {lit(self.spec.mapping_id)} ORDER BY started_at DESC, run_id DESC "
             f"LIMIT {int(limit)}"
         )
         out = []
