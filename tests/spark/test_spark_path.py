@@ -126,3 +126,18 @@ def test_sync_runs_inside_spark(tmp_path: Path, spark_source, run_cli):
     history = run_cli("syncs", "-C", root, "--format", "json")
     assert history.exit_code == 0, history.stdout + history.stderr
     assert [r["status"] for r in json.loads(history.stdout)["runs"]] == ["success"] * 3
+
+    # `plan --preview`: sample records read in Spark through the old and the new settings
+    project.traits = {"email": "email", "plan": {"template": "tier-{{plan}}"}}
+    project.write()
+    planned = run_cli("plan", "-C", root, "--format", "json", "--preview", "2")
+    assert planned.exit_code == 0, planned.stdout + planned.stderr
+    (change,) = [
+        c for c in json.loads(planned.stdout)["resource_changes"] if c["address"] == "mapping.identify_users"
+    ]
+    preview = change["preview"]
+    assert preview["available"] and preview["has_before"], preview
+    assert [r["id"] for r in preview["records"]] == ["1", "2"]
+    assert [(c["path"], c["before"], c["after"]) for c in preview["records"][0]["changes"]] == [
+        ("traits.plan", "pro", "tier-pro")
+    ]
