@@ -1,4 +1,7 @@
-"""`segprof apply`: make the workspace match the configuration (after showing the plan)."""
+"""`segprof apply`: make the workspace match the configuration (after showing the plan).
+
+Must never hold logic another caller would need: it parses flags, calls the layers below and renders.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Helpers shared by the command modules: common options, consoles, error handling, the debug log."""
+"""Helpers shared by the command modules: common options, consoles, error handling, the debug log.
+
+Must never hold logic another caller would need: it parses flags, calls the layers below and renders.
+"""
 
 from __future__ import annotations
 

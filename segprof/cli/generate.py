@@ -1,4 +1,7 @@
-"""`segprof generate`: starter models and mappings from a source's warehouse schema."""
+"""`segprof generate`: starter models and mappings from a source's warehouse schema.
+
+Must never hold logic another caller would need: it parses flags, calls the layers below and renders.
+"""
 
 from __future__ import annotations
 

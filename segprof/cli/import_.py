@@ -1,4 +1,7 @@
-"""`segprof import ADDRESS ID`: adopt an existing workspace resource under a project address."""
+"""`segprof import ADDRESS ID`: adopt an existing workspace resource under a project address.
+
+Must never hold logic another caller would need: it parses flags, calls the layers below and renders.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """`segprof init`: create a project from the quickstart template, with its demo warehouse.
 
 Parses flags and renders what was made; the work is in `segprof.scaffold.project`.
+Must never hold logic another caller would need: it parses flags, calls the layers below and renders.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""`segprof introspect`: write a schema snapshot of a source's warehouse for offline checks."""
+"""`segprof introspect`: write a schema snapshot of a source's warehouse for offline checks.
+
+Must never hold logic another caller would need: it parses flags, calls the layers below and renders.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Entry point: builds the typer app from the command modules and maps errors to exit codes."""
+"""Entry point: builds the typer app from the command modules and maps errors to exit codes.
+
+Must never hold logic another caller would need: it parses flags, calls the layers below and renders.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""`segprof plan`: validate, refresh the workspace, and show what apply would change."""
+"""`segprof plan`: validate, refresh the workspace, and show what apply would change.
+
+Must never hold logic another caller would need: it parses flags, calls the layers below and renders.
+"""
 
 from __future__ import annotations
 

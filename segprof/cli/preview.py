@@ -1,4 +1,7 @@
-"""`segprof preview MAPPING`: the exact messages a sync would send now, as JSON lines."""
+"""`segprof preview MAPPING`: the exact messages a sync would send now, as JSON lines.
+
+Must never hold logic another caller would need: it parses flags, calls the layers below and renders.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""`segprof schema`: print the JSON Schema of segprof's YAML."""
+"""`segprof schema`: print the JSON Schema of segprof's YAML.
+
+Must never hold logic another caller would need: it parses flags, calls the layers below and renders.
+"""
 
 from __future__ import annotations
 

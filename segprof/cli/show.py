@@ -1,4 +1,7 @@
-"""`segprof show PLANFILE`: a saved plan in text, JSON or Markdown, without the project or network."""
+"""`segprof show PLANFILE`: a saved plan in text, JSON or Markdown, without the project or network.
+
+Must never hold logic another caller would need: it parses flags, calls the layers below and renders.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""`segprof state list|show|rm|mv|push|pull|unlock`: look at the state, edit it, move it, unlock it."""
+"""`segprof state list|show|rm|mv|push|pull|unlock`: look at the state, edit it, move it, unlock it.
+
+Must never hold logic another caller would need: it parses flags, calls the layers below and renders.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""`segprof sync`: run mappings' syncs (through the workspace, or self-hosted) and report each run."""
+"""`segprof sync`: run mappings' syncs (through the workspace, or self-hosted) and report each run.
+
+Must never hold logic another caller would need: it parses flags, calls the layers below and renders.
+"""
 
 from __future__ import annotations
 

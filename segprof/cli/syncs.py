@@ -1,4 +1,7 @@
-"""`segprof syncs`: run history of mappings, and a run's failed records (payload and reason)."""
+"""`segprof syncs`: run history of mappings, and a run's failed records (payload and reason).
+
+Must never hold logic another caller would need: it parses flags, calls the layers below and renders.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""`segprof validate`: check a project offline and report every problem."""
+"""`segprof validate`: check a project offline and report every problem.
+
+Must never hold logic another caller would need: it parses flags, calls the layers below and renders.
+"""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 Owns: formatting only (reads a `Plan`). GitHub rejects comments over 65,536 characters, so the
 output stays under `MAX_CHARS`, cutting whole resource blocks and saying how many were left out.
+Must never compute: it reads a `Plan` as it is.
 """
 
 from __future__ import annotations

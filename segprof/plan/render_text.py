@@ -2,6 +2,7 @@
 
 Owns: formatting only. Reads a `Plan`; computes nothing; values at sensitive paths are already
 `(sensitive)` in the plan.
+Must never compute: it reads a `Plan` as it is.
 """
 
 from __future__ import annotations
