@@ -92,12 +92,6 @@ def resolve_token(token: str | None) -> str | None:
     return None
 
 
-def local_data_dir(project_dir: Path) -> Path:
-    """The embedded workspace's data folder: one place for its Public API and Tracking API."""
-
-    return project_data_dir(project_dir)
-
-
 def open_async_workspace(
     backend: Backend = "local",
     *,
@@ -170,22 +164,25 @@ def open_workspace(
 def _local_app(project_dir: Path | None, token: str | None, extra: dict[str, Any]) -> Any:
     if project_dir is None:
         raise SegprofError("the local workspace needs a project folder", address="workspace.backend")
+    # The embedded workspace answers one local user: Segment's per-minute write limits would only
+    # slow `apply` down, so both the app and the client leave them off.
+    return _emulator_app(project_dir, **{"token": token, "rate_limits": False, **extra})
+
+
+def _emulator_app(project_dir: Path, **app_options: Any) -> Any:
+    """The emulator app over a project's embedded workspace folder (created when missing)."""
     # Loaded only for the embedded workspace: a run against Segment never pays for the emulator.
     from segprof.emulator.app import create_app
 
-    data_dir = local_data_dir(project_dir)
+    data_dir = project_data_dir(project_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    # The embedded workspace answers one local user: Segment's per-minute write limits would only
-    # slow `apply` down, so both the app and the client leave them off.
-    return create_app(data_dir, **{"token": token, "rate_limits": False, **extra})
+    return create_app(data_dir, **app_options)
 
 
 def embedded_transport(project_dir: Path, **app_options: Any) -> InProcessTransport:
     """The transport to a project's embedded workspace (data under `<project>/.segprof/emulator`).
 
     `app_options` go to the emulator's `create_app` (token, write_key, rate_limits, faults,
-    sync_runner). Loaded here only: a run against Segment never pays for the emulator.
+    sync_runner).
     """
-    from segprof.emulator.app import create_app
-
-    return InProcessTransport(create_app(project_data_dir(project_dir), **app_options))
+    return InProcessTransport(_emulator_app(project_dir, **app_options))
