@@ -14,18 +14,19 @@ error or a record of a failure.
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from segprof.errors import SegprofError
+from segprof.sync.deliver.batching import Encoded
 from segprof.sync.deliver.blocking import DeliveryDeadline, DeliveryInterrupted, deliver
 from segprof.sync.detect.changes import ChangeTracker
 from segprof.sync.detect.failures import FailureLog
 from segprof.sync.detect.ids import message_id
 from segprof.sync.detect.runs import KINDS, MappingSpec, Run
+from segprof.sync.inflight import Acks, InFlight
 from segprof.sync.messages.actions import PayloadError
 from segprof.sync.messages.arrow_events import events_from_batch
 from segprof.sync.messages.payloads import MessageBuilder, check_message_size
@@ -200,9 +201,7 @@ class SyncEngine:
         errors: list[str] = []
         if not run.keys.clean:
             errors.append(run.keys.describe())
-        # in flight: record id → (kind, messageId, checksum, message)
-        payloads: dict[str, tuple[str, str, str, dict[str, Any] | None]] = {}
-        lock = threading.Lock()
+        inflight = InFlight()
         stopped = threading.Event()
         to_send = run.to_send
 
@@ -235,28 +234,21 @@ class SyncEngine:
             else []
         )
 
-        def built_in_sql(batch: Any) -> Iterator[tuple[str, bytes]]:
-            """The messages the warehouse built; the rows it left NULL stay in `batch` for Python."""
-            texts = batch.column(MESSAGE_COLUMN).to_pylist()
-            ready = [
-                (rid, kind, mid, checksum, text.encode())
-                for rid, kind, mid, checksum, text in zip(
-                    batch.column(ID_COLUMN).to_pylist(),
-                    batch.column(KIND_COLUMN).to_pylist(),
-                    batch.column(MESSAGE_ID_COLUMN).to_pylist(),
-                    batch.column(CHECKSUM_COLUMN).to_pylist(),
-                    texts,
-                    strict=True,
-                )
-                if text is not None
-            ]
-            with lock:
-                for rid, kind, mid, checksum, body in ready:
-                    payloads[rid] = (kind, mid, checksum, body)  # type: ignore[assignment]
-            for rid, _kind, _mid, _checksum, body in ready:
-                yield rid, body
+        def built_in_sql(batch: Any) -> tuple[Encoded | None, Any]:
+            """The messages the warehouse built, in bulk; and the rows it left NULL, for Python."""
+            messages = batch.column(MESSAGE_COLUMN)
+            rest = batch.slice(0, 0)
+            if messages.null_count:
+                rest = batch.filter(messages.is_null())
+                batch = batch.filter(messages.is_valid())
+                messages = batch.column(MESSAGE_COLUMN)
+            if not batch.num_rows:
+                return None, rest
+            keys = batch.column(ID_COLUMN).to_pylist()
+            inflight.add_built(keys, batch, MESSAGE_ID_COLUMN, MESSAGE_COLUMN)
+            return Encoded(keys, messages.cast("binary").to_pylist()), rest
 
-        def items() -> Iterator[tuple[str, dict[str, Any] | bytes]]:
+        def items() -> Iterator[Encoded | tuple[str, dict[str, Any]]]:
             ident = run.identifier_column
             if past_deadline():  # the diff alone took the run's time: send nothing
                 return
@@ -267,8 +259,9 @@ class SyncEngine:
                 if past_deadline():
                     return
                 if compiled is not None:
-                    yield from built_in_sql(batch)
-                    batch = batch.filter(batch.column(MESSAGE_COLUMN).is_null())
+                    encoded, batch = built_in_sql(batch)
+                    if encoded is not None:
+                        yield encoded
                     if not batch.num_rows:
                         continue
                 rejected = []
@@ -279,8 +272,7 @@ class SyncEngine:
                     if reason is not None:
                         rejected.append((rid, kind, mid, message, reason))
                         continue
-                    with lock:
-                        payloads[rid] = (kind, mid, checksum, message)
+                    inflight.add(rid, (kind, mid, checksum, message))
                     yield rid, message  # type: ignore[misc]
                 if rejected:
                     record_failures(rejected)
@@ -289,43 +281,34 @@ class SyncEngine:
 
         duplicate_messages = 0
 
-        unacked: list[tuple[str, str, str]] = []  # (record id, checksum, kind) delivered
+        acks = Acks()  # delivered, not yet written
         last_ack = time.monotonic()
 
         def write_acks() -> None:
             nonlocal last_ack
-            if unacked:
-                self.tracker.ack_changes(run, unacked)
-                unacked.clear()
+            if len(acks):
+                self.tracker.ack_changes(run, acks.rows, acks.arrow())
+                acks.clear()
             last_ack = time.monotonic()
 
         def on_report(report: BatchReport) -> None:
             nonlocal duplicate_messages
             duplicate_messages += report.duplicates
-            with lock:
-                for key in report.delivered:
-                    sent = payloads.pop(str(key), None)
-                    if sent is not None:  # each change is acknowledged once
-                        unacked.append((str(key), sent[2], sent[0]))
-            if len(unacked) >= self.ack_records or time.monotonic() - last_ack >= self.ack_seconds:
+            inflight.delivered(report.delivered, acks)  # each change is acknowledged once
+            if len(acks) >= self.ack_records or time.monotonic() - last_ack >= self.ack_seconds:
                 write_acks()
             failed = []
             for failure in report.failed:
                 rid = str(failure.key)
-                with lock:
-                    kind, mid, _r, message = payloads.get(rid, ("", failure.message_id or "", "", None))
                 if failure.reason.startswith(_NOT_DELIVERED):
                     continue  # stays pending: derived again (same messageId) by the next run
-                if isinstance(message, bytes):
-                    message = json.loads(message)
+                kind, mid, _r, message = inflight.get(rid) or ("", failure.message_id or "", "", None)
                 failed.append((rid, kind, mid, message, failure.reason))
             if failed:
-                record_failures(failed)
-            with lock:
-                for failure in report.failed:
-                    payloads.pop(str(failure.key), None)
+                record_failures(failed)  # type: ignore[arg-type]
+            inflight.drop([str(failure.key) for failure in report.failed])
             if on_progress is not None:
-                on_progress(run.delivered + len(unacked), run.failed, to_send)
+                on_progress(run.delivered + len(acks), run.failed, to_send)
 
         cancelled = False
         error: str | None = None

@@ -81,6 +81,23 @@ class Lockable(Protocol):
     def unlock(self, name: str) -> None: ...
 
 
+class ArrowInsert(Protocol):
+    """Optional: connectors that insert an Arrow table without a Python object per value."""
+
+    def insert_arrow(self, table: str, data: pyarrow.Table | pyarrow.RecordBatch) -> None: ...
+
+
+def insert_arrow(con: Connector, table: str, data: pyarrow.Table | pyarrow.RecordBatch) -> None:
+    """Insert `data`'s rows into the columns of the same names: the connector's own `insert_arrow`
+    when it has one, else row by row through `insert_rows`."""
+    own = getattr(con, "insert_arrow", None)
+    if own is not None:
+        own(table, data)
+        return
+    rows = list(zip(*(column.to_pylist() for column in data.columns), strict=True))
+    con.insert_rows(table, data.column_names, rows)
+
+
 def quote_ident(name: str, quote: str = '"') -> str:
     """Quote one identifier part, doubling embedded quote characters."""
     close = "]" if quote == "[" else ("`" if quote == "`" else quote)

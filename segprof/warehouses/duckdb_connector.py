@@ -145,11 +145,16 @@ class DuckDBConnector:
             return
         import pyarrow as pa
 
-        data = pa.table({c: _arrow_column([r[i] for r in rows]) for i, c in enumerate(columns)})
+        self.insert_arrow(
+            table, pa.table({c: _arrow_column([r[i] for r in rows]) for i, c in enumerate(columns)})
+        )
+
+    def insert_arrow(self, table: str, data: pyarrow.Table | pyarrow.RecordBatch) -> None:
+        """Insert an Arrow table's rows into the columns of the same names; DuckDB reads them in place."""
         view = "__segprof_insert_rows"
         self._con.register(view, data)
         try:
-            self.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM {view}")
+            self.execute(f"INSERT INTO {table} ({', '.join(data.column_names)}) SELECT * FROM {view}")
         finally:
             self._con.unregister(view)
 

@@ -11,6 +11,7 @@ from segprof.sync.deliver.batching import (
     MAX_BATCH_COUNT,
     Batch,
     BatchLimits,
+    Encoded,
     Rejection,
     encode_message,
     pack,
@@ -172,3 +173,77 @@ def test_split_of_grouped_parts_gives_each_message_its_own_exact_bytes() -> None
     # Splitting changes nothing in what is sent: the halves hold the same bytes.
     joined = b",".join(first.parts + second.parts)
     assert joined in body
+
+
+def finished(i: int, size: int = 0) -> bytes:
+    """A message already encoded, as the warehouse builds it."""
+    return encode_message(message(i, size))
+
+
+def test_encoded_runs_pack_in_order_within_both_limits_and_mix_with_dicts() -> None:
+    limits = BatchLimits(max_batch_bytes=20_000, max_batch_count=50, max_message_bytes=4_000)
+    rng = random.Random(7)
+    items: list[Any] = []
+    expected: list[str] = []
+    i = 0
+    for _ in range(40):
+        if rng.random() < 0.5:
+            n = rng.randrange(1, 120)
+            keys = list(range(i, i + n))
+            items.append(Encoded(keys, [finished(k, rng.randrange(0, 600)) for k in keys]))
+        else:
+            n = rng.randrange(1, 30)
+            items += [(k, message(k, rng.randrange(0, 600))) for k in range(i, i + n)]
+        expected += [f"m-{k}" for k in range(i, i + n)]
+        i += n
+    entries = list(pack(items, limits))
+    assert not [e for e in entries if isinstance(e, Rejection)]
+    for batch in entries:
+        assert isinstance(batch, Batch)
+        body = batch.body(SENT_AT)
+        assert len(body) == batch.body_bytes <= limits.max_batch_bytes
+        assert len(batch) <= limits.max_batch_count
+        assert [m["messageId"] for m in json.loads(body)["batch"]] == [f"m-{k}" for k in batch.keys]
+    assert [m["messageId"] for b in bodies(entries) for m in b["batch"]] == expected
+    # a batch is closed only when the next message would not fit
+    sizes = [len(b) for b in entries]
+    assert all(
+        s == limits.max_batch_count or b.body_bytes > limits.max_batch_bytes - 4_000 - 1
+        for s, b in zip(sizes[:-1], entries[:-1], strict=True)
+    )
+
+
+def test_an_oversized_message_in_an_encoded_run_is_rejected_alone() -> None:
+    limits = BatchLimits(max_batch_bytes=20_000, max_batch_count=10, max_message_bytes=2_000)
+    parts = [finished(0), finished(1, 5_000), finished(2), finished(3)]
+    entries = list(pack([Encoded([0, 1, 2, 3], parts)], limits))
+    rejected = [e for e in entries if isinstance(e, Rejection)]
+    assert [r.key for r in rejected] == [1]
+    assert "over the Tracking API's limit of 2,000 bytes" in rejected[0].reason
+    assert [k for e in entries if isinstance(e, Batch) for k in e.keys] == [0, 2, 3]
+
+
+def test_split_of_an_encoded_batch_keeps_each_message_bytes() -> None:
+    parts = [finished(i, 30) for i in range(7)]
+    (batch,) = list(pack([Encoded(list(range(7)), parts)]))
+    first, second = batch.split()
+    assert first.parts + second.parts == parts
+    assert json.loads(first.body(SENT_AT))["batch"] + json.loads(second.body(SENT_AT))["batch"] == [
+        json.loads(p) for p in parts
+    ]
+
+
+def test_pack_reads_no_further_ahead_than_one_encoded_run() -> None:
+    """Each run can be thousands of rows held in memory: the packer must not read runs ahead."""
+    read: list[int] = []
+
+    def runs():
+        for r in range(6):
+            read.append(r)
+            keys = list(range(r * 1000, (r + 1) * 1000))
+            yield Encoded(keys, [finished(k) for k in keys])
+
+    limits = BatchLimits(max_batch_count=1000)
+    for batch in pack(runs(), limits):
+        # a full batch of run r comes out before run r + 2 is read
+        assert max(read) <= batch.keys[0] // 1000 + 1

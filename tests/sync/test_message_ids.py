@@ -88,11 +88,11 @@ engine, con = engine_for(project, root, "identify_users")
 engine.ack_records = 1  # acknowledge each request as it is answered
 acks = []
 ack = engine.tracker.ack_changes
-def ack_then_die(run, ids):
+def ack_then_die(run, *changes):
     acks.append(1)
     if len(acks) == 3:  # the third batch reached the Tracking API; die before recording that
         os.kill(os.getpid(), signal.SIGKILL)
-    return ack(run, ids)
+    return ack(run, *changes)
 engine.tracker.ack_changes = ack_then_die
 config = DeliveryConfig(write_key="test-space-key", tracking_base=sys.argv[2], concurrency=1,
                         max_batch_count=20, max_rps=None)

@@ -111,3 +111,41 @@ def test_all_continues_past_a_refused_mapping_and_notifies(tmp_path: Path, emula
     assert runs["mapping.plans"]["status"] == "success" and runs["mapping.plans"]["updated"] == 1
     assert len(_Hook.received) == 1 and "mapping.identify_users: refused" in _Hook.received[0]["text"]
     assert "test-space-key" not in json.dumps(_Hook.received)
+
+
+def test_in_flight_settles_warehouse_built_records_once_and_in_any_order() -> None:
+    import pyarrow as pa
+
+    from segprof.sync.inflight import Acks, InFlight
+    from segprof.warehouses.managed_schema import CHECKSUM_COLUMN, ID_COLUMN, KIND_COLUMN
+
+    keys = [f"u{i}" for i in range(6)]
+    rows = pa.record_batch(
+        {
+            ID_COLUMN: keys,
+            KIND_COLUMN: ["new", "updated", "new", "deleted", "new", "new"],
+            CHECKSUM_COLUMN: [f"c{i}" for i in range(6)],
+            "mid": [f"m{i}" for i in range(6)],
+            "msg": [f'{{"messageId":"m{i}","userId":"u{i}"}}' for i in range(6)],
+        }
+    )
+    held = InFlight()
+    held.add_built(keys, rows, "mid", "msg")
+    held.add("p1", ("new", "mp1", "cp1", {"messageId": "mp1"}))
+    acks = Acks()
+    held.delivered(["u4", "u1", "p1", "nobody", "u1"], acks)  # u1 twice: settled once
+    held.delivered(["u2", "u3"], acks)
+    assert len(acks) == 5
+    written = [tuple(r.values()) for t in acks.arrow() for r in t.to_pylist()]
+    assert sorted(written + acks.rows) == [
+        ("p1", "cp1", "new"),
+        ("u1", "c1", "updated"),
+        ("u2", "c2", "new"),
+        ("u3", "c3", "deleted"),
+        ("u4", "c4", "new"),
+    ]
+    # a failure reads what was sent, the message decoded; a settled record is gone
+    assert held.get("u5") == ("new", "m5", "c5", {"messageId": "m5", "userId": "u5"})
+    assert held.get("u1") is None
+    held.drop(["u0", "u5"])
+    assert held.get("u0") is None and held.get("u5") is None

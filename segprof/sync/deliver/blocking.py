@@ -16,12 +16,11 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
 
 import httpx
 
 from segprof.errors import SegprofError
-from segprof.sync.deliver.batching import Outgoing
+from segprof.sync.deliver.batching import Item
 from segprof.sync.deliver.delivery_config import DeliveryConfig
 from segprof.sync.deliver.reports import BatchReport, DeliverySummary
 from segprof.sync.deliver.tracking import Deliverer, DeliveryRun
@@ -36,7 +35,7 @@ class DeliveryDeadline(DeliveryInterrupted):
 
 
 def deliver(
-    items: Iterable[Outgoing | tuple[Any, Any]],
+    items: Iterable[Item],
     config: DeliveryConfig,
     on_report: Callable[[BatchReport], None] | None = None,
     *,

@@ -32,7 +32,7 @@ import httpx
 
 from segprof.redaction import redact
 from segprof.sync.deliver.answers import duplicates_dropped, parse_wait, phrase
-from segprof.sync.deliver.batching import Batch, Outgoing, Rejection, pack, sent_at
+from segprof.sync.deliver.batching import Batch, Item, Rejection, pack, sent_at
 from segprof.sync.deliver.delivery_config import DeliveryConfig, batch_url
 from segprof.sync.deliver.reports import BatchReport, DeliverySummary, Failure, ReportCallback
 
@@ -80,7 +80,7 @@ class Deliverer:
     # ---- public API -------------------------------------------------------------------------
 
     async def deliver(
-        self, items: Iterable[Outgoing | tuple[Any, Any]], on_report: ReportCallback | None = None
+        self, items: Iterable[Item], on_report: ReportCallback | None = None
     ) -> DeliverySummary:
         """Deliver every message; call `on_report` once per batch as its outcome is known.
 
@@ -94,7 +94,7 @@ class Deliverer:
         run = DeliveryRun(self, on_report)
         return await run.execute(items)
 
-    async def reports(self, items: Iterable[Outgoing | tuple[Any, Any]]) -> AsyncIterator[BatchReport]:
+    async def reports(self, items: Iterable[Item]) -> AsyncIterator[BatchReport]:
         """The same delivery as an async iterator of reports.
 
         Closing the iterator early cancels the delivery; reports produced while it winds down are
@@ -166,7 +166,7 @@ class DeliveryRun:
         self.client: httpx.AsyncClient | None = None
         self.compress = self.config.compress
 
-    async def execute(self, items: Iterable[Outgoing | tuple[Any, Any]]) -> DeliverySummary:
+    async def execute(self, items: Iterable[Item]) -> DeliverySummary:
         started = time.monotonic()
         config = self.config
         async with self.d._client() as client:
@@ -215,7 +215,7 @@ class DeliveryRun:
             if batch is not None:
                 await self.report_failed(batch, _NOT_DELIVERED, requests=0)
 
-    async def produce(self, items: Iterable[Outgoing | tuple[Any, Any]]) -> None:
+    async def produce(self, items: Iterable[Item]) -> None:
         for entry in pack(items, self.config.limits, self.config.encoder):
             if isinstance(entry, Rejection):
                 await self.emit(BatchReport(failed=(Failure(entry.key, entry.message_id, entry.reason),)))

@@ -49,6 +49,7 @@ from segprof.sync.detect.runs import (
     new_run_id,
 )
 from segprof.sync.detect.statements import MODEL, NO_PENDING, NO_ROWS, lit, ts
+from segprof.warehouses.base import insert_arrow
 from segprof.warehouses.managed_schema import (
     CHECKPOINTS,
     CHECKSUM_COLUMN,
@@ -61,7 +62,6 @@ from segprof.warehouses.managed_schema import (
 
 if TYPE_CHECKING:
     import pyarrow
-
 
 
 class ChangeTracker(Bookkeeping):
@@ -249,23 +249,29 @@ class ChangeTracker(Bookkeeping):
         run.delivered += n
         return n
 
-    def ack_changes(self, run: Run, changes: Sequence[tuple[str, str, str]]) -> int:
-        """Mark these changes of this run delivered: (record id, checksum, kind) as streamed, each
-        once. Unlike `ack`, it never reads the run's changes table, so its cost is the batch's, not
-        the run's (a sync of millions of records acknowledges in constant time per write)."""
+    def ack_changes(
+        self, run: Run, rows: Sequence[tuple[str, str, str]], tables: Sequence[pyarrow.Table | pyarrow.RecordBatch] = ()
+    ) -> int:
+        """Mark these changes of this run delivered, each given once: as (record id, checksum,
+        kind) rows, or as Arrow tables of `id, checksum, kind` columns. Unlike `ack`, it never reads
+        the run's changes table, so its cost is the batch's, not the run's (a sync of millions of
+        records acknowledges in constant time per write)."""
         self._check_run(run)
         t = self.tables
+        count = len(rows) + sum(table.num_rows for table in tables)
         with self.con.transaction():
             self._delete(t.ackbuf)
-            self.con.insert_rows(t.ackbuf, ["id", "checksum", "kind"], list(changes))
+            self.con.insert_rows(t.ackbuf, ["id", "checksum", "kind"], list(rows))
+            for table in tables:
+                insert_arrow(self.con, t.ackbuf, table)
             self._exec(
                 f"INSERT INTO {t.acks} (run_id, id, checksum, kind, outcome) SELECT {lit(run.run_id)}, "
                 f"b.id, b.checksum, b.kind, 'delivered' FROM {t.ackbuf} AS b"
             )
             self._delete(t.pending, f"id IN (SELECT b.id FROM {t.ackbuf} AS b)")
             self._delete(t.ackbuf)
-        run.delivered += len(changes)
-        return len(changes)
+        run.delivered += count
+        return count
 
     def fail(self, run: Run, identifiers: Iterable[object], error: str) -> int:
         """Record these records as failed this run; they are retried on later runs."""
