@@ -108,3 +108,25 @@ def test_message_id_with_an_origin_differs_per_origin_and_keeps_fields_apart():
     }
     assert base not in others and len(others) == 4
     assert len(base) <= 100
+
+
+def test_the_two_step_checksum_equals_the_one_expression_form(tmp_path: Path):
+    """The diff computes each canonical text once (`checksummed_sql`); every value type, NULLs and
+    odd text must give the same checksum as the single expression and the Python reference."""
+    from segprof.sync.detect.checksum import checksum_sql, checksummed_sql
+
+    duck = connect("duckdb", {"path": ":memory:"}, tmp_path)
+    try:
+        duck.execute(
+            "CREATE TABLE t (id INTEGER, txt VARCHAR(100), num BIGINT, flag BOOLEAN, amount NUMERIC(10,2), "
+            "day DATE, ts TIMESTAMP, tstz TIMESTAMP WITH TIME ZONE, dbl DOUBLE PRECISION)"
+        )
+        duck.execute("INSERT INTO t VALUES " + ", ".join(ROWS_SQL))
+        pairs = [(c.name, c.type) for c in duck.describe("SELECT * FROM t") if c.name in COLUMNS]
+        one = dict(duck.query_rows(f"SELECT CAST(q.id AS VARCHAR), {checksum_sql(pairs)} FROM t AS q"))
+        two = dict(duck.query_rows(checksummed_sql(pairs, "CAST(q.id AS VARCHAR)", "t", "q.id > 0")))
+    finally:
+        duck.close()
+    assert len(one) == 5 and one == two
+    assert two["4"] == checksum_of(dict.fromkeys(COLUMNS))
+    assert two["3"] == checksum_of({**dict.fromkeys(COLUMNS), "txt": "null", "num": "0", "amount": "-1.05"})

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 
 from segprof.errors import SegprofError
 from segprof.sync.detect.bookkeeping import Bookkeeping
-from segprof.sync.detect.checksum import CHECKSUM_VERSION, canonical_columns, checksum_sql, quote
+from segprof.sync.detect.checksum import CHECKSUM_VERSION, canonical_columns, checksummed_sql, quote
 from segprof.sync.detect.runs import (
     KINDS,
     PREVIEW_ORIGIN,
@@ -250,7 +250,10 @@ class ChangeTracker(Bookkeeping):
         return n
 
     def ack_changes(
-        self, run: Run, rows: Sequence[tuple[str, str, str]], tables: Sequence[pyarrow.Table | pyarrow.RecordBatch] = ()
+        self,
+        run: Run,
+        rows: Sequence[tuple[str, str, str]],
+        tables: Sequence[pyarrow.Table | pyarrow.RecordBatch] = (),
     ) -> int:
         """Mark these changes of this run delivered, each given once: as (record id, checksum,
         kind) rows, or as Arrow tables of `id, checksum, kind` columns. Unlike `ack`, it never reads
@@ -444,13 +447,13 @@ class ChangeTracker(Bookkeeping):
         _cols, ident, pairs = self._resolve_columns()
         t = self.tables
         q_ident = f"q.{quote(ident)}"
-        select = (
-            f"SELECT CAST({q_ident} AS VARCHAR) AS id, {checksum_sql(pairs, 'q')} AS checksum "
-            f"FROM {MODEL} AS q WHERE {q_ident} IS NOT NULL AND NOT EXISTS "
+        unique = (
+            f"{q_ident} IS NOT NULL AND NOT EXISTS "
             f"(SELECT 1 FROM (SELECT CAST(r.{quote(ident)} AS VARCHAR) AS id FROM {MODEL} AS r "
             f"WHERE r.{quote(ident)} IS NOT NULL GROUP BY CAST(r.{quote(ident)} AS VARCHAR) "
             f"HAVING count(*) > 1) AS d WHERE d.id = CAST({q_ident} AS VARCHAR))"
         )
+        select = checksummed_sql(pairs, f"CAST({q_ident} AS VARCHAR)", MODEL, unique)
         with self.con.transaction():
             self._delete(t.snapshot)
             self._delete(t.pending)

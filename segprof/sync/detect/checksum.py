@@ -68,20 +68,47 @@ def canonical_text_sql(column_sql: str, type_name: str) -> str:
     return f"CAST({column_sql} AS VARCHAR)"
 
 
-def checksum_sql(columns: Sequence[tuple[str, str]], alias: str = "q") -> str:
-    """The checksum expression (DuckDB dialect) over `(column name, type name)` pairs of a relation."""
-    types = dict(columns)
+def _md5_of(columns: Sequence[tuple[str, str, str]]) -> str:
+    """md5 of the canonical string, from (name, SQL of the value, SQL of its canonical text)."""
     pieces: list[str] = []
-    for name in canonical_columns(types):
-        ref = f"{alias}.{quote(name)}"
-        text = canonical_text_sql(ref, types[name])
+    for name, value, text in columns:
         pieces.append(_sql_literal(f"{len(name)}:{name}"))
         # One flat concat (no NULL argument ever reaches it) is markedly faster than a || chain.
-        pieces.append(f"CASE WHEN {ref} IS NULL THEN 'N' ELSE 'V' END")
+        pieces.append(f"CASE WHEN {value} IS NULL THEN 'N' ELSE 'V' END")
         pieces.append(
-            f"CASE WHEN {ref} IS NULL THEN '' ELSE concat(CAST(length({text}) AS VARCHAR), ':') END"
+            f"CASE WHEN {value} IS NULL THEN '' ELSE concat(CAST(length({text}) AS VARCHAR), ':') END"
         )
         pieces.append(f"coalesce({text}, '')")
     if not pieces:
         return "md5('')"
     return "md5(concat(" + ", ".join(pieces) + "))"
+
+
+def checksum_sql(columns: Sequence[tuple[str, str]], alias: str = "q") -> str:
+    """The checksum expression (DuckDB dialect) over `(column name, type name)` pairs of a relation."""
+    types = dict(columns)
+    refs = [(name, f"{alias}.{quote(name)}") for name in canonical_columns(types)]
+    return _md5_of([(name, ref, canonical_text_sql(ref, types[name])) for name, ref in refs])
+
+
+def checksummed_sql(
+    columns: Sequence[tuple[str, str]], id_sql: str, source: str, where: str, alias: str = "q"
+) -> str:
+    """`SELECT id, checksum` over `source AS alias` (DuckDB dialect), in two steps so that each
+    value's canonical text is computed once, not twice (a timestamp's strftime is a third of the
+    checksum's cost); the checksums equal `checksum_sql`'s.
+
+    `id_sql` and `where` are expressions over `alias`; the result's columns are `id`, `checksum`.
+    """
+    types = dict(columns)
+    inner = [f"{id_sql} AS id"]
+    steps: list[tuple[str, str, str]] = []
+    for i, name in enumerate(canonical_columns(types)):
+        ref = f"{alias}.{quote(name)}"
+        inner.append(f"{ref} AS __segprof_v{i}")
+        inner.append(f"{canonical_text_sql(ref, types[name])} AS __segprof_t{i}")
+        steps.append((name, f"t.__segprof_v{i}", f"t.__segprof_t{i}"))
+    return (
+        f"SELECT t.id AS id, {_md5_of(steps)} AS checksum "
+        f"FROM (SELECT {', '.join(inner)} FROM {source} AS {alias} WHERE {where}) AS t"
+    )

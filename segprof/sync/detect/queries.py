@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from segprof.errors import SegprofError
-from segprof.sync.detect.checksum import checksum_sql, quote
+from segprof.sync.detect.checksum import checksummed_sql, quote
 from segprof.sync.detect.runs import EXAMPLES, RESERVED, ChangeCounts, KeyReport
 from segprof.sync.detect.statements import MODEL, TrackerStatements, lit
 from segprof.warehouses.base import ColumnInfo
@@ -83,9 +83,9 @@ class DiffQueries(TrackerStatements):
             f"{checksum} AS {CHECKSUM_COLUMN}, "
             f"CASE WHEN p.id IS NOT NULL AND p.kind = {kind} AND p.checksum = {checksum} THEN p.origin "
             f"ELSE {lit(origin)} END AS {ORIGIN_COLUMN} FROM "
-            f"(SELECT CAST(q.{quote(ident)} AS VARCHAR) AS {ID_COLUMN}, "
-            f"{checksum_sql(pairs, 'q')} AS {CHECKSUM_COLUMN} FROM {MODEL} AS q "
-            f"WHERE q.{quote(ident)} IS NOT NULL) AS m "
+            f"(SELECT c.id AS {ID_COLUMN}, c.checksum AS {CHECKSUM_COLUMN} FROM ("
+            f"{checksummed_sql(pairs, f'CAST(q.{quote(ident)} AS VARCHAR)', MODEL, f'q.{quote(ident)} IS NOT NULL')}"
+            ") AS c) AS m "
             f"FULL OUTER JOIN {snapshot} AS s ON m.{ID_COLUMN} = s.id "
             f"LEFT JOIN {pending} AS p ON p.id = coalesce(m.{ID_COLUMN}, s.id) "
             f"WHERE (s.id IS NULL OR m.{ID_COLUMN} IS NULL OR m.{CHECKSUM_COLUMN} <> s.checksum "

@@ -156,6 +156,3 @@ class RunRecord:
 def new_run_id(now: datetime) -> str:
     """A run's id: when it started, and enough randomness to be unique."""
     return f"{now.astimezone(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
-
-
-

@@ -34,7 +34,6 @@ NO_PENDING = (
 )
 
 
-
 def lit(value: str | None) -> str:
     if value is None:
         return "NULL"
