@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from segprof.errors import SegprofError
 from segprof.sync.deliver.batching import Encoded
-from segprof.sync.deliver.blocking import DeliveryDeadline, DeliveryInterrupted, deliver
+from segprof.sync.deliver.reports import DeliveryDeadline, DeliveryInterrupted
 from segprof.sync.detect.changes import ChangeTracker
 from segprof.sync.detect.failures import FailureLog
 from segprof.sync.detect.ids import message_id
@@ -315,6 +315,9 @@ class SyncEngine:
         source = items()
         try:
             if to_send:
+                # here, not at the top: a run with nothing to send never loads the HTTP client
+                from segprof.sync.deliver.blocking import deliver
+
                 deliver(source, config, on_report, transport=transport, deadline=ends)
             else:  # nothing to send: no stream to read, no client to open (a no-change run's cost)
                 past_deadline()

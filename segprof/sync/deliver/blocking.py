@@ -1,8 +1,8 @@
 """A delivery run to its end from blocking code (the command line, the sync engine).
 
 Owns: `deliver`, which runs one delivery on a fresh event loop and stops it, with every batch
-taken reported, on SIGINT, SIGTERM or its deadline; and the errors that say it was stopped
-(`DeliveryInterrupted`, `DeliveryDeadline`).
+taken reported, on SIGINT, SIGTERM or its deadline, raising `DeliveryInterrupted` or
+`DeliveryDeadline` (in `reports`, so callers can catch them without loading the HTTP client).
 
 Must never: report a record acknowledged without the Tracking API's 2xx answer, or leave a batch
 it took unreported when it stops.
@@ -19,19 +19,10 @@ from collections.abc import Callable, Iterable
 
 import httpx
 
-from segprof.errors import SegprofError
 from segprof.sync.deliver.batching import Item
 from segprof.sync.deliver.delivery_config import DeliveryConfig
-from segprof.sync.deliver.reports import BatchReport, DeliverySummary
+from segprof.sync.deliver.reports import BatchReport, DeliveryDeadline, DeliveryInterrupted, DeliverySummary
 from segprof.sync.deliver.tracking import Deliverer, DeliveryRun
-
-
-class DeliveryInterrupted(SegprofError):
-    """The delivery was stopped by a signal; every batch taken was reported before this."""
-
-
-class DeliveryDeadline(DeliveryInterrupted):
-    """The delivery was stopped at its deadline; every batch taken was reported before this."""
 
 
 def deliver(
@@ -93,3 +84,6 @@ def deliver(
             f"{summary.failed} not delivered",
             hint="records not delivered are sent again by the next sync (same messageIds)",
         ) from None
+
+
+__all__ = ["DeliveryDeadline", "DeliveryInterrupted", "deliver"]

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-
-import httpx
+from urllib.parse import urlsplit
 
 from segprof.errors import SegprofError
 from segprof.sync.deliver.batching import BatchLimits, Encoder
@@ -90,7 +89,7 @@ class DeliveryConfig:
 
 
 def _is_local(url: str) -> bool:
-    host = httpx.URL(url).host
+    host = urlsplit(url).hostname or ""
     if host == "localhost":
         return True
     try:

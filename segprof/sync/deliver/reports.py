@@ -1,7 +1,7 @@
 """What a delivery reports: per batch as it happens, and in total at the end.
 
 Owns: `BatchReport` (the records a request acknowledged or failed, and why), `Failure`,
-`DeliverySummary` and the report callback's type.
+`DeliverySummary`, the report callback's type, and the errors that say a delivery was stopped.
 
 Must never: hold a message or the write key: reports name records by their keys.
 """
@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from segprof.errors import SegprofError
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +56,11 @@ class DeliverySummary:
 
 
 ReportCallback = Callable[[BatchReport], Awaitable[None] | None]
+
+
+class DeliveryInterrupted(SegprofError):
+    """The delivery was stopped by a signal; every batch taken was reported before this."""
+
+
+class DeliveryDeadline(DeliveryInterrupted):
+    """The delivery was stopped at its deadline; every batch taken was reported before this."""

@@ -339,7 +339,11 @@ class DeliveryRun:
         # `--verbose` / SEGPROF_LOG=debug: no header is logged (the write key is in one)
         log.debug(
             "Tracking API POST %s -> %s (%.0f ms, sent %d B, received %d B)",
-            response.request.url.path, status, response.elapsed.total_seconds() * 1000, len(body), len(response.content),
+            response.request.url.path,
+            status,
+            response.elapsed.total_seconds() * 1000,
+            len(body),
+            len(response.content),
         )
         if status == 429 or status >= 500 or status == 408:
             wait = parse_wait(response.headers)
