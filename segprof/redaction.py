@@ -47,6 +47,8 @@ def _is_basic_credential(value: str) -> bool:
     except ValueError:
         return False
     return b":" in decoded
+
+
 _WRITE_KEY_FIELD = re.compile(r"""(?i)(\\?["']write_?key\\?["']\s*:\s*\\?["'])([^"'\\]+)""")
 
 

@@ -19,7 +19,9 @@ ORDER = 25
 def register(app: typer.Typer) -> None:
     @app.command("show")
     def show(
-        plan_file: Annotated[Path, typer.Argument(metavar="PLANFILE", help="A plan saved by `segprof plan --out`.")],
+        plan_file: Annotated[
+            Path, typer.Argument(metavar="PLANFILE", help="A plan saved by `segprof plan --out`.")
+        ],
         output: Annotated[
             PlanFormat, typer.Option("--format", help="text, json (the plan document) or markdown.")
         ] = PlanFormat.text,

@@ -208,7 +208,9 @@ def render_runs(summaries) -> None:  # type: ignore[no-untyped-def]
                 + f" in {s.duration:.2f}s ({rate:,.0f} rows/s)"
             )
         if s.remaining:
-            out.print(f"  {s.remaining} changed record(s) remain for the next sync (the record limit per sync)")
+            out.print(
+                f"  {s.remaining} changed record(s) remain for the next sync (the record limit per sync)"
+            )
         if s.duplicate_messages:
             out.print(
                 f"  [yellow]warning:[/] the workspace dropped {s.duplicate_messages} message(s) as "

@@ -46,7 +46,6 @@ def resolve_column(name: str, columns: Sequence[str] | None, dialect: str | None
     if name in columns:
         return name
     if dialect:
-
         folded = normalize_identifier(name, dialect)
         for column in columns:
             if column == folded or normalize_identifier(column, dialect) == folded:

@@ -285,7 +285,6 @@ def _resolve_one(
     if production is not None:
         from dataclasses import replace
 
-
         prod_columns = model_columns(prod, dialect) if prod is not None else None
         link = replace(
             link,

@@ -86,7 +86,8 @@ def apply_environment(
                 "environment.unknown",
                 f"environment `{name}` (from --env or {ENV_VARIABLE}) is not declared under "
                 f"`environments:` in segprof.yaml (declared: {known})",
-                (root.key_loc("environments") if root is not None else None) or Location("segprof.yaml", 1, 1),
+                (root.key_loc("environments") if root is not None else None)
+                or Location("segprof.yaml", 1, 1),
                 address=f"environments.{name}",
             )
         )
@@ -182,7 +183,9 @@ def _last_line(node: YNode) -> int:
     return max(lines)
 
 
-def unselected_unset(root: YMap | None, selected_env: str | None, found: list[Diagnostic]) -> list[Diagnostic]:
+def unselected_unset(
+    root: YMap | None, selected_env: str | None, found: list[Diagnostic]
+) -> list[Diagnostic]:
     """`found` without the unset-variable errors inside environments not selected: a variable
     only staging reads need not be set to plan prod."""
     block = root.get("environments") if root is not None else None

@@ -70,7 +70,9 @@ class _Loader(ResourceValidator):
                 resolve_inside(path, self.roots)
             except PathProblem as problem:
                 # A symlinked YAML file may not bring in text from outside the project either.
-                self.diagnostics.append(error("yaml.unreadable", f"cannot read file: {problem}", Location(rel)))
+                self.diagnostics.append(
+                    error("yaml.unreadable", f"cannot read file: {problem}", Location(rel))
+                )
                 self.files.append(File(rel, path, "", None, set()))
                 continue
             read = read_file(path, rel, self.diagnostics)
@@ -112,7 +114,6 @@ class _Loader(ResourceValidator):
         self.environment = apply_environment(root_node, self.entries, self.environ, self.diagnostics)
         project = self.build()
         if any(m.dbt is not None for m in project.models.values()):
-
             self.diagnostics.extend(resolve_dbt_models(project, self.dbt_state))
         return LoadResult(project, self.diagnostics)
 
@@ -230,7 +231,6 @@ class _Loader(ResourceValidator):
 def _remember_secrets(resources: tuple[Any, ...]) -> None:
     """Register every credential the project holds, so no output or written file can show it."""
     from pydantic import SecretStr
-
 
     for resource in resources:
         for value in vars(resource).values():

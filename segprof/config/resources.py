@@ -194,7 +194,9 @@ class ResourceValidator:
         except PathProblem as problem:
             self.diagnostics.append(
                 error(
-                    "model.query_file_outside" if "outside" in str(problem) else "model.query_file_unreadable",
+                    "model.query_file_outside"
+                    if "outside" in str(problem)
+                    else "model.query_file_unreadable",
                     f"query file `{name}`: {problem}",
                     where,
                     address=address,

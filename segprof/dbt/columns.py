@@ -25,7 +25,6 @@ class DbtColumns:
         return self.origin != "documentation"
 
 
-
 def model_columns(model: DbtModel, dialect: str) -> DbtColumns | None:
     """The columns the dbt relation has: catalog, else the compiled SQL's output, else its docs."""
     documented = {c.name: c.data_type for c in model.columns.values() if c.data_type}

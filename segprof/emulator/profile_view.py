@@ -40,7 +40,6 @@ def fetch_profile(
         except httpx.HTTPError as err:
             raise SegprofError(f"cannot reach the emulator at {url}: {type(err).__name__}") from None
     else:
-
         data_dir = project_data_dir(project_dir)
         where = str(data_dir)
         if not (data_dir / "emulator.sqlite3").exists():

@@ -51,7 +51,9 @@ class TrackingError(Exception):
 
 
 SUCCESS = b'{"success":true}'
-DUPLICATES_HEADER = "X-Segprof-Duplicates"  # the emulator's own: messages of the request dropped as duplicates
+DUPLICATES_HEADER = (
+    "X-Segprof-Duplicates"  # the emulator's own: messages of the request dropped as duplicates
+)
 
 
 def _now() -> str:
@@ -176,7 +178,9 @@ class TrackingApi:
             message = body
             message["type"] = kind
             messages, over_limit = [message], False
-        outcomes = self.ingest(messages, received_at, over_limit=over_limit, check_sizes=size > MAX_MESSAGE_BYTES)
+        outcomes = self.ingest(
+            messages, received_at, over_limit=over_limit, check_sizes=size > MAX_MESSAGE_BYTES
+        )
         # Segment answers the same body whatever it drops; the emulator also says how many messages
         # it dropped as duplicates, so a run can tell its user that changes were lost.
         duplicates = outcomes.count(DUPLICATE)

@@ -71,7 +71,6 @@ class EngineRunner:
         """The emulator app whose Tracking API receives the messages (where `profiles show` reads)."""
         with self._lock:
             if self._tracking_app is None:
-
                 self._tracking_app = create_app(project_data_dir(self.project_dir), rate_limits=False)
             return self._tracking_app
 

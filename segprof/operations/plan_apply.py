@@ -88,7 +88,6 @@ def plan_project(project_dir: Path, project: Project, options: RunOptions) -> Pl
     plan.environment = project.environment
     plan.dbt_changes = dbt_model_changes(project)
     if options.preview is not None:
-
         preview_options = PreviewOptions(options.preview, secrets=project_secrets(project))
         attach_previews(
             plan, project, project_dir, desired, to_index(live), preview_options, dbt_queries(project, plan)

@@ -83,7 +83,9 @@ def load_plan(path: Path) -> Plan:
     try:
         return _plan_from_json(data)
     except (KeyError, TypeError, ValueError, AttributeError) as err:
-        raise SegprofError(f"{path}: not a readable segprof plan file ({type(err).__name__}: {err})") from None
+        raise SegprofError(
+            f"{path}: not a readable segprof plan file ({type(err).__name__}: {err})"
+        ) from None
 
 
 def _field(data: dict[str, Any]) -> FieldChange:
@@ -103,7 +105,8 @@ def _preview(data: dict[str, Any]) -> MappingPreview:
         RecordPreview(
             id=r["id"],
             changes=[
-                PayloadChange(c["path"], c["op"], c.get("before"), c.get("after")) for c in r.get("changes", [])
+                PayloadChange(c["path"], c["op"], c.get("before"), c.get("after"))
+                for c in r.get("changes", [])
             ],
             before_error=r.get("before_error"),
             after_error=r.get("after_error"),

@@ -46,7 +46,9 @@ def value_lines(value: Any, width: int) -> list[str]:
         for i, (key, item) in enumerate(items):
             sub = value_lines(item, inner - len(json.dumps(str(key))) - 2)
             comma = "," if i < len(items) - 1 else ""
-            lines.append(f"  {json.dumps(str(key), ensure_ascii=False)}: {sub[0]}" + ("" if len(sub) > 1 else comma))
+            lines.append(
+                f"  {json.dumps(str(key), ensure_ascii=False)}: {sub[0]}" + ("" if len(sub) > 1 else comma)
+            )
             lines.extend(f"  {line}" for line in sub[1:-1])
             if len(sub) > 1:
                 lines.append(f"  {sub[-1]}{comma}")

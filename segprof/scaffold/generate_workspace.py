@@ -198,7 +198,6 @@ def generate_from_workspace(
     from ruamel.yaml import YAML
     from ruamel.yaml.comments import CommentedMap
 
-
     loaded = load_project(project_dir)
     project = loaded.project
     if project is None:

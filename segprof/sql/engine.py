@@ -44,7 +44,6 @@ def run(
     columns = output_columns(ctx, top)
     has_star = any(c.star for c in columns)
     if schema is not None:
-
         typed = schema_check.check(ctx, stmt, facts, columns, schema)
         if typed is not None:
             return _origins(ctx, typed, columns, stmt, origins), has_star, tables, True

@@ -189,8 +189,10 @@ def _check_list_commas(ctx: Context, tokens: list[Token]) -> bool:
         after = tokens[i + 1].token_type if i + 1 < len(tokens) else None
         if before in _OPENERS or before is None:
             problem = "an empty item before this ','"
-        elif after is None or after == TokenType.SEMICOLON or (
-            after in _CLOSERS and not _trailing_comma_ok(ctx.dialect, after)
+        elif (
+            after is None
+            or after == TokenType.SEMICOLON
+            or (after in _CLOSERS and not _trailing_comma_ok(ctx.dialect, after))
         ):
             problem = "a ',' with nothing after it"
         else:

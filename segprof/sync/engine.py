@@ -31,7 +31,12 @@ from segprof.sync.messages.actions import PayloadError
 from segprof.sync.messages.arrow_events import events_from_batch
 from segprof.sync.messages.payloads import MessageBuilder, check_message_size
 from segprof.sync.messages.resolve import MappingError
-from segprof.sync.messages.sql_messages import MESSAGE_COLUMN, MESSAGE_ID_COLUMN, compile_message_sql
+from segprof.sync.messages.sql_messages import (
+    MESSAGE_COLUMN,
+    MESSAGE_ID_COLUMN,
+    compile_message_sql,
+    message_bytes,
+)
 from segprof.sync.spec import RunSummary, SyncJob, referenced_columns, triggers_of
 from segprof.warehouses.managed_schema import CHECKSUM_COLUMN, ID_COLUMN, KIND_COLUMN, ORIGIN_COLUMN
 
@@ -246,7 +251,7 @@ class SyncEngine:
                 return None, rest
             keys = batch.column(ID_COLUMN).to_pylist()
             inflight.add_built(keys, batch, MESSAGE_ID_COLUMN, MESSAGE_COLUMN)
-            return Encoded(keys, messages.cast("binary").to_pylist()), rest
+            return Encoded(keys, message_bytes(messages)), rest
 
         def items() -> Iterator[Encoded | tuple[str, dict[str, Any]]]:
             ident = run.identifier_column

@@ -96,10 +96,8 @@ def validate_project(
         dbt_models = {n for n, m in project.models.items() if m.dbt is not None}
         diagnostics.extend(check_sql(project, snapshot, failed | dbt_models, outputs))
         if dbt_models:
-
             diagnostics.extend(check_dbt_models(project, set(), outputs))
         if describe:
-
             failed |= {
                 d.address.partition(".")[2]
                 for d in diagnostics

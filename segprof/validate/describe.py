@@ -39,7 +39,10 @@ def describe_models(project: Project, skip_models: set[str]) -> list[Diagnostic]
             if source_name not in opened:
                 try:
                     opened[source_name] = connect(
-                        source.type, _settings(source), project.root, address=source.address  # type: ignore[attr-defined]
+                        source.type,
+                        _settings(source),
+                        project.root,
+                        address=source.address,  # type: ignore[attr-defined]
                     )
                 except SegprofError as err:
                     unreachable.add(source_name)

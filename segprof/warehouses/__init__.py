@@ -48,16 +48,12 @@ def connect(
     dialect_for(source_type)  # unknown type → clear error
     addr = address or "source"
     if source_type == "duckdb":
-
         return DuckDBConnector(settings, Path(project_dir), addr, create=create)
     if source_type == "postgres":
-
         return PostgresConnector(settings, Path(project_dir), addr)
     if source_type == "snowflake":
-
         return SnowflakeConnector(settings, Path(project_dir), addr)
     if source_type == "databricks" and (settings.get("connect_url") or settings.get("cluster_id")):
-
         return SparkConnectConnector(settings, Path(project_dir), addr)
 
     return DbApiConnector(source_type, settings, Path(project_dir), addr)

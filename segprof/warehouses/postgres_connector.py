@@ -96,7 +96,9 @@ class PostgresConnector:
         if self.statement_timeout_ms:
             # The server cancels a statement that runs too long: a stuck query cannot hold a run.
             with con.cursor() as cur:
-                cur.execute("SELECT set_config('statement_timeout', %s, false)", [str(self.statement_timeout_ms)])
+                cur.execute(
+                    "SELECT set_config('statement_timeout', %s, false)", [str(self.statement_timeout_ms)]
+                )
         if self.read_only:
             # a SET rather than a startup option: connection poolers pass it through
             with con.cursor() as cur:

@@ -196,7 +196,6 @@ class SparkConnectConnector:
             return
         import pyarrow as pa
 
-
         # the rows travel as one Arrow relation in the request, not as thousands of parameters
         data = pa.table({c: [r[i] for r in rows] for i, c in enumerate(columns)})
         try:

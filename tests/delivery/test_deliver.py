@@ -452,3 +452,17 @@ def test_gzip_by_default_only_for_remote_endpoints() -> None:
     assert not compress("http://[::1]:8080/v1")
     assert DeliveryConfig(write_key=WRITE_KEY, tracking_base="http://127.0.0.1:1", gzip=True).compress
     assert not DeliveryConfig(write_key=WRITE_KEY, gzip=False).compress
+
+
+def test_https_endpoints_verify_certificates_and_plain_http_loads_no_ca_bundle() -> None:
+    import ssl
+
+    def context(base: str) -> ssl.SSLContext:
+        client = Deliverer(DeliveryConfig(write_key="k", tracking_base=base))._client()
+        return client._transport._pool._ssl_context  # type: ignore[attr-defined]
+
+    remote = context("https://events.eu1.segmentapis.com/v1")
+    assert remote.verify_mode == ssl.CERT_REQUIRED and remote.check_hostname
+    assert remote.cert_store_stats()["x509_ca"] > 0  # the CA bundle is loaded
+    local = context("http://127.0.0.1:9/v1")
+    assert local.cert_store_stats()["x509_ca"] == 0

@@ -143,7 +143,9 @@ class Deliverer:
             },
             follow_redirects=False,
             trust_env=False,
-            verify=_tls_context(),
+            # A plain-HTTP endpoint (the embedded workspace, a loopback emulator) never negotiates
+            # TLS, and redirects are not followed: it needs no CA bundle (~0.1 s to load).
+            verify=_tls_context() if self._url.startswith("https://") else False,
         )
 
 
