@@ -209,8 +209,38 @@ def segprof_project(root: Path, tracking_url: str | None) -> None:
     (root / "segprof.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
+SEGPROF_VENV = CACHE / "segprof-venv"
+
+
+def install_segprof(venv: Path = SEGPROF_VENV, timeout: float = 1200) -> Path:
+    """A virtual environment of its own holding this checkout as a user installs it (`pip install`,
+    not editable), as drt-core has its own: neither tool starts up with the other's packages, nor
+    with whatever else this interpreter happens to hold. The checkout is reinstalled on each call,
+    its dependencies only when missing. Returns the environment's interpreter."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        print(f"-- creating {venv} for segprof (once)", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=timeout)
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, str(ROOT)], check=True, timeout=timeout)  # dependencies, when missing
+    subprocess.run([*pip, "--no-deps", "--force-reinstall", str(ROOT)], check=True, timeout=timeout)
+    return python
+
+
+SEGPROF_PYTHON: list[Path] = []  # set by the benchmark's main: the interpreter segprof runs on
+
+
 def segprof_cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "segprof.cli.main", *args]
+    python = str(SEGPROF_PYTHON[0]) if SEGPROF_PYTHON else sys.executable
+    return [python, "-m", "segprof.cli.main", *args]
+
+
+def segprof_env() -> dict[str, str]:
+    """segprof's environment when it runs from its own virtual environment: no PYTHONPATH."""
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower() and k != "PYTHONPATH"}
+    env.pop("VIRTUAL_ENV", None)
+    env["NO_PROXY"] = "127.0.0.1,localhost"
+    return env if SEGPROF_PYTHON else python_env()
 
 
 class Contender:
@@ -239,7 +269,7 @@ class Contender:
         raise NotImplementedError
 
     def env(self) -> dict[str, str]:
-        return python_env()
+        return segprof_env()
 
 
 class Drt(Contender):

@@ -34,6 +34,7 @@ import change_bound  # noqa: E402 - sibling modules of this script
 import drt_peer  # noqa: E402
 from sync_contenders import (  # noqa: E402
     CACHE,
+    SEGPROF_PYTHON,
     Drt,
     Embedded,
     Measured,
@@ -43,6 +44,7 @@ from sync_contenders import (  # noqa: E402
     base_table,
     change_statements,
     expected_changes,
+    install_segprof,
     measure,
     python_env,
 )
@@ -251,11 +253,18 @@ def main() -> None:
     parser.add_argument("--large-timeout", type=float, default=3600, help="seconds a large run may take")
     parser.add_argument("--workdir", type=Path, default=CACHE / "run")
     parser.add_argument("--drt-venv", type=Path, default=drt_peer.DEFAULT_VENV)
+    parser.add_argument(
+        "--in-place",
+        action="store_true",
+        help="run segprof from this interpreter and checkout instead of a virtual environment of its own",
+    )
     args = parser.parse_args()
     args.workdir = args.workdir.resolve()
     args.workdir.mkdir(parents=True, exist_ok=True)
 
     drt = drt_peer.ensure_venv(args.drt_venv)
+    if not args.in_place:
+        SEGPROF_PYTHON.append(install_segprof())
     sink = Sink()
     try:
         syncs = sync_figures(args, drt, sink)

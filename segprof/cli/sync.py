@@ -82,11 +82,12 @@ def register(app: typer.Typer) -> None:
             raise SegprofError("choose one of --full-resync and --rebaseline")
         deadline = deadline_from(timeout)
         project = load_valid_project(project_dir)
-        err = stderr_console()
         if self_hosted:
-            _warn_unmarked_self_hosted(project, list(mappings or []), all_, err)
+            _warn_unmarked_self_hosted(project, list(mappings or []), all_)
         progress, stop = (
-            _progress(err) if output == OutputFormat.text and not dry_run else (None, lambda: None)
+            _progress(stderr_console())
+            if output == OutputFormat.text and not dry_run
+            else (None, lambda: None)
         )
         options = SyncOptions(
             mappings=list(mappings or []),
@@ -121,18 +122,18 @@ def register(app: typer.Typer) -> None:
 
             warning = notify(notify_url, summaries)
             if warning:
-                err.print(f"[yellow]warning:[/] {warning}")
+                stderr_console().print(f"[yellow]warning:[/] {warning}")
         if any(s.status not in ("success", "dry_run", "rebaselined") for s in summaries):
             raise typer.Exit(1)
 
 
-def _warn_unmarked_self_hosted(project, mappings: list[str], all_: bool, console) -> None:  # type: ignore[no-untyped-def]
+def _warn_unmarked_self_hosted(project, mappings: list[str], all_: bool) -> None:  # type: ignore[no-untyped-def]
     """Plan checks a self-hosted mapping's workspace copy stays disabled only when it is marked."""
     from segprof.sync.job import mapping_names
 
     for name in mapping_names(project, mappings, all_):
         if not project.mappings[name].self_hosted:
-            console.print(
+            stderr_console().print(
                 f"[yellow]warning:[/] mapping.{name} is synced self-hosted but not marked "
                 "`self_hosted: true`: mark it so that plan warns when its workspace copy is enabled "
                 "(both would send every change)"

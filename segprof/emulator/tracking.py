@@ -15,9 +15,11 @@ import hmac
 import json
 import uuid
 import zlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -30,8 +32,28 @@ MAX_BATCH_ITEMS = 2500
 MAX_MESSAGE_ID_CHARS = 100
 # Bytes that ingestion itself may add to a message (receivedAt, timestamp, messageId).
 ADDED_FIELDS_SLACK = 256
-# ensure_ascii (the default) keeps len() equal to the byte size.
-_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _encode(value: Any) -> bytes:
+    """Compact JSON as UTF-8 bytes, whose length is the message's size on the wire."""
+    return orjson.dumps(value)
+
+
+def _encode_as_read(value: Any) -> bytes:
+    """For bodies only the standard library could read (NaN, integers past 64 bits): written back
+    the same way, so a stored message keeps what was sent."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _decode(raw: bytes) -> tuple[Any, Callable[[Any], bytes]]:
+    """The body's JSON, and the encoder that stores it. orjson reads a batch several times faster;
+    what it refuses, the standard library reads as it always has (and refuses the rest)."""
+    try:
+        return orjson.loads(raw), _encode
+    except orjson.JSONDecodeError:
+        return json.loads(raw), _encode_as_read
+
+
 # Decompressed bodies beyond this are refused outright (protects against gzip bombs).
 MAX_INFLATED_BYTES = 8 * MAX_BATCH_BYTES
 SINGLE_TYPES = ("identify", "group", "track", "page", "screen", "alias")
@@ -109,7 +131,7 @@ class TrackingApi:
 
         return endpoint
 
-    async def _body(self, request: Request, limit: int) -> tuple[dict[str, Any], int]:
+    async def _body(self, request: Request, limit: int) -> tuple[dict[str, Any], int, Callable[[Any], bytes]]:
         raw = await request.body()
         encoding = request.headers.get("content-encoding", "").lower().strip()
         if encoding == "gzip":
@@ -127,12 +149,12 @@ class TrackingApi:
         if len(raw) > limit:
             raise TrackingError(400, "too_large", f"Request body is larger than {limit // 1024} KB")
         try:
-            body = json.loads(raw)
+            body, encoder = _decode(raw)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise TrackingError(400, "invalid_json", "Invalid JSON") from None
         if not isinstance(body, dict):
             raise TrackingError(400, "invalid_request", "The body must be a JSON object")
-        return body, len(raw)
+        return body, len(raw), encoder
 
     def _authorize(self, request: Request, body: dict[str, Any]) -> None:
         if self.write_key is None:
@@ -145,7 +167,9 @@ class TrackingApi:
             raise TrackingError(401, "unauthorized", "Invalid or missing write key")
 
     async def handle(self, request: Request, kind: str | None) -> Response:
-        body, size = await self._body(request, MAX_BATCH_BYTES if kind is None else MAX_MESSAGE_BYTES)
+        body, size, encoder = await self._body(
+            request, MAX_BATCH_BYTES if kind is None else MAX_MESSAGE_BYTES
+        )
         self._authorize(request, body)
         received_at = _now()
         if kind is None:
@@ -179,7 +203,11 @@ class TrackingApi:
             message["type"] = kind
             messages, over_limit = [message], False
         outcomes = self.ingest(
-            messages, received_at, over_limit=over_limit, check_sizes=size > MAX_MESSAGE_BYTES
+            messages,
+            received_at,
+            over_limit=over_limit,
+            check_sizes=size > MAX_MESSAGE_BYTES,
+            encoder=encoder,
         )
         # Segment answers the same body whatever it drops; the emulator also says how many messages
         # it dropped as duplicates, so a run can tell its user that changes were lost.
@@ -189,7 +217,13 @@ class TrackingApi:
 
     # -- storage ------------------------------------------------------------------------------
     def ingest(
-        self, messages: list[Any], received_at: str, *, over_limit: bool = False, check_sizes: bool = True
+        self,
+        messages: list[Any],
+        received_at: str,
+        *,
+        over_limit: bool = False,
+        check_sizes: bool = True,
+        encoder: Callable[[Any], bytes] = _encode,
     ) -> list[str]:
         """Store messages in arrival order in one transaction, deciding each one's dedup outcome.
 
@@ -217,7 +251,7 @@ class TrackingApi:
             prepared.append((message, reason))
         if check_sizes:
             # Encode each message once: its size is checked and the pieces form the stored array.
-            parts = [_ENCODE(message) for message, _ in prepared]
+            parts = [encoder(message) for message, _ in prepared]
             if any(len(part) > MAX_MESSAGE_BYTES + ADDED_FIELDS_SLACK for part in parts):
                 raise TrackingError(400, "too_large", "A message is larger than 32 KB")
         rows: list[tuple[Any, ...]] = []
@@ -247,8 +281,8 @@ class TrackingApi:
                     )
                 )
                 outcomes.append(outcome)
-            stored = "[" + ",".join(parts) + "]" if check_sizes else _ENCODE([m for m, _ in prepared])
-            request_id = self.store.insert_request(conn, received_at, stored)
+            stored = b"[" + b",".join(parts) + b"]" if check_sizes else encoder([m for m, _ in prepared])
+            request_id = self.store.insert_request(conn, received_at, stored.decode())
             conn.executemany(
                 "INSERT INTO messages "
                 "(request_id, idx, message_id, type, profile_id, group_id, outcome, note) "

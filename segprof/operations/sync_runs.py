@@ -10,7 +10,6 @@ run.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import time
@@ -309,6 +308,8 @@ def _through_workspace(
                 out.append(_summary_of(project.mappings[name].address, ids["subscription"], status, runner))
             return out
 
+    import asyncio  # here: a self-hosted run with nothing to send never starts an event loop
+
     try:
         return asyncio.run(run())
     except KeyboardInterrupt:
@@ -326,6 +327,8 @@ async def _until_ended(runner: Any, sync_id: str, timeout: float | None) -> floa
     look at the runner every few milliseconds costs nothing, where each status request every poll
     interval would cost a request and see the end up to an interval late. Returns what is left of
     `timeout` for following the sync's status."""
+    import asyncio
+
     ends = None if timeout is None else time.monotonic() + timeout
     while not runner.ended(sync_id) and (ends is None or time.monotonic() < ends):
         await asyncio.sleep(0.005)

@@ -261,3 +261,39 @@ def test_odd_shapes_never_crash(client):
     assert client.get("/emulator/v1/profiles/7").json()["data"]["profile"]["events"][0]["event"] == "E"
     assert client.post("/v1/batch", json={"batch": "nope"}).status_code == 400
     assert client.post("/v1/track", json=["x"]).status_code == 400
+
+
+def test_stored_messages_keep_every_value_sent(client):
+    """Bodies are read with the fast parser, and what it refuses (integers past 64 bits) with the
+    standard one: either way a stored message holds exactly what was sent."""
+    values = {"text": "Zoë \u2028 ✓", "float": 0.1, "int": -(2**63), "nested": [{"a": None}]}
+    big = {"huge": 2**70, "text": "é"}
+    pad = "x" * 20_000  # the body is over one message's size: every message is encoded and measured
+    batch = [
+        {"type": "track", "userId": "u", "event": "E", "messageId": "m-1", "properties": values},
+        {"type": "track", "userId": "u", "event": "F", "messageId": "m-2", "properties": {"pad": pad}},
+        {"type": "track", "userId": "u", "event": "F", "messageId": "m-4", "properties": {"pad": pad}},
+    ]
+    client.post("/v1/batch", content=json.dumps({"batch": batch}).encode())
+    client.post(
+        "/v1/batch",
+        content=json.dumps(
+            {
+                "batch": [
+                    {
+                        "type": "track",
+                        "userId": "u",
+                        "event": "G",
+                        "messageId": "m-3",
+                        "properties": big,
+                    }
+                ]
+            }
+        ).encode(),
+    )
+    stored = {m["message"]["messageId"]: m for m in messages(client)["messages"]}
+    assert [stored[k]["outcome"] for k in ("m-1", "m-2", "m-3")] == ["accepted"] * 3
+    assert stored["m-1"]["message"]["properties"] == values
+    assert stored["m-2"]["message"]["properties"] == {"pad": pad}
+    third = stored["m-3"]["message"]["properties"]
+    assert third == big
