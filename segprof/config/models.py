@@ -96,6 +96,12 @@ class SourceBase(Resource):
 class DuckDBSource(SourceBase):
     type: Literal["duckdb"]
     path: StrictStr = Field(description='DuckDB file relative to segprof.yaml (":memory:" allowed)')
+    memory_limit: StrictStr | None = Field(
+        None, description="DuckDB's memory budget for segprof's connection, e.g. 2GB (default 512MB)"
+    )
+    temp_directory: StrictStr | None = Field(
+        None, description="Where DuckDB spills past its memory budget (default: beside the file)"
+    )
 
 
 class PostgresSource(SourceBase):

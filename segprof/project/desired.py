@@ -43,6 +43,8 @@ _SETTING_KEYS: dict[str, str] = {
     "db_schema": "schema",
 }
 _SECRET_KEYS = ("password", "token")
+# How segprof's own connection runs, not what the workspace's source is: never sent to Segment.
+_CONNECTION_ONLY = {"memory_limit", "temp_directory"}
 
 
 def source_settings(source: SourceBase) -> dict[str, Any]:
@@ -50,7 +52,7 @@ def source_settings(source: SourceBase) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     data = source.model_dump(exclude={"type", "segment_source_id", "prevent_destroy"}, by_alias=False)
     for key, value in data.items():
-        if value is None:
+        if value is None or key in _CONNECTION_ONLY:
             continue
         raw = getattr(source, key)
         if hasattr(raw, "get_secret_value"):

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from segprof.warehouses import WarehouseError, connect
+from segprof.warehouses.duckdb_connector import DuckDBConnector
 
 
 def test_relative_path_is_resolved_against_the_project(tmp_path: Path):
@@ -97,3 +98,38 @@ def test_unknown_source_type(tmp_path: Path):
 
     with pytest.raises(SegprofError, match="unknown source type 'oracle'"):
         connect("oracle", {}, tmp_path)
+
+
+def test_memory_budget_default_configured_and_refused(tmp_path: Path) -> None:
+    """segprof's connection runs within a memory budget (512MB unless the source sets one): a diff
+    of millions of rows spills instead of taking most of the machine."""
+    from segprof.config.loader import load_project_or_raise
+    from segprof.errors import SegprofError
+    from segprof.project.desired import source_settings
+    from segprof.project.sources import open_source
+
+    def budget(con: DuckDBConnector) -> str:
+        return con.query_rows("SELECT current_setting('memory_limit')")[0][0]
+
+    default = DuckDBConnector({"path": ":memory:"}, tmp_path)
+    assert budget(default) == "488.2 MiB"  # 512 MB, as DuckDB shows it
+    default.close()
+
+    (tmp_path / "segprof.yaml").write_text(
+        "version: 1\nsources:\n  wh:\n    type: duckdb\n    path: ':memory:'\n"
+        "    memory_limit: 2GB\n    temp_directory: spill\n"
+    )
+    project = load_project_or_raise(tmp_path)
+    con = open_source(project, tmp_path, "wh")
+    try:
+        assert budget(con) == "1.8 GiB"
+        assert con.query_rows("SELECT current_setting('temp_directory')")[0][0].endswith("spill")
+    finally:
+        con.close()
+    # how segprof's connection runs is not a setting of the workspace's source
+    assert "memory_limit" not in source_settings(project.sources["wh"])
+    assert "temp_directory" not in source_settings(project.sources["wh"])
+
+    with pytest.raises(SegprofError) as refused:
+        DuckDBConnector({"path": ":memory:", "memory_limit": "lots"}, tmp_path, "source.wh")
+    assert "source.wh" in str(refused.value) and "memory_limit" in str(refused.value)
