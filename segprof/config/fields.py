@@ -98,7 +98,7 @@ def normalize_status(value: Any) -> str | None:
 
 
 class _Field(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class ColumnField(_Field):
@@ -183,7 +183,7 @@ ObjectField = Annotated[
 class Fields(BaseModel):
     """Action field key → field. Which keys an action accepts is checked against `ACTION_FIELDS`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     user_id: ScalarField | None = None
     anonymous_id: ScalarField | None = None

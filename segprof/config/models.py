@@ -37,7 +37,11 @@ Trigger = Literal["new", "updated", "deleted"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, hide_input_in_errors=True)
+    # defer_build: a class's validator is built on first use, so a command pays at start-up only
+    # for the kinds of resource and source its project has (about 30 ms less for a sync)
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, hide_input_in_errors=True, defer_build=True
+    )
 
 
 class Resource(_Strict):

@@ -51,7 +51,7 @@ def check_timezone(value: Any) -> str:
 
 
 class _Schedule(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class EverySchedule(_Schedule):
