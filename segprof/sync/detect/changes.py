@@ -320,8 +320,7 @@ class ChangeTracker(Bookkeeping):
             self._release()
 
     def _finish(self, run: Run, error: str | None, cancelled: bool = False) -> Run:
-        self._carry_over("unsent", "not delivered: the run ended before sending it")
-        self._fold()
+        self._settle("unsent", "not delivered: the run ended before sending it")
         run.finished_at = self.clock()
         run.error = error
         unresolved = run.to_send - run.delivered - run.failed
