@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
 
 _LOCKS: set[tuple[str, str]] = set()
-# segprof's connection, unless the source sets `memory_limit`: a 10M-row diff runs as fast within
-# it as without (measured), and the sync's memory stays flat as the model grows.
+# segprof's connection, unless the source sets `memory_limit`: a 10M-row diff peaks at 0.65 GB
+# instead of 1.7 GB, for 0-15 % more time (measured), and a sync's memory stops growing with the model.
 DEFAULT_MEMORY_LIMIT = "512MB"
 
 
@@ -64,7 +64,7 @@ class DuckDBConnector:
             ) from None
         # DuckDB's own default budget is 80 % of the machine's memory, and a diff of millions of
         # rows takes what it is given (1.7 GB at 10M rows); under a budget it spills its joins to
-        # `temp_directory` (beside the file by default) at about the same speed.
+        # `temp_directory` (beside the file by default).
         wanted = {
             "memory_limit": DEFAULT_MEMORY_LIMIT,
             **{k: v for k, v in settings.items() if v is not None},
