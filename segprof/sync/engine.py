@@ -250,7 +250,7 @@ class SyncEngine:
             if not batch.num_rows:
                 return None, rest
             keys = batch.column(ID_COLUMN).to_pylist()
-            inflight.add_built(keys, batch, MESSAGE_ID_COLUMN, MESSAGE_COLUMN)
+            inflight.add_built(keys, batch)
             return Encoded(keys, message_bytes(messages)), rest
 
         def items() -> Iterator[Encoded | tuple[str, dict[str, Any]]]:

@@ -18,32 +18,31 @@ from array import array
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from segprof.sync.messages.sql_messages import MESSAGE_COLUMN, MESSAGE_ID_COLUMN
 from segprof.warehouses.managed_schema import CHECKSUM_COLUMN, ID_COLUMN, KIND_COLUMN
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-# (kind, messageId, checksum, message as a mapping or as the JSON bytes sent)
-Sent = tuple[str, str, str, "dict[str, Any] | bytes | None"]
+# (kind, messageId, checksum, message as sent, or None when none was built)
+Sent = tuple[str, str, str, "dict[str, Any] | None"]
+_HELD = [ID_COLUMN, KIND_COLUMN, CHECKSUM_COLUMN, MESSAGE_ID_COLUMN, MESSAGE_COLUMN]
 
 
 class _Rows:
     """Warehouse-built records of one Arrow batch: their rows, and where each key sits."""
 
-    __slots__ = ("index", "message", "message_id", "rows")
+    __slots__ = ("index", "rows")
 
-    def __init__(self, keys: list[str], rows: pa.RecordBatch, message_id: str, message: str) -> None:
+    def __init__(self, keys: list[str], rows: pa.RecordBatch) -> None:
         self.rows = rows
         self.index = {key: i for i, key in enumerate(keys)}
-        self.message_id = message_id
-        self.message = message
 
     def sent(self, key: str) -> Sent:
-        i = self.index[key]
-        row = self.rows.slice(i, 1).to_pylist()[0]
-        text = row[self.message]
-        body = text.encode() if isinstance(text, str) else None
-        return row[KIND_COLUMN], row[self.message_id], row[CHECKSUM_COLUMN], body
+        row = self.rows.slice(self.index[key], 1).to_pylist()[0]
+        text = row[MESSAGE_COLUMN]
+        message = json.loads(text) if text is not None else None
+        return row[KIND_COLUMN], row[MESSAGE_ID_COLUMN], row[CHECKSUM_COLUMN], message
 
 
 class Acks:
@@ -81,10 +80,9 @@ class InFlight:
         with self._lock:
             self._one[key] = sent
 
-    def add_built(self, keys: list[str], rows: pa.RecordBatch, message_id: str, message: str) -> None:
-        """Warehouse-built records: `rows` holds id, kind, checksum, the messageId and message columns."""
-        columns = [ID_COLUMN, KIND_COLUMN, CHECKSUM_COLUMN, message_id, message]
-        held = _Rows(keys, rows.select(columns), message_id, message)
+    def add_built(self, keys: list[str], rows: pa.RecordBatch) -> None:
+        """Warehouse-built records: `rows` holds their id, kind, checksum, messageId and message."""
+        held = _Rows(keys, rows.select(_HELD))
         with self._lock:
             self._built.update(dict.fromkeys(keys, held))
 
@@ -113,15 +111,11 @@ class InFlight:
             acks.count += len(indices)
 
     def get(self, key: str) -> Sent | None:
-        """What was sent for this record, if it is still held (the message decoded from JSON)."""
+        """What was sent for this record, if it is still held."""
         with self._lock:
             sent = self._one.get(key)
             held = self._built.get(key) if sent is None else None
-        if held is not None:
-            sent = held.sent(key)
-        if sent is not None and isinstance(sent[3], bytes):
-            sent = (sent[0], sent[1], sent[2], json.loads(sent[3]))
-        return sent
+        return held.sent(key) if held is not None else sent
 
     def drop(self, keys: Sequence[str]) -> None:
         with self._lock:

@@ -117,6 +117,7 @@ def test_in_flight_settles_warehouse_built_records_once_and_in_any_order() -> No
     import pyarrow as pa
 
     from segprof.sync.inflight import Acks, InFlight
+    from segprof.sync.messages.sql_messages import MESSAGE_COLUMN, MESSAGE_ID_COLUMN
     from segprof.warehouses.managed_schema import CHECKSUM_COLUMN, ID_COLUMN, KIND_COLUMN
 
     keys = [f"u{i}" for i in range(6)]
@@ -125,12 +126,12 @@ def test_in_flight_settles_warehouse_built_records_once_and_in_any_order() -> No
             ID_COLUMN: keys,
             KIND_COLUMN: ["new", "updated", "new", "deleted", "new", "new"],
             CHECKSUM_COLUMN: [f"c{i}" for i in range(6)],
-            "mid": [f"m{i}" for i in range(6)],
-            "msg": [f'{{"messageId":"m{i}","userId":"u{i}"}}' for i in range(6)],
+            MESSAGE_ID_COLUMN: [f"m{i}" for i in range(6)],
+            MESSAGE_COLUMN: [f'{{"messageId":"m{i}","userId":"u{i}"}}' for i in range(6)],
         }
     )
     held = InFlight()
-    held.add_built(keys, rows, "mid", "msg")
+    held.add_built(keys, rows)
     held.add("p1", ("new", "mp1", "cp1", {"messageId": "mp1"}))
     acks = Acks()
     held.delivered(["u4", "u1", "p1", "nobody", "u1"], acks)  # u1 twice: settled once
