@@ -104,7 +104,8 @@ class DuckDBSource(SourceBase):
         None, description="DuckDB's memory budget for segprof's connection, e.g. 2GB (default 512MB)"
     )
     temp_directory: StrictStr | None = Field(
-        None, description="Where DuckDB spills past its memory budget (default: beside the file)"
+        None,
+        description="Where DuckDB spills past its memory budget, relative to segprof.yaml (default: beside the file)",
     )
 
 

@@ -26,6 +26,10 @@ _LOCKS: set[tuple[str, str]] = set()
 # segprof's connection, unless the source sets `memory_limit`: a 10M-row diff peaks at 0.65 GB
 # instead of 1.7 GB, for 0-15 % more time (measured), and a sync's memory stops growing with the model.
 DEFAULT_MEMORY_LIMIT = "512MB"
+_SETTING_HINTS = {
+    "memory_limit": "memory_limit takes a size such as 512MB or 2GB",
+    "temp_directory": "temp_directory is a folder DuckDB can create and write",
+}
 
 
 class DuckDBConnector:
@@ -69,6 +73,10 @@ class DuckDBConnector:
             "memory_limit": DEFAULT_MEMORY_LIMIT,
             **{k: v for k, v in settings.items() if v is not None},
         }
+        if wanted.get("temp_directory") is not None:  # relative to the project, as `path` is
+            wanted["temp_directory"] = str(
+                Path(project_dir) / Path(str(wanted["temp_directory"])).expanduser()
+            )
         for key, sql in (
             ("threads", "SET threads = {}"),
             ("memory_limit", "SET memory_limit = '{}'"),
@@ -88,7 +96,7 @@ class DuckDBConnector:
             raise WarehouseError(
                 f"the source's {key} is not a value DuckDB accepts: {first_line(err)}",
                 address=self.address,
-                hint="memory_limit takes a size such as 512MB or 2GB",
+                hint=_SETTING_HINTS.get(key),
             ) from None
 
     @property

@@ -123,7 +123,8 @@ def test_memory_budget_default_configured_and_refused(tmp_path: Path) -> None:
     con = open_source(project, tmp_path, "wh")
     try:
         assert budget(con) == "1.8 GiB"
-        assert con.query_rows("SELECT current_setting('temp_directory')")[0][0].endswith("spill")
+        # relative to the project folder, as `path` is
+        assert con.query_rows("SELECT current_setting('temp_directory')")[0][0] == str(tmp_path / "spill")
     finally:
         con.close()
     # how segprof's connection runs is not a setting of the workspace's source
@@ -133,3 +134,4 @@ def test_memory_budget_default_configured_and_refused(tmp_path: Path) -> None:
     with pytest.raises(SegprofError) as refused:
         DuckDBConnector({"path": ":memory:", "memory_limit": "lots"}, tmp_path, "source.wh")
     assert "source.wh" in str(refused.value) and "memory_limit" in str(refused.value)
+    assert refused.value.hint == "memory_limit takes a size such as 512MB or 2GB"
