@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from segprof.emulator import ids
+from segprof.emulator.dedup import SeenMessages
 
 DB_NAME = "emulator.sqlite3"
 BUSY_TIMEOUT_MS = 30_000
@@ -62,7 +63,8 @@ CREATE TABLE IF NOT EXISTS messages (
     outcome TEXT NOT NULL,
     note TEXT
 );
-CREATE TABLE IF NOT EXISTS seen_messages (message_id TEXT PRIMARY KEY) WITHOUT ROWID;
+-- Dedup reads the accepted rows of `messages` (dedup.py): the table earlier versions kept is gone.
+DROP TABLE IF EXISTS seen_messages;
 """
 
 
@@ -80,6 +82,7 @@ class Store:
         self.path = self.data_dir / DB_NAME
         self._local = threading.local()
         self._indexed = False
+        self.seen = SeenMessages()
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -116,9 +119,14 @@ class Store:
         try:
             yield conn
         except BaseException:
+            self.seen.forget()
             conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            self.seen.forget()
+            raise
 
     def read(self) -> sqlite3.Connection:
         return self._conn()
@@ -239,21 +247,6 @@ class Store:
         return [json.loads(r[0]) for r in rows], total
 
     # -- tracking ----------------------------------------------------------------------------
-    def claim_ids(self, conn: sqlite3.Connection, message_ids: Sequence[str]) -> set[str]:
-        """Record message ids as seen; returns those that were not seen before (first claim wins)."""
-        claimed: set[str] = set()
-        for chunk in _chunks(list(message_ids)):
-            marks = ",".join("(?)" for _ in chunk)
-            claimed.update(
-                r[0]
-                for r in conn.execute(
-                    f"INSERT INTO seen_messages (message_id) VALUES {marks} "
-                    "ON CONFLICT DO NOTHING RETURNING message_id",
-                    chunk,
-                )
-            )
-        return claimed
-
     def _ensure_lookup_indexes(self) -> None:
         """Profile lookups index messages on first use, so bulk ingestion without reads stays lean."""
         if self._indexed:
@@ -306,8 +299,9 @@ class Store:
         """Forget every received message and the dedup memory; returns how many messages were dropped."""
         with self.write() as conn:
             count = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
-            for table in ("messages", "requests", "seen_messages"):
+            for table in ("messages", "requests"):
                 conn.execute(f"DELETE FROM {table}")
+            SeenMessages.clear(conn)
         return int(count)
 
     def list_messages(self, after: int, limit: int) -> tuple[list[tuple[int, str, str | None, Any]], int]:

@@ -257,16 +257,10 @@ class TrackingApi:
         rows: list[tuple[Any, ...]] = []
         outcomes: list[str] = []
         with self.store.write() as conn:
-            # Claiming ids in the dedup table tells us, in one statement, which ones are new.
-            claimed = self.store.claim_ids(conn, [m["messageId"] for m, reason in prepared if reason is None])
+            candidates = [message["messageId"] for message, reason in prepared if reason is None]
+            fresh = iter(self.store.seen.claim(conn, candidates))
             for idx, (message, reason) in enumerate(prepared):
-                if reason is not None:
-                    outcome = REJECTED
-                elif message["messageId"] in claimed:
-                    outcome = ACCEPTED
-                    claimed.discard(message["messageId"])  # a second copy in this request is a duplicate
-                else:
-                    outcome = DUPLICATE
+                outcome = REJECTED if reason is not None else (ACCEPTED if next(fresh) else DUPLICATE)
                 profile_id = message.get("userId") or message.get("anonymousId")
                 group_id = message.get("groupId")
                 rows.append(
@@ -289,4 +283,5 @@ class TrackingApi:
                 f"VALUES ({request_id}, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            self.store.seen.appended(conn)
         return outcomes
