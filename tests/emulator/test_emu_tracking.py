@@ -235,6 +235,17 @@ def test_segment_python_client_delivers_with_gzip(live_server):
     assert stored[0]["message"]["context"]["library"]["name"] == "analytics-python"
 
 
+def test_an_after_cursor_still_sees_messages_that_arrive_after_a_clear(client):
+    track = [{"type": "track", "userId": "u", "event": f"E{i}"} for i in range(3)]
+    client.post("/v1/batch", json={"batch": track})
+    seen = messages(client)
+    client.delete("/emulator/v1/messages")
+    client.post("/v1/track", json={"userId": "u", "event": "later"})
+    later = messages(client, after=seen["after"])
+    assert [m["message"]["event"] for m in later["messages"]] == ["later"]
+    assert later["messages"][0]["seq"] > max(m["seq"] for m in seen["messages"])
+
+
 def test_clearing_messages_forgets_dedup_memory(client):
     client.post("/v1/identify", json={"userId": "u", "messageId": "same", "traits": {"v": 1}})
     cleared = client.delete("/emulator/v1/messages")
