@@ -63,7 +63,9 @@ CREATE TABLE IF NOT EXISTS messages (
     outcome TEXT NOT NULL,
     note TEXT
 );
--- Dedup reads the accepted rows of `messages` (dedup.py): the table earlier versions kept is gone.
+-- Digests of accepted messageIds, written in bulk (dedup.py), replace the per-message table of
+-- earlier versions.
+CREATE TABLE IF NOT EXISTS seen (digest BLOB PRIMARY KEY) WITHOUT ROWID;
 DROP TABLE IF EXISTS seen_messages;
 """
 
