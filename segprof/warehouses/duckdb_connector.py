@@ -32,6 +32,11 @@ _SETTING_HINTS = {
 }
 
 
+def _in_project(raw: str, project_dir: Path) -> str:
+    """A path the source gives: `~` expanded, and a relative one read against the project folder."""
+    return str(Path(project_dir) / Path(raw).expanduser())
+
+
 class DuckDBConnector:
     dialect = "duckdb"
     placeholder = "?"
@@ -44,11 +49,7 @@ class DuckDBConnector:
         self.address = address
         self._locks: set[tuple[str, str]] = set()
         raw = str(settings.get("path") or ":memory:")
-        if raw == ":memory:":
-            target = raw
-        else:
-            path = Path(raw).expanduser()
-            target = str(path if path.is_absolute() else (project_dir / path))
+        target = raw if raw == ":memory:" else _in_project(raw, project_dir)
         self.path = target
         if target != ":memory:" and not create and not Path(target).exists():
             # duckdb would create an empty database, and a sync would then report missing tables
@@ -74,9 +75,7 @@ class DuckDBConnector:
             **{k: v for k, v in settings.items() if v is not None},
         }
         if wanted.get("temp_directory") is not None:  # relative to the project, as `path` is
-            wanted["temp_directory"] = str(
-                Path(project_dir) / Path(str(wanted["temp_directory"])).expanduser()
-            )
+            wanted["temp_directory"] = _in_project(str(wanted["temp_directory"]), project_dir)
         for key, sql in (
             ("threads", "SET threads = {}"),
             ("memory_limit", "SET memory_limit = '{}'"),
